@@ -1,0 +1,175 @@
+/**
+ * The storage contract. The services talk to a {@link MessageStore}; it is
+ * assembled from a {@link MetadataStore} (Tarantool or embedded SQLite) that
+ * owns sequences, messages and ack floors, and an {@link ObjectStore} (S3/MinIO
+ * or a local folder) that holds large payloads. This file imports no backend.
+ *
+ * Sequences are `bigint` everywhere: they are uint64 on the wire.
+ */
+
+/** One message as a publisher hands it in. */
+export interface PublishMessage {
+  subject: string;
+  data: Uint8Array;
+  headers: Record<string, string>;
+}
+
+/** What a publish gave each message, in input order. */
+export interface PublishResult {
+  sequence: bigint;
+  /** Object-store key of a large payload; `""` when stored inline. */
+  objectName: string;
+}
+
+/** A committed message as Fetch delivers it. */
+export interface StoredMessage {
+  subject: string;
+  sequence: bigint;
+  /** Commit time, milliseconds since the epoch. */
+  timestampMs: number;
+  headers: Record<string, string>;
+  data: Uint8Array;
+}
+
+/** Bounds of one read: at least one message is returned if any exists. */
+export interface ReadLimits {
+  maxMessages: number;
+  /** Payload bytes; a single larger message is still returned alone. */
+  maxBytes: number;
+}
+
+/** Reachability of one dependency, for /readyz and grpc.health.v1. */
+export interface DependencyStatus {
+  name: string;
+  ok: boolean;
+  /** Human-readable reason when not ok, `"ok"` otherwise. */
+  detail: string;
+}
+
+/** The store the services use. Every method may throw the errors below. */
+export interface MessageStore {
+  /**
+   * Commits a batch atomically: each message gets the next gapless sequence of
+   * its subject, in input order. Large payloads are written to the object
+   * store before the metadata commit, so metadata never names a missing object.
+   */
+  publish(batch: PublishMessage[], signal?: AbortSignal): Promise<PublishResult[]>;
+  /** Messages with sequence > afterSequence, in order, read lazily. */
+  read(subject: string, afterSequence: bigint, limits: ReadLimits, signal?: AbortSignal): AsyncIterable<StoredMessage>;
+  /** Highest committed sequence of the subject; 0n if none. */
+  lastSequence(subject: string, signal?: AbortSignal): Promise<bigint>;
+  /** The durable consumer's ack floor; 0n for a new consumer. */
+  ackFloor(durable: string, subject: string, signal?: AbortSignal): Promise<bigint>;
+  /**
+   * Moves the ack floor to `sequence` if that is higher (an older ack is a
+   * no-op) and returns the floor. Throws {@link AckBeyondEndError} past the last sequence.
+   */
+  ack(durable: string, subject: string, sequence: bigint, signal?: AbortSignal): Promise<bigint>;
+  /**
+   * Resolves with the subject's last sequence as soon as it exceeds
+   * `afterSequence`, or with the current last sequence after `timeoutMs`.
+   */
+  waitForCommit(subject: string, afterSequence: bigint, timeoutMs: number, signal?: AbortSignal): Promise<bigint>;
+  /** One entry per dependency (metadata, objects). Never throws. */
+  checkHealth(): Promise<DependencyStatus[]>;
+  close(): Promise<void>;
+}
+
+/** Metadata of one message to commit: either inline data or an object key. */
+export interface MetadataRecord {
+  subject: string;
+  timestampMs: number;
+  headers: Record<string, string>;
+  /** Payload length in bytes, inline or not. */
+  size: number;
+  /** The payload when stored inline, else null. */
+  inline: Uint8Array | null;
+  /** Object key when the payload lives in the object store, else `""`. */
+  objectKey: string;
+}
+
+/** A committed metadata row. */
+export interface MetadataRow extends MetadataRecord {
+  sequence: bigint;
+}
+
+/** The metadata half of a backend: sequences, messages, consumers, pending uploads. */
+export interface MetadataStore {
+  /** Human-readable name for health reports, e.g. "tarantool". */
+  readonly name: string;
+  /**
+   * Commits the batch in one transaction and returns the sequences in input
+   * order. Every non-empty objectKey must have a live pending-upload entry,
+   * which the commit removes; otherwise {@link UploadExpiredError} and nothing is committed.
+   */
+  commit(batch: MetadataRecord[], signal?: AbortSignal): Promise<bigint[]>;
+  /** Up to `limit` rows with sequence > afterSequence, ascending. */
+  readAfter(subject: string, afterSequence: bigint, limit: number, signal?: AbortSignal): Promise<MetadataRow[]>;
+  lastSequence(subject: string, signal?: AbortSignal): Promise<bigint>;
+  ackFloor(durable: string, subject: string, signal?: AbortSignal): Promise<bigint>;
+  /** See {@link MessageStore.ack}. */
+  ack(durable: string, subject: string, sequence: bigint, signal?: AbortSignal): Promise<bigint>;
+  /** See {@link MessageStore.waitForCommit}. */
+  waitForCommit(subject: string, afterSequence: bigint, timeoutMs: number, signal?: AbortSignal): Promise<bigint>;
+  /** Records an object key about to be written, so an upload never committed can be swept. */
+  addPendingUpload(objectKey: string, createdAtMs: number): Promise<void>;
+  /** Pending keys created before `olderThanMs`, at most `limit`. */
+  listStalePendingUploads(olderThanMs: number, limit: number): Promise<string[]>;
+  /** Forgets a pending key (after its orphan object was deleted). */
+  removePendingUpload(objectKey: string): Promise<void>;
+  checkHealth(): Promise<DependencyStatus>;
+  close(): Promise<void>;
+}
+
+/** The payload half of a backend: whole objects by key. */
+export interface ObjectStore {
+  readonly name: string;
+  put(key: string, data: Uint8Array, contentType: string, signal?: AbortSignal): Promise<void>;
+  /** Throws {@link ObjectMissingError} when the key does not exist. */
+  get(key: string, signal?: AbortSignal): Promise<Uint8Array>;
+  /** Deleting a missing key is not an error. */
+  remove(key: string): Promise<void>;
+  checkHealth(): Promise<DependencyStatus>;
+  close(): Promise<void>;
+}
+
+/** Base class: every store error carries the failed operation for logs. */
+export class StoreError extends Error {
+  override name = 'StoreError';
+}
+
+/** A dependency (Tarantool, object store, database file) cannot be reached; retryable. */
+export class StoreUnavailableError extends StoreError {
+  override name = 'StoreUnavailableError';
+}
+
+/** A message exceeds a configured size limit. */
+export class MessageTooLargeError extends StoreError {
+  override name = 'MessageTooLargeError';
+}
+
+/** An ack names a sequence the subject has not reached yet. */
+export class AckBeyondEndError extends StoreError {
+  override name = 'AckBeyondEndError';
+  constructor(
+    readonly sequence: bigint,
+    readonly lastSequence: bigint,
+  ) {
+    super(`ack of sequence ${sequence} is past the last sequence ${lastSequence}`);
+  }
+}
+
+/** A commit referenced an object key whose pending entry was already swept. */
+export class UploadExpiredError extends StoreError {
+  override name = 'UploadExpiredError';
+}
+
+/** An object key is not in the object store. */
+export class ObjectMissingError extends StoreError {
+  override name = 'ObjectMissingError';
+}
+
+/** The store was closed; no further calls are possible. */
+export class StoreClosedError extends StoreError {
+  override name = 'StoreClosedError';
+}
