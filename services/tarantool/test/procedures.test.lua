@@ -1,0 +1,173 @@
+#!/usr/bin/env tarantool
+-- Tests of every stored procedure of init.lua, run in-process as admin.
+-- Usage: TARANTOOL_WORK_DIR=<empty temp dir> tarantool procedures.test.lua
+-- (procedures.test.ts runs it that way under `npm test`).
+
+local tap = require('tap')
+local fiber = require('fiber')
+local digest = require('digest')
+local fio = require('fio')
+
+local here = fio.dirname(debug.getinfo(1, 'S').source:sub(2))
+local init_path = fio.pathjoin(here, '..', 'init.lua')
+local app = dofile(init_path)
+
+local function msg(subject, text)
+    return {
+        subject = subject, timestamp_ms = 1700000000000, headers = { ['content-type'] = 'text/plain' },
+        size = #text, data = digest.base64_encode(text, { nowrap = true }), object_key = '',
+    }
+end
+
+local function object(subject, key, size)
+    return { subject = subject, timestamp_ms = 1700000000000, headers = {}, size = size, data = box.NULL, object_key = key }
+end
+
+local test = tap.test('mts procedures')
+test:plan(10)
+
+test:test('ping', function(t)
+    t:plan(1)
+    t:ok(mts_ping().ok, 'answers ok')
+end)
+
+test:test('commit assigns gapless sequences per subject', function(t)
+    t:plan(6)
+    local r = mts_commit({ msg('a', 'one'), msg('b', 'uno'), msg('a', 'two') })
+    t:ok(r.ok, 'batch committed')
+    t:is_deeply(r.sequences, { '1', '1', '2' }, 'each subject counts from 1, in input order')
+    r = mts_commit({ msg('a', 'three') })
+    t:is_deeply(r.sequences, { '3' }, 'next batch continues the subject')
+    t:is(mts_last_sequence('a').last, '3', 'last sequence of a')
+    t:is(mts_last_sequence('nobody').last, '0', 'unknown subject is 0')
+    t:is(box.space.mts_subjects:get('a').message_count, 3, 'message count kept')
+end)
+
+test:test('read_after returns rows in order with raw bytes round-tripped', function(t)
+    t:plan(7)
+    local bytes = {}
+    for i = 0, 255 do
+        bytes[#bytes + 1] = string.char(i)
+    end
+    local all = table.concat(bytes)
+    local seq = mts_commit({ msg('bin', all), msg('bin', '') }).sequences
+    t:is_deeply(seq, { '1', '2' }, 'committed')
+    t:is(box.space.mts_messages:get({ 'bin', 1 }).data, all, 'stored as raw bytes, not base64')
+    local rows = mts_read_after('bin', '0', 10).rows
+    t:is(#rows, 2, 'both rows')
+    t:is(digest.base64_decode(rows[1].data), all, 'all 256 byte values survive')
+    t:ok(not rows[1].data:find('\n'), 'base64 has no line breaks')
+    t:is(rows[2].data, '', 'empty payload stays empty, not null')
+    t:is(#mts_read_after('a', '1', 1).rows, 1, 'limit honoured')
+end)
+
+test:test('pending uploads gate object commits', function(t)
+    t:plan(8)
+    local r = mts_commit({ msg('obj', 'inline'), object('obj', 'k-missing', 10) })
+    t:is(r.code, 'UPLOAD_EXPIRED', 'unknown key fails the batch')
+    t:is(r.object_key, 'k-missing', 'and names the key')
+    t:is(mts_last_sequence('obj').last, '0', 'nothing of the batch committed')
+    mts_add_pending_upload('k1', '1000')
+    mts_add_pending_upload('k2', '2000')
+    mts_add_pending_upload('k3', '3000')
+    r = mts_commit({ object('obj', 'k1', 10), object('obj', 'k1', 10) })
+    t:is(r.code, 'UPLOAD_EXPIRED', 'a key used twice in one batch fails')
+    r = mts_commit({ object('obj', 'k1', 10) })
+    t:ok(r.ok, 'known key commits')
+    t:is(box.space.mts_pending_uploads:get('k1'), nil, 'commit removed the pending row')
+    t:is_deeply(mts_list_stale_pending_uploads('3000', 10).keys, { 'k2' }, 'stale keys before the bound')
+    mts_remove_pending_upload('k2')
+    mts_remove_pending_upload('k2')
+    t:is_deeply(mts_list_stale_pending_uploads('9999', 10).keys, { 'k3' }, 'removal is idempotent')
+end)
+
+test:test('ack is cumulative, monotonic and bounded by the last sequence', function(t)
+    t:plan(7)
+    t:is(mts_ack_floor('d', 'a').floor, '0', 'new consumer starts at 0')
+    t:is(mts_ack('d', 'a', '2').floor, '2', 'ack moves the floor')
+    t:is(mts_ack('d', 'a', '1').floor, '2', 'older ack is a no-op returning the floor')
+    local r = mts_ack('d', 'a', '4')
+    t:is(r.ok, false, 'ack past the end fails')
+    t:is(r.code, 'ACK_BEYOND_END', 'with its code')
+    t:is(r.last, '3', 'and the last sequence')
+    t:is(mts_ack_floor('d', 'a').floor, '2', 'floor unchanged')
+end)
+
+test:test('numbers above 2^53 stay exact', function(t)
+    t:plan(3)
+    local big = '9007199254740993'
+    box.space.mts_subjects:replace({ 'huge', tonumber64(big), 0, 0 })
+    local seq = mts_commit({ msg('huge', 'x') }).sequences[1]
+    t:is(seq, '9007199254740994', 'next sequence computed in uint64')
+    t:is(mts_ack('d', 'huge', seq).floor, seq, 'ack floor read back exactly')
+    t:is(mts_read_after('huge', big, 1).rows[1].sequence, seq, 'read after a big sequence')
+end)
+
+test:test('wait_for_commit wakes on commit and times out', function(t)
+    t:plan(4)
+    t:is(mts_wait_for_commit('a', '1', 5).last, '3', 'returns at once when already past')
+    local woken
+    local waiter = fiber.create(function()
+        woken = mts_wait_for_commit('w', '0', 5).last
+    end)
+    waiter:set_joinable(true)
+    fiber.yield()
+    local started = fiber.clock()
+    mts_commit({ msg('w', 'wake') })
+    waiter:join()
+    t:is(woken, '1', 'woken with the new last sequence')
+    t:ok(fiber.clock() - started < 1, 'woken by the commit, not the timeout')
+    t:is(mts_wait_for_commit('w', '1', 0.05).last, '1', 'timeout returns the current last sequence')
+end)
+
+test:test('delete_through removes old rows and never lets a number be reused', function(t)
+    t:plan(7)
+    mts_add_pending_upload('old-object', '1')
+    mts_commit({ msg('ret', 'a'), object('ret', 'old-object', 5), msg('ret', 'c') })
+    local r = mts_delete_through('ret', '2')
+    t:is(r.deleted, 2, 'two rows deleted')
+    t:is_deeply(r.object_keys, { 'old-object' }, 'object keys returned for the object store')
+    t:is(r.more, false, 'nothing left below the bound')
+    t:is(mts_read_after('ret', '0', 10).rows[1].sequence, '3', 'newer row kept')
+    mts_delete_through('ret', '3')
+    t:is(mts_commit({ msg('ret', 'd') }).sequences[1], '4', 'counter continues after deleting everything')
+    mts_commit({ msg('ret', 'e'), msg('ret', 'f') })
+    r = mts_delete_through('ret', '6', 1)
+    t:is(r.more, true, 'limit leaves more to delete')
+    t:is(box.space.mts_subjects:get('ret').message_count, 2, 'count follows deletes')
+end)
+
+test:test('init is idempotent', function(t)
+    t:plan(3)
+    local version = box.space._mts_schema:get('version').version
+    app.migrate()
+    app.grant()
+    dofile(init_path)
+    t:is(box.space._mts_schema:get('version').version, version, 'no migration re-ran')
+    t:is(mts_last_sequence('a').last, '3', 'data untouched')
+    t:ok(box.space.mts_messages ~= nil, 'spaces still there')
+end)
+
+test:test('connector user may execute only our procedures', function(t)
+    t:plan(3)
+    local user = os.getenv('TARANTOOL_USER') or 'minitoolstream_connector'
+    local privileges = box.schema.user.info(user)
+    local granted, universe = {}, false
+    for _, p in ipairs(privileges) do
+        if p[2] == 'function' and p[1]:find('execute') then
+            granted[p[3]] = true
+        end
+        if p[2] == 'universe' and p[3] == '' and p[1]:find('execute') then
+            universe = true
+        end
+    end
+    local all = true
+    for _, name in ipairs(app.procedures) do
+        all = all and granted[name] == true
+    end
+    t:ok(all, 'execute granted on every procedure')
+    t:ok(not universe, 'no execute on universe')
+    t:ok(box.func.mts_commit.setuid, 'procedures run with the owner rights')
+end)
+
+os.exit(test:check() and 0 or 1)
