@@ -1,0 +1,140 @@
+import { execFile } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { waitUntilConnected } from '../../testing/tarantool-backend.js';
+import { startTarantool, type TarantoolServer } from '../../testing/tarantool-server.js';
+import { AckBeyondEndError, StoreUnavailableError, UploadExpiredError, type MetadataRecord } from '../store.js';
+import { openTarantoolLink } from './connection.js';
+import { openTarantoolMetadataStore } from './metadata-store.js';
+
+const run = promisify(execFile);
+
+function connectionOptions(server: TarantoolServer) {
+  return {
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: server.password,
+    callTimeoutMs: 2000,
+    maxReconnectDelayMs: 100,
+  };
+}
+
+async function openStore(t: TestContext, server: TarantoolServer) {
+  const store = openTarantoolMetadataStore(connectionOptions(server));
+  t.after(() => store.close());
+  await waitUntilConnected(store);
+  return store;
+}
+
+function inline(subject: string, data: Uint8Array): MetadataRecord {
+  return { subject, timestampMs: Date.now(), headers: { 'content-type': 'application/octet-stream' }, size: data.length, inline: data, objectKey: '' };
+}
+
+/** Sets a subject's counter directly in the data files, as only an admin could. */
+async function setCounter(server: TarantoolServer, subject: string, last: bigint) {
+  await server.kill();
+  const script = `box.cfg{work_dir=${JSON.stringify(server.workDir)}, memtx_memory=64*1024*1024, log_level=1}
+    box.space.mts_subjects:replace{${JSON.stringify(subject)}, tonumber64('${last}'), 0, 0}
+    os.exit(0)`;
+  await run('tarantool', ['-e', script], { cwd: server.workDir, timeout: 10_000 });
+  await server.start();
+}
+
+test('inline payloads with every byte value round-trip exactly', async (t) => {
+  const store = await openStore(t, await startTarantool(t));
+  const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+  const sequences = await store.commit([inline('bin', all), inline('bin', new Uint8Array(0))]);
+  assert.deepEqual(sequences, [1n, 2n]);
+  const rows = await store.readAfter('bin', 0n, 10);
+  assert.deepEqual(rows[0]!.inline, all);
+  assert.deepEqual(rows[1]!.inline, new Uint8Array(0));
+  assert.equal(rows[0]!.headers['content-type'], 'application/octet-stream');
+});
+
+test('structured failures become the store error classes', async (t) => {
+  const store = await openStore(t, await startTarantool(t));
+  const objectRecord = { ...inline('obj', new Uint8Array(0)), size: 10, inline: null, objectKey: 'never-registered' };
+  await assert.rejects(store.commit([objectRecord]), UploadExpiredError);
+  await store.addPendingUpload('registered', Date.now());
+  assert.deepEqual(await store.commit([{ ...objectRecord, objectKey: 'registered' }]), [1n]);
+  assert.equal((await store.readAfter('obj', 0n, 1))[0]!.inline, null);
+  const error = await store.ack('d', 'obj', 5n).catch((caught: unknown) => caught);
+  assert.ok(error instanceof AckBeyondEndError);
+  assert.equal(error.lastSequence, 1n);
+});
+
+test('sequences and ack floors beyond 2^53 survive the driver', async (t) => {
+  const server = await startTarantool(t);
+  await setCounter(server, 'huge', 2n ** 64n - 3n);
+  const store = await openStore(t, server);
+  assert.deepEqual(await store.commit([inline('huge', new Uint8Array([1])), inline('huge', new Uint8Array([2]))]), [
+    2n ** 64n - 2n,
+    2n ** 64n - 1n,
+  ]);
+  assert.equal(await store.ack('d', 'huge', 2n ** 64n - 2n), 2n ** 64n - 2n);
+  assert.equal(await store.ackFloor('d', 'huge'), 2n ** 64n - 2n);
+  assert.equal(await store.lastSequence('huge'), 2n ** 64n - 1n);
+  assert.equal((await store.readAfter('huge', 2n ** 64n - 2n, 5))[0]!.sequence, 2n ** 64n - 1n);
+  assert.equal(await store.waitForCommit('huge', 2n ** 31n, 1000), 2n ** 64n - 1n);
+});
+
+test('calls made while a large response is half read still go through', async (t) => {
+  const store = await openStore(t, await startTarantool(t));
+  const payload = new Uint8Array(60_000).fill(7);
+  await store.commit(Array.from({ length: 20 }, () => inline('big', payload)));
+  // Each read answers ~1.6 MB in many socket chunks; the pings land in between.
+  const calls = Array.from({ length: 10 }, async () => {
+    const rows = await store.readAfter('big', 0n, 20);
+    const floors = await Promise.all(Array.from({ length: 20 }, () => store.lastSequence('big')));
+    return rows.length + floors.filter((last) => last === 20n).length;
+  });
+  assert.deepEqual(await Promise.all(calls), Array(10).fill(40));
+});
+
+test('waitForCommit wakes on a commit from another connection, times out, and aborts', async (t) => {
+  const server = await startTarantool(t);
+  const [waiter, writer] = await Promise.all([openStore(t, server), openStore(t, server)]);
+  const started = Date.now();
+  const woken = waiter.waitForCommit('w', 0n, 10_000);
+  await writer.commit([inline('w', new Uint8Array([1]))]);
+  assert.equal(await woken, 1n);
+  assert.ok(Date.now() - started < 5000, 'woken by the commit, not the timeout');
+  assert.equal(await waiter.waitForCommit('w', 1n, 50), 1n);
+  const controller = new AbortController();
+  const aborted = waiter.waitForCommit('w', 1n, 10_000, controller.signal);
+  controller.abort();
+  await assert.rejects(aborted, { name: 'AbortError' });
+});
+
+test('survives a Tarantool crash: fails fast while down, reconnects, keeps data and the counter', async (t) => {
+  const server = await startTarantool(t);
+  const store = await openStore(t, server);
+  await store.commit([1, 2, 3].map((n) => inline('crash', new Uint8Array([n]))));
+  await store.ack('d', 'crash', 2n);
+
+  await server.kill();
+  const started = Date.now();
+  await assert.rejects(store.lastSequence('crash'), StoreUnavailableError);
+  await assert.rejects(store.commit([inline('crash', new Uint8Array([4]))]), StoreUnavailableError);
+  assert.ok(Date.now() - started < 1000, 'calls fail promptly while down');
+  assert.equal((await store.checkHealth()).ok, false);
+
+  await server.start();
+  await waitUntilConnected(store);
+  assert.equal(await store.lastSequence('crash'), 3n);
+  assert.equal(await store.ackFloor('d', 'crash'), 2n);
+  assert.deepEqual((await store.readAfter('crash', 0n, 10)).map((row) => row.inline?.[0]), [1, 2, 3]);
+
+  // Retention deletes everything; after another crash the counter still continues.
+  const link = openTarantoolLink(connectionOptions(server));
+  t.after(() => link.close());
+  while (!link.connected) await delay(20);
+  assert.deepEqual(await link.call('mts_delete_through', ['crash', '3']), { ok: true, deleted: 3, object_keys: [], more: false });
+  await server.kill();
+  await server.start();
+  await waitUntilConnected(store);
+  assert.deepEqual(await store.commit([inline('crash', new Uint8Array([5]))]), [4n]);
+});

@@ -1,0 +1,148 @@
+import {
+  AckBeyondEndError,
+  StoreError,
+  UploadExpiredError,
+  type DependencyStatus,
+  type MetadataRecord,
+  type MetadataRow,
+  type MetadataStore,
+} from '../store.js';
+import { openTarantoolLink, type TarantoolConnectionOptions, type TarantoolLink } from './connection.js';
+
+/** Options of {@link openTarantoolMetadataStore}; `TarantoolConfig` fits. */
+export type TarantoolMetadataStoreOptions = TarantoolConnectionOptions;
+
+/** What every procedure of init.lua returns: ok, or a code for an expected failure. */
+interface Outcome {
+  ok: boolean;
+  code?: string;
+  [field: string]: unknown;
+}
+
+interface WireRow {
+  sequence: string;
+  timestamp_ms: number;
+  headers: Record<string, string>;
+  size: number;
+  data: string | null;
+  object_key: string;
+}
+
+const healthTimeoutMs = 1000;
+// How much longer than the wait itself a wait call may take to answer.
+const waitMarginMs = 2000;
+
+/**
+ * Opens the Tarantool metadata store: calls the procedures of
+ * services/tarantool/init.lua. Opening never fails because Tarantool is down;
+ * calls then throw StoreUnavailableError until the connection is back.
+ */
+export function openTarantoolMetadataStore(options: TarantoolMetadataStoreOptions): MetadataStore {
+  if (options.password === '') {
+    throw new StoreError('tarantool: a password is required (init.lua refuses to run without TARANTOOL_PASSWORD)');
+  }
+  return createProcedures(openTarantoolLink(options));
+}
+
+function createProcedures(link: TarantoolLink): MetadataStore {
+  async function invoke(name: string, args: unknown[], signal?: AbortSignal, timeoutMs?: number): Promise<Outcome> {
+    const result = await link.call(name, args, { signal, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+    if (typeof result !== 'object' || result === null || typeof (result as Outcome).ok !== 'boolean') {
+      throw new StoreError(`tarantool procedure ${name} returned an unexpected value`);
+    }
+    return result as Outcome;
+  }
+
+  async function expectOk(name: string, args: unknown[], signal?: AbortSignal): Promise<Outcome> {
+    const outcome = await invoke(name, args, signal);
+    if (!outcome.ok) throw new StoreError(`tarantool procedure ${name} failed with ${outcome.code}`);
+    return outcome;
+  }
+
+  return {
+    name: 'tarantool',
+
+    async commit(batch: MetadataRecord[], signal?: AbortSignal): Promise<bigint[]> {
+      const outcome = await invoke('mts_commit', [batch.map(toWireRecord)], signal);
+      if (outcome.code === 'UPLOAD_EXPIRED') {
+        throw new UploadExpiredError(`pending upload ${String(outcome.object_key)} expired before its commit`);
+      }
+      if (!outcome.ok) throw new StoreError(`tarantool procedure mts_commit failed with ${outcome.code}`);
+      return (outcome.sequences as string[]).map((sequence) => BigInt(sequence));
+    },
+
+    async readAfter(subject, afterSequence, limit, signal) {
+      const outcome = await expectOk('mts_read_after', [subject, afterSequence.toString(), limit], signal);
+      return (outcome.rows as WireRow[]).map((row) => fromWireRow(subject, row));
+    },
+
+    async lastSequence(subject, signal) {
+      return BigInt((await expectOk('mts_last_sequence', [subject], signal)).last as string);
+    },
+
+    async ackFloor(durable, subject, signal) {
+      return BigInt((await expectOk('mts_ack_floor', [durable, subject], signal)).floor as string);
+    },
+
+    async ack(durable, subject, sequence, signal) {
+      const outcome = await invoke('mts_ack', [durable, subject, sequence.toString()], signal);
+      if (outcome.code === 'ACK_BEYOND_END') throw new AckBeyondEndError(sequence, BigInt(outcome.last as string));
+      if (!outcome.ok) throw new StoreError(`tarantool procedure mts_ack failed with ${outcome.code}`);
+      return BigInt(outcome.floor as string);
+    },
+
+    async waitForCommit(subject, afterSequence, timeoutMs, signal) {
+      const wait = Math.max(0, timeoutMs);
+      const args = [subject, afterSequence.toString(), wait / 1000];
+      const outcome = await invoke('mts_wait_for_commit', args, signal, wait + waitMarginMs);
+      return BigInt(outcome.last as string);
+    },
+
+    async addPendingUpload(objectKey, createdAtMs) {
+      await expectOk('mts_add_pending_upload', [objectKey, String(createdAtMs)]);
+    },
+
+    async listStalePendingUploads(olderThanMs, limit) {
+      return (await expectOk('mts_list_stale_pending_uploads', [String(olderThanMs), limit])).keys as string[];
+    },
+
+    async removePendingUpload(objectKey) {
+      await expectOk('mts_remove_pending_upload', [objectKey]);
+    },
+
+    async checkHealth(): Promise<DependencyStatus> {
+      try {
+        await invoke('mts_ping', [], undefined, healthTimeoutMs);
+        return { name: 'tarantool', ok: true, detail: 'ok' };
+      } catch (error) {
+        return { name: 'tarantool', ok: false, detail: error instanceof Error ? error.message : String(error) };
+      }
+    },
+
+    close: () => link.close(),
+  };
+}
+
+/** Inline bytes travel as base64: the driver would mangle them as UTF-8 text. */
+function toWireRecord(record: MetadataRecord) {
+  return {
+    subject: record.subject,
+    timestamp_ms: String(record.timestampMs),
+    headers: record.headers,
+    size: record.size,
+    data: record.inline === null ? null : Buffer.from(record.inline).toString('base64'),
+    object_key: record.objectKey,
+  };
+}
+
+function fromWireRow(subject: string, row: WireRow): MetadataRow {
+  return {
+    subject,
+    sequence: BigInt(row.sequence),
+    timestampMs: row.timestamp_ms,
+    headers: row.headers,
+    size: row.size,
+    inline: row.data === null ? null : new Uint8Array(Buffer.from(row.data, 'base64')),
+    objectKey: row.object_key,
+  };
+}
