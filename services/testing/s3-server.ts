@@ -1,0 +1,69 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import S3rver from 's3rver';
+
+/** An in-process S3 server (s3rver) for one test. */
+export interface S3Server {
+  host: string;
+  port: number;
+  /** `host:port`, the form of MINIO_ENDPOINT. */
+  endpoint: string;
+  /** s3rver accepts any signature; these are what clients should send. */
+  accessKey: string;
+  secretKey: string;
+  /** Stops serving (connections are refused); stored objects are kept. */
+  stop(): Promise<void>;
+  /** Serves again on the same port and folder. */
+  start(): Promise<void>;
+}
+
+export interface StartS3ServerOptions {
+  /** Port to listen on; default: any free one. */
+  port?: number;
+}
+
+/** Starts s3rver on a loopback port with a temp folder; `t.after` stops it and removes the folder. */
+export async function startS3Server(t: TestContext, options: StartS3ServerOptions = {}): Promise<S3Server> {
+  const directory = await mkdtemp(join(tmpdir(), 'mts-s3-'));
+  const host = '127.0.0.1';
+  let running: S3rver | undefined;
+  let port = options.port ?? 0;
+
+  async function start() {
+    if (running !== undefined) throw new Error('s3rver is already running');
+    const server = new S3rver({ address: host, port, silent: true, directory, resetOnClose: false });
+    const address = await server.run();
+    running = server;
+    port = address.port;
+  }
+
+  const handle: S3Server = {
+    host,
+    get port() {
+      return port;
+    },
+    get endpoint() {
+      return `${host}:${port}`;
+    },
+    accessKey: 'S3RVER',
+    secretKey: 'S3RVER',
+    async stop() {
+      const server = running;
+      running = undefined;
+      if (server === undefined) return;
+      const closing = server.close();
+      // Kept-alive client sockets would otherwise go on being served.
+      server.httpServer?.closeAllConnections();
+      await closing;
+    },
+    start,
+  };
+  t.after(async () => {
+    await handle.stop();
+    await rm(directory, { recursive: true, force: true });
+  });
+  await start();
+  return handle;
+}

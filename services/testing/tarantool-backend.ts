@@ -1,0 +1,46 @@
+import { openMinioObjectStore } from '../store/s3/object-store.js';
+import { openTarantoolMetadataStore } from '../store/tarantool/metadata-store.js';
+import { startS3Server } from './s3-server.js';
+import { startTarantool } from './tarantool-server.js';
+import type { MetadataStore } from '../store/store.js';
+import type { TestBackend } from './test-backend.js';
+
+/** Tarantool (a real process) for metadata and s3rver for objects, fresh per test. */
+export const tarantoolBackend: TestBackend = {
+  name: 'tarantool',
+  async open(t) {
+    const [tarantool, s3] = await Promise.all([startTarantool(t), startS3Server(t)]);
+    const metadata = openTarantoolMetadataStore({
+      host: tarantool.host,
+      port: tarantool.port,
+      user: tarantool.user,
+      password: tarantool.password,
+      callTimeoutMs: 5000,
+      maxReconnectDelayMs: 200,
+    });
+    const objects = openMinioObjectStore({
+      host: s3.host,
+      port: s3.port,
+      useSSL: false,
+      accessKey: s3.accessKey,
+      secretKey: s3.secretKey,
+      bucket: 'minitoolstream',
+    });
+    t.after(async () => {
+      await Promise.all([metadata.close(), objects.close()]);
+    });
+    await waitUntilConnected(metadata);
+    return { metadata, objects };
+  },
+};
+
+/** The store connects in the background; tests want it connected before the first call. */
+export async function waitUntilConnected(store: MetadataStore, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const health = await store.checkHealth();
+    if (health.ok) return;
+    if (Date.now() > deadline) throw new Error(`tarantool store did not connect: ${health.detail}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
