@@ -131,6 +131,18 @@ local function last_sequence(subject)
     return row and row.last_sequence or 0
 end
 
+-- Runs fn in one transaction. Not box.atomic: nesting it inside a caller's
+-- transaction fails on 2.6, and we want the rollback on error spelled out.
+local function transaction(fn)
+    box.begin()
+    local ok, err = pcall(fn)
+    if not ok then
+        box.rollback()
+        error(err)
+    end
+    box.commit()
+end
+
 -- Fibers blocked in mts_wait_for_commit, per subject; commit broadcasts.
 local watchers = {}
 
@@ -160,8 +172,7 @@ function mts_commit(batch)
 
     local sequences = {}
     local touched = {}
-    box.begin()
-    local ok, err = pcall(function()
+    transaction(function()
         for i, record in ipairs(batch) do
             local subject = record.subject
             local key = record.object_key or ''
@@ -190,11 +201,6 @@ function mts_commit(batch)
             touched[subject] = true
         end
     end)
-    if not ok then
-        box.rollback()
-        error(err)
-    end
-    box.commit()
     for subject in pairs(touched) do
         local watcher = watchers[subject]
         if watcher ~= nil then
@@ -329,18 +335,18 @@ function mts_delete_through(subject, sequence, limit)
     end
     local keys = {}
     local bytes = 0
-    box.begin()
-    for _, t in ipairs(victims) do
-        box.space.mts_messages:delete({ t.subject, t.sequence })
-        bytes = bytes + t.size
-        if t.object_key ~= '' then
-            keys[#keys + 1] = t.object_key
+    transaction(function()
+        for _, t in ipairs(victims) do
+            box.space.mts_messages:delete({ t.subject, t.sequence })
+            bytes = bytes + t.size
+            if t.object_key ~= '' then
+                keys[#keys + 1] = t.object_key
+            end
         end
-    end
-    if #victims > 0 then
-        box.space.mts_subjects:update(subject, { { '-', 'message_count', #victims }, { '-', 'bytes', bytes } })
-    end
-    box.commit()
+        if #victims > 0 then
+            box.space.mts_subjects:update(subject, { { '-', 'message_count', #victims }, { '-', 'bytes', bytes } })
+        end
+    end)
     return { ok = true, deleted = #victims, object_keys = keys, more = more }
 end
 
