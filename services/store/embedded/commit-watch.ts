@@ -91,7 +91,8 @@ export function createCommitWatch(options: CommitWatchOptions): CommitWatch {
           }
         };
         const onAbort = (): void => finish(() => reject(signal?.reason));
-        const timeout = setTimeout(onTimeout, timeoutMs);
+        // setTimeout fires at once for delays past 2^31 - 1 ms; clamp instead.
+        const timeout = setTimeout(onTimeout, Math.min(timeoutMs, 2 ** 31 - 1));
         signal?.addEventListener('abort', onAbort, { once: true });
         watch(subject, waiter);
       });
