@@ -1,0 +1,339 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { collect, eventually, forEachBackend, overrideObjects, payload } from '../testing/conformance-harness.js';
+import { payloadMissingHeader } from './read-messages.js';
+import {
+  AckBeyondEndError,
+  MessageTooLargeError,
+  ObjectMissingError,
+  StoreUnavailableError,
+  UploadExpiredError,
+  type StoredMessage,
+} from './store.js';
+
+const unlimited = { maxMessages: 10_000, maxBytes: 1024 ** 3 };
+const sequencesOf = (messages: StoredMessage[]) => messages.map((message) => message.sequence);
+const oneTo = (count: number) => Array.from({ length: count }, (_, index) => BigInt(index + 1));
+
+forEachBackend('sequences are gapless under concurrent publishes to one subject', async (_t, open) => {
+  const { store } = await open();
+  const sent = Array.from({ length: 100 }, (_, index) => payload(index % 5 === 0 ? 2048 : 16, index));
+  const results = await Promise.all(sent.map((data) => store.publish([{ subject: 'orders', data, headers: {} }])));
+  const sequences = results.map(([result]) => result!.sequence);
+  assert.deepEqual([...sequences].sort((a, b) => Number(a - b)), oneTo(100));
+  const read = await collect(store.read('orders', 0n, unlimited));
+  assert.deepEqual(sequencesOf(read), oneTo(100));
+  for (const [index, sequence] of sequences.entries()) {
+    assert.deepEqual(new Uint8Array(read[Number(sequence) - 1]!.data), sent[index]);
+  }
+  assert.equal(await store.lastSequence('orders'), 100n);
+});
+
+forEachBackend('subjects count independently under interleaved publishes', async (_t, open) => {
+  const { store } = await open();
+  const subjects = ['a.one', 'a.two', 'b'];
+  await Promise.all(
+    Array.from({ length: 90 }, (_, index) =>
+      store.publish([{ subject: subjects[index % 3]!, data: payload(8, index), headers: {} }]),
+    ),
+  );
+  for (const subject of subjects) {
+    assert.deepEqual(sequencesOf(await collect(store.read(subject, 0n, unlimited))), oneTo(30));
+  }
+});
+
+forEachBackend('a batch commits in input order, inline and object payloads mixed', async (_t, open) => {
+  const { store } = await open();
+  const batch = [
+    { subject: 'x', data: payload(10, 1), headers: {} },
+    { subject: 'y', data: payload(5000, 2), headers: {} },
+    { subject: 'x', data: payload(4000, 3), headers: {} },
+    { subject: 'y', data: payload(20, 4), headers: {} },
+  ];
+  const results = await store.publish(batch);
+  assert.deepEqual(results.map((result) => result.sequence), [1n, 1n, 2n, 2n]);
+  assert.deepEqual(results.map((result) => result.objectName === ''), [true, false, false, true]);
+  assert.ok(results[1]!.objectName.startsWith('y/'));
+  assert.notEqual(results[1]!.objectName, results[2]!.objectName);
+  const x = await collect(store.read('x', 0n, unlimited));
+  assert.deepEqual(x.map((message) => new Uint8Array(message.data)), [batch[0]!.data, batch[2]!.data]);
+});
+
+forEachBackend('empty data is a valid inline message', async (_t, open) => {
+  const { store } = await open({ inlineMaxBytes: 0 });
+  const [result] = await store.publish([{ subject: 'empty', data: new Uint8Array(0), headers: {} }]);
+  assert.deepEqual(result, { sequence: 1n, objectName: '' });
+  const [message] = await collect(store.read('empty', 0n, unlimited));
+  assert.equal(message!.data.byteLength, 0);
+  assert.equal(message!.headers['data-size'], '0');
+});
+
+forEachBackend('a 10 MiB payload round-trips', async (_t, open) => {
+  const { store } = await open();
+  const data = randomBytes(10 * 1024 * 1024);
+  const [result] = await store.publish([{ subject: 'big', data, headers: {} }]);
+  assert.notEqual(result!.objectName, '');
+  const [message] = await collect(store.read('big', 0n, unlimited));
+  assert.ok(Buffer.from(message!.data).equals(data));
+  assert.equal(message!.headers['data-size'], String(10 * 1024 * 1024));
+});
+
+forEachBackend('all 256 byte values round-trip inline and via objects', async (_t, open) => {
+  const { store } = await open({ inlineMaxBytes: 300 });
+  const every = Uint8Array.from({ length: 256 }, (_, index) => index);
+  const twice = Uint8Array.from({ length: 512 }, (_, index) => 255 - (index % 256));
+  const results = await store.publish([
+    { subject: 'bytes', data: every, headers: {} },
+    { subject: 'bytes', data: twice, headers: {} },
+  ]);
+  assert.deepEqual(results.map((result) => result.objectName === ''), [true, false]);
+  const read = await collect(store.read('bytes', 0n, unlimited));
+  assert.deepEqual(read.map((message) => new Uint8Array(message.data)), [every, twice]);
+});
+
+forEachBackend('headers round-trip with data-size added', async (_t, open) => {
+  const { store } = await open({ inlineMaxBytes: 100 });
+  const headers = { 'content-type': 'application/json', 'x-trace': 'abc-123', 'x-empty': '' };
+  await store.publish([
+    { subject: 'h', data: payload(50), headers },
+    { subject: 'h', data: payload(500), headers },
+  ]);
+  const read = await collect(store.read('h', 0n, unlimited));
+  assert.deepEqual(read[0]!.headers, { ...headers, 'data-size': '50' });
+  assert.deepEqual(read[1]!.headers, { ...headers, 'data-size': '500' });
+});
+
+forEachBackend('a message over maxMessageBytes is refused and nothing commits', async (_t, open) => {
+  const { store } = await open({ maxMessageBytes: 1000 });
+  await assert.rejects(
+    store.publish([
+      { subject: 'limit', data: payload(10), headers: {} },
+      { subject: 'limit', data: payload(1001), headers: {} },
+    ]),
+    (error: unknown) => error instanceof MessageTooLargeError && /1001/.test(error.message) && /1000/.test(error.message),
+  );
+  assert.equal(await store.lastSequence('limit'), 0n);
+  await store.publish([{ subject: 'limit', data: payload(1000), headers: {} }]);
+  assert.equal(await store.lastSequence('limit'), 1n);
+});
+
+forEachBackend('timestamps are commit times in milliseconds', async (_t, open) => {
+  const { store } = await open();
+  const before = Date.now();
+  await store.publish([{ subject: 'time', data: payload(4), headers: {} }]);
+  const after = Date.now();
+  const [message] = await collect(store.read('time', 0n, unlimited));
+  assert.ok(Number.isInteger(message!.timestampMs));
+  assert.ok(message!.timestampMs >= before && message!.timestampMs <= after);
+});
+
+forEachBackend('reads honour maxMessages, maxBytes and the starting point', async (t, open) => {
+  for (const inlineMaxBytes of [1024, 50]) {
+    await t.test(inlineMaxBytes > 100 ? 'inline' : 'objects', async () => {
+      const { store } = await open({ inlineMaxBytes });
+      for (let index = 0; index < 5; index += 1) {
+        await store.publish([{ subject: 'limits', data: payload(100, index), headers: {} }]);
+      }
+      const read = (after: bigint, maxMessages: number, maxBytes: number) =>
+        collect(store.read('limits', after, { maxMessages, maxBytes })).then(sequencesOf);
+      assert.deepEqual(await read(0n, 3, 10_000), [1n, 2n, 3n]);
+      assert.deepEqual(await read(0n, 10, 250), [1n, 2n]);
+      assert.deepEqual(await read(0n, 10, 50), [1n], 'one message even when it exceeds maxBytes');
+      assert.deepEqual(await read(3n, 10, 10_000), [4n, 5n]);
+      assert.deepEqual(await read(5n, 10, 10_000), []);
+      assert.deepEqual(await read(0n, 10, 10_000), oneTo(5));
+    });
+  }
+});
+
+forEachBackend('acks move the floor forward only and never past the end', async (_t, open) => {
+  const { store } = await open();
+  assert.equal(await store.ackFloor('worker', 'jobs'), 0n);
+  await store.publish([1, 2, 3].map((seed) => ({ subject: 'jobs', data: payload(4, seed), headers: {} })));
+  assert.equal(await store.ack('worker', 'jobs', 2n), 2n);
+  assert.equal(await store.ack('worker', 'jobs', 1n), 2n, 'an older ack is a no-op');
+  assert.equal(await store.ackFloor('worker', 'jobs'), 2n);
+  await assert.rejects(
+    store.ack('worker', 'jobs', 4n),
+    (error: unknown) => error instanceof AckBeyondEndError && error.sequence === 4n && error.lastSequence === 3n,
+  );
+  await assert.rejects(store.ack('worker', 'unknown', 1n), AckBeyondEndError);
+  assert.equal(await store.ackFloor('worker', 'jobs'), 2n);
+  assert.equal(await store.ackFloor('other', 'jobs'), 0n, 'consumers are independent');
+  assert.equal(await store.ack('worker', 'jobs', 3n), 3n);
+});
+
+forEachBackend('lastSequence is 0 for an unknown subject', async (_t, open) => {
+  const { store } = await open();
+  assert.equal(await store.lastSequence('nobody.published.here'), 0n);
+});
+
+forEachBackend('waitForCommit wakes on a commit, times out and honours abort', async (_t, open) => {
+  const { store } = await open();
+  const started = Date.now();
+  const waiting = store.waitForCommit('wake', 0n, 10_000);
+  await store.publish([{ subject: 'wake', data: payload(4), headers: {} }]);
+  assert.equal(await waiting, 1n);
+  assert.ok(Date.now() - started < 1000, 'woken by the commit, not by the timeout');
+
+  assert.equal(await store.waitForCommit('wake', 0n, 10_000), 1n, 'already beyond: at once');
+  assert.equal(await store.waitForCommit('wake', 1n, 50), 1n, 'the current value on timeout');
+
+  const controller = new AbortController();
+  const aborted = store.waitForCommit('wake', 1n, 10_000, controller.signal);
+  const abortedAt = Date.now();
+  setTimeout(() => controller.abort(), 20);
+  await assert.rejects(aborted, { name: 'AbortError' });
+  assert.ok(Date.now() - abortedAt < 1000);
+});
+
+forEachBackend('a slow upload never leaves a sequence behind an acked position', async (_t, open) => {
+  let uploadStarted!: () => void;
+  const started = new Promise<void>((resolve) => (uploadStarted = resolve));
+  let releaseUpload!: () => void;
+  const released = new Promise<void>((resolve) => (releaseUpload = resolve));
+  const { store } = await open({
+    wrapObjects: (inner) =>
+      overrideObjects(inner, {
+        put: async (key, data, contentType, signal) => {
+          uploadStarted();
+          await released;
+          await inner.put(key, data, contentType, signal);
+        },
+      }),
+  });
+  const big = store.publish([{ subject: 'race', data: payload(5000), headers: {} }]);
+  await started;
+  const [small] = await store.publish([{ subject: 'race', data: payload(10), headers: {} }]);
+  assert.equal(small!.sequence, 1n);
+  assert.equal(await store.ack('consumer', 'race', 1n), 1n);
+  releaseUpload();
+  const [large] = await big;
+  assert.equal(large!.sequence, 2n);
+  const pending = await collect(store.read('race', await store.ackFloor('consumer', 'race'), unlimited));
+  assert.deepEqual(sequencesOf(pending), [2n], 'the slow message is still delivered after the ack');
+  assert.equal(pending[0]!.data.byteLength, 5000);
+});
+
+forEachBackend('a failing object store fails only large publishes and leaves no dangling metadata', async (_t, open) => {
+  const { store, metadata } = await open({
+    wrapObjects: (inner) =>
+      overrideObjects(inner, {
+        put: async () => {
+          throw new StoreUnavailableError('object store is down');
+        },
+      }),
+  });
+  await assert.rejects(store.publish([{ subject: 'down', data: payload(5000), headers: {} }]), StoreUnavailableError);
+  await assert.rejects(
+    store.publish([
+      { subject: 'down', data: payload(10), headers: {} },
+      { subject: 'down', data: payload(5000), headers: {} },
+    ]),
+    StoreUnavailableError,
+  );
+  const [inline] = await store.publish([{ subject: 'down', data: payload(10), headers: {} }]);
+  assert.equal(inline!.sequence, 1n);
+  const read = await collect(store.read('down', 0n, unlimited));
+  assert.deepEqual(sequencesOf(read), [1n]);
+  assert.equal(read[0]!.headers[payloadMissingHeader], undefined);
+  assert.deepEqual(await metadata.listStalePendingUploads(Date.now() + 60_000, 10), [], 'failed uploads are discarded');
+});
+
+forEachBackend('the orphan sweep removes uncommitted uploads', async (_t, open) => {
+  const { metadata, objects } = await open({ sweepIntervalMs: 20, orphanGraceMs: 60_000 });
+  const key = 'orphans/000000000000-abandoned';
+  await metadata.addPendingUpload(key, Date.now() - 120_000);
+  await objects.put(key, payload(5000), 'application/octet-stream');
+  await eventually(() => objects.get(key).then(() => false, (error) => error instanceof ObjectMissingError));
+  await eventually(async () => (await metadata.listStalePendingUploads(Date.now(), 10)).length === 0);
+  const record = { subject: 'orphans', timestampMs: Date.now(), headers: {}, size: 5000, inline: null, objectKey: key };
+  await assert.rejects(metadata.commit([record]), UploadExpiredError);
+  assert.equal(await metadata.lastSequence('orphans'), 0n);
+});
+
+forEachBackend('an upload slower than half the grace period is not committed', async (_t, open) => {
+  const uploaded: string[] = [];
+  const { store, objects, metadata } = await open({
+    orphanGraceMs: 100,
+    wrapObjects: (inner) =>
+      overrideObjects(inner, {
+        put: async (key, data, contentType, signal) => {
+          await new Promise((resolve) => setTimeout(resolve, 80));
+          await inner.put(key, data, contentType, signal);
+          uploaded.push(key);
+        },
+      }),
+  });
+  await assert.rejects(store.publish([{ subject: 'slow', data: payload(5000), headers: {} }]), UploadExpiredError);
+  assert.equal(await store.lastSequence('slow'), 0n);
+  assert.equal(uploaded.length, 1);
+  await assert.rejects(objects.get(uploaded[0]!), ObjectMissingError);
+  assert.deepEqual(await metadata.listStalePendingUploads(Date.now() + 60_000, 10), []);
+});
+
+forEachBackend('a missing payload object is delivered empty with a marker header', async (_t, open) => {
+  const { store, objects } = await open();
+  const [result] = await store.publish([{ subject: 'lost', data: payload(5000), headers: {} }]);
+  await store.publish([{ subject: 'lost', data: payload(5), headers: {} }]);
+  await objects.remove(result!.objectName);
+  const read = await collect(store.read('lost', 0n, unlimited));
+  assert.deepEqual(sequencesOf(read), [1n, 2n], 'the consumer is not stuck');
+  assert.equal(read[0]!.data.byteLength, 0);
+  assert.equal(read[0]!.headers[payloadMissingHeader], result!.objectName);
+});
+
+forEachBackend('payloads are fetched with bounded parallelism and yielded in order', async (_t, open) => {
+  let inFlight = 0;
+  let peak = 0;
+  let calls = 0;
+  const { store } = await open({
+    inlineMaxBytes: 0,
+    fetchParallelism: 3,
+    wrapObjects: (inner) =>
+      overrideObjects(inner, {
+        get: async (key, signal) => {
+          inFlight += 1;
+          peak = Math.max(peak, inFlight);
+          // Later keys answer sooner, so arrival order differs from sequence order.
+          calls += 1;
+          await new Promise((resolve) => setTimeout(resolve, calls % 3 === 1 ? 30 : 5));
+          try {
+            return await inner.get(key, signal);
+          } finally {
+            inFlight -= 1;
+          }
+        },
+      }),
+  });
+  for (let index = 0; index < 12; index += 1) {
+    await store.publish([{ subject: 'fan', data: payload(64, index), headers: {} }]);
+  }
+  const read = await collect(store.read('fan', 0n, unlimited));
+  assert.deepEqual(sequencesOf(read), oneTo(12));
+  assert.deepEqual(read.map((message) => new Uint8Array(message.data)), oneTo(12).map((_, index) => payload(64, index)));
+  assert.ok(peak <= 3 && peak >= 2, `peak concurrent fetches ${peak}`);
+});
+
+forEachBackend('a read stops promptly when aborted', async (_t, open) => {
+  const { store } = await open();
+  for (let index = 0; index < 5; index += 1) {
+    await store.publish([{ subject: 'abort', data: payload(2000, index), headers: {} }]);
+  }
+  const controller = new AbortController();
+  const seen: bigint[] = [];
+  await assert.rejects(async () => {
+    for await (const message of store.read('abort', 0n, unlimited, controller.signal)) {
+      seen.push(message.sequence);
+      controller.abort();
+    }
+  }, { name: 'AbortError' });
+  assert.deepEqual(seen, [1n]);
+});
+
+forEachBackend('health reports both halves', async (_t, open) => {
+  const { store } = await open();
+  const statuses = await store.checkHealth();
+  assert.equal(statuses.length, 2);
+  assert.ok(statuses.every((status) => status.ok && status.detail === 'ok'), JSON.stringify(statuses));
+});

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test, { type TestContext } from 'node:test';
+import Database from 'better-sqlite3';
+import { StoreClosedError, type MetadataRecord, type MetadataStore } from '../store.js';
+import { openSqliteMetadataStore } from './sqlite-metadata-store.js';
+
+async function databaseFile(t: TestContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'minitoolstream-sqlite-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return join(dir, 'metadata.sqlite');
+}
+
+async function open(t: TestContext, file: string): Promise<MetadataStore> {
+  const store = await openSqliteMetadataStore({ file });
+  t.after(() => store.close());
+  return store;
+}
+
+const record = (subject: string, byte = 0): MetadataRecord => ({
+  subject,
+  timestampMs: Date.now(),
+  headers: { 'data-size': '1' },
+  size: 1,
+  inline: Uint8Array.of(byte),
+  objectKey: '',
+});
+
+test('two store instances on one file see each other and never share a sequence', async (t) => {
+  const file = await databaseFile(t);
+  const [first, second] = [await open(t, file), await open(t, file)];
+  const started = Date.now();
+  const waiting = second.waitForCommit('shared', 0n, 10_000);
+  await first.commit([record('shared')]);
+  assert.equal(await waiting, 1n, 'the other instance notices the commit');
+  assert.ok(Date.now() - started < 1000, 'through the periodic re-read, well before the timeout');
+
+  const committed = await Promise.all(
+    Array.from({ length: 40 }, (_, index) => (index % 2 ? first : second).commit([record('shared', index)])),
+  );
+  const sequences = committed.flat().sort((a, b) => Number(a - b));
+  assert.deepEqual(sequences, Array.from({ length: 40 }, (_, index) => BigInt(index + 2)));
+  assert.equal(await second.lastSequence('shared'), 41n);
+});
+
+test('the sequence counter survives deleted rows and a reopen', async (t) => {
+  const file = await databaseFile(t);
+  const store = await openSqliteMetadataStore({ file });
+  assert.deepEqual(await store.commit([record('kept'), record('kept'), record('kept')]), [1n, 2n, 3n]);
+  assert.equal(await store.ack('reader', 'kept', 2n), 2n);
+  await store.close();
+
+  // Retention deleting old messages must never let a number be reused.
+  const raw = new Database(file);
+  raw.exec('DELETE FROM messages');
+  raw.close();
+
+  const reopened = await open(t, file);
+  assert.equal(await reopened.lastSequence('kept'), 3n);
+  assert.equal(await reopened.ackFloor('reader', 'kept'), 2n);
+  assert.deepEqual(await reopened.commit([record('kept')]), [4n]);
+});
+
+test('the schema is created once and a newer schema is refused', async (t) => {
+  const file = await databaseFile(t);
+  await (await openSqliteMetadataStore({ file })).close();
+  await (await openSqliteMetadataStore({ file })).close();
+  const raw = new Database(file);
+  assert.equal(raw.pragma('user_version', { simple: true }), 1);
+  assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
+  raw.pragma('user_version = 99');
+  raw.close();
+  await assert.rejects(openSqliteMetadataStore({ file }), /newer than this program knows/);
+});
+
+test('closing rejects waiters and later calls with StoreClosedError', async (t) => {
+  const store = await openSqliteMetadataStore({ file: await databaseFile(t) });
+  const waiting = store.waitForCommit('quiet', 0n, 10_000);
+  await store.close();
+  await assert.rejects(waiting, StoreClosedError);
+  await assert.rejects(store.lastSequence('quiet'), StoreClosedError);
+  await assert.rejects(store.commit([record('quiet')]), StoreClosedError);
+  assert.equal((await store.checkHealth()).ok, false);
+  await store.close();
+});

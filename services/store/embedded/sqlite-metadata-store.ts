@@ -1,0 +1,225 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  AckBeyondEndError,
+  StoreClosedError,
+  StoreError,
+  StoreUnavailableError,
+  UploadExpiredError,
+  type MetadataRecord,
+  type MetadataRow,
+  type MetadataStore,
+} from '../store.js';
+import { createCommitWatch } from './commit-watch.js';
+import { migrate } from './sqlite-schema.js';
+
+export interface SqliteMetadataStoreOptions {
+  /** Database file; its folder is created if missing. */
+  file: string;
+  /** How often a waiter re-reads the file for commits made by another process (default 250 ms). */
+  crossProcessPollMs?: number;
+  /** How long a write waits for another process's write lock (default 5 s). */
+  busyTimeoutMs?: number;
+}
+
+interface MessageRowData {
+  sequence: bigint;
+  timestamp_ms: bigint;
+  headers: string;
+  size: bigint;
+  inline: Buffer | null;
+  object_key: string;
+}
+
+/**
+ * Opens a {@link MetadataStore} on one SQLite file (WAL, `synchronous=FULL`:
+ * a commit that resolved survives a crash or power loss). better-sqlite3 is
+ * synchronous, so each call runs to completion on the event loop; statements
+ * are prepared once. Several processes may share the file: writes take the
+ * write lock up front (`BEGIN IMMEDIATE`), and lock or I/O failures surface as
+ * {@link StoreUnavailableError}.
+ */
+export async function openSqliteMetadataStore(options: SqliteMetadataStoreOptions): Promise<MetadataStore> {
+  const { file, crossProcessPollMs = 250, busyTimeoutMs = 5000 } = options;
+  if (!file) throw new TypeError('openSqliteMetadataStore: file is required');
+  const db = sqlite(`open database ${file}`, () => {
+    mkdirSync(dirname(file), { recursive: true });
+    const opened = new Database(file, { timeout: busyTimeoutMs });
+    try {
+      opened.pragma('journal_mode = WAL');
+      opened.pragma('synchronous = FULL');
+      opened.defaultSafeIntegers(true);
+      migrate(opened);
+      return opened;
+    } catch (error) {
+      opened.close();
+      throw error;
+    }
+  });
+
+  const statements = {
+    ping: db.prepare('SELECT 1'),
+    lastSequence: db.prepare<[string], bigint>('SELECT last_sequence FROM subjects WHERE name = ?').pluck(),
+    raiseLastSequence: db.prepare<[string, bigint]>(
+      `INSERT INTO subjects (name, last_sequence) VALUES (?, ?)
+       ON CONFLICT (name) DO UPDATE SET last_sequence = excluded.last_sequence
+       WHERE excluded.last_sequence > subjects.last_sequence`,
+    ),
+    insertMessage: db.prepare<[string, bigint, number, string, number, Uint8Array | null, string]>(
+      `INSERT INTO messages (subject, sequence, timestamp_ms, headers, size, inline, object_key)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    readAfter: db.prepare<[string, bigint, number], MessageRowData>(
+      `SELECT sequence, timestamp_ms, headers, size, inline, object_key FROM messages
+       WHERE subject = ? AND sequence > ? ORDER BY sequence LIMIT ?`,
+    ),
+    ackFloor: db.prepare<[string, string], bigint>('SELECT ack_floor FROM consumers WHERE durable = ? AND subject = ?').pluck(),
+    raiseAckFloor: db.prepare<[string, string, bigint]>(
+      `INSERT INTO consumers (durable, subject, ack_floor) VALUES (?, ?, ?)
+       ON CONFLICT (durable, subject) DO UPDATE SET ack_floor = excluded.ack_floor
+       WHERE excluded.ack_floor > consumers.ack_floor`,
+    ),
+    addPending: db.prepare<[string, number]>(
+      'INSERT INTO pending_uploads (object_key, created_at_ms) VALUES (?, ?) ON CONFLICT DO NOTHING',
+    ),
+    removePending: db.prepare<[string]>('DELETE FROM pending_uploads WHERE object_key = ?'),
+    stalePending: db
+      .prepare<[number, number], string>(
+        'SELECT object_key FROM pending_uploads WHERE created_at_ms < ? ORDER BY created_at_ms LIMIT ?',
+      )
+      .pluck(),
+  };
+
+  const lastSequenceOf = (subject: string): bigint => statements.lastSequence.get(subject) ?? 0n;
+
+  const commitTransaction = db.transaction((batch: MetadataRecord[]): bigint[] => {
+    for (const { objectKey } of batch) {
+      if (objectKey !== '' && statements.removePending.run(objectKey).changes === 0) {
+        throw new UploadExpiredError(`upload ${objectKey} has no pending entry (swept or never registered)`);
+      }
+    }
+    const next = new Map<string, bigint>();
+    const sequences = batch.map((record) => {
+      const sequence = (next.get(record.subject) ?? lastSequenceOf(record.subject)) + 1n;
+      next.set(record.subject, sequence);
+      statements.insertMessage.run(
+        record.subject,
+        sequence,
+        record.timestampMs,
+        JSON.stringify(record.headers),
+        record.size,
+        record.inline,
+        record.objectKey,
+      );
+      return sequence;
+    });
+    for (const [subject, last] of next) statements.raiseLastSequence.run(subject, last);
+    return sequences;
+  });
+
+  const ackTransaction = db.transaction((durable: string, subject: string, sequence: bigint): bigint => {
+    const last = lastSequenceOf(subject);
+    if (sequence > last) throw new AckBeyondEndError(sequence, last);
+    statements.raiseAckFloor.run(durable, subject, sequence);
+    return statements.ackFloor.get(durable, subject) ?? 0n;
+  });
+
+  const commits = createCommitWatch({ readLast: lastSequenceOf, pollIntervalMs: crossProcessPollMs });
+  let closed = false;
+
+  /** Runs one synchronous database step with the closed and abort checks every method needs. */
+  const run = <T>(action: string, step: () => T, signal?: AbortSignal): T => {
+    if (closed) throw new StoreClosedError('the SQLite metadata store is closed');
+    signal?.throwIfAborted();
+    return sqlite(action, step);
+  };
+
+  return {
+    name: 'sqlite',
+
+    async commit(batch, signal) {
+      if (batch.length === 0) return [];
+      const sequences = run('commit messages', () => commitTransaction.immediate(batch), signal);
+      for (const subject of new Set(batch.map((record) => record.subject))) commits.notify(subject);
+      return sequences;
+    },
+
+    async readAfter(subject, afterSequence, limit, signal) {
+      const rows = run('read messages', () => statements.readAfter.all(subject, afterSequence, limit), signal);
+      return rows.map((row) => toMetadataRow(subject, row));
+    },
+
+    async lastSequence(subject, signal) {
+      return run('read the last sequence', () => lastSequenceOf(subject), signal);
+    },
+
+    async ackFloor(durable, subject, signal) {
+      return run('read the ack floor', () => statements.ackFloor.get(durable, subject) ?? 0n, signal);
+    },
+
+    async ack(durable, subject, sequence, signal) {
+      return run('ack', () => ackTransaction.immediate(durable, subject, sequence), signal);
+    },
+
+    async waitForCommit(subject, afterSequence, timeoutMs, signal) {
+      return run('wait for a commit', () => commits.wait(subject, afterSequence, timeoutMs, signal), signal);
+    },
+
+    async addPendingUpload(objectKey, createdAtMs) {
+      run('register a pending upload', () => statements.addPending.run(objectKey, createdAtMs));
+    },
+
+    async listStalePendingUploads(olderThanMs, limit) {
+      return run('list pending uploads', () => statements.stalePending.all(olderThanMs, limit));
+    },
+
+    async removePendingUpload(objectKey) {
+      run('remove a pending upload', () => statements.removePending.run(objectKey));
+    },
+
+    async checkHealth() {
+      try {
+        run('check health', () => statements.ping.get());
+        return { name: 'sqlite', ok: true, detail: 'ok' };
+      } catch (error) {
+        return { name: 'sqlite', ok: false, detail: error instanceof Error ? error.message : String(error) };
+      }
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      commits.close();
+      db.close();
+    },
+  };
+}
+
+function toMetadataRow(subject: string, row: MessageRowData): MetadataRow {
+  return {
+    subject,
+    sequence: row.sequence,
+    timestampMs: Number(row.timestamp_ms),
+    headers: JSON.parse(row.headers) as Record<string, string>,
+    size: Number(row.size),
+    inline: row.inline,
+    objectKey: row.object_key,
+  };
+}
+
+/** SQLite result codes a later attempt may not hit: locks, I/O, a full disk, a file that cannot be opened. */
+const retryableCodes = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL|NOMEM)/;
+
+function sqlite<T>(action: string, step: () => T): T {
+  try {
+    return step();
+  } catch (error) {
+    if (error instanceof StoreError) throw error;
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && retryableCodes.test(code)) {
+      throw new StoreUnavailableError(`cannot ${action}: ${(error as Error).message}`, { cause: error });
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,51 @@
+import type { Database } from 'better-sqlite3';
+
+/**
+ * Schema migrations, applied in order; the database's `user_version` is the
+ * number already applied. Append new steps, never edit an applied one.
+ */
+const migrations: readonly string[] = [
+  `
+  -- last_sequence only ever grows: deleting messages never lets a number be reused.
+  CREATE TABLE subjects (
+    name          TEXT PRIMARY KEY,
+    last_sequence INTEGER NOT NULL CHECK (last_sequence >= 0)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE messages (
+    subject      TEXT    NOT NULL,
+    sequence     INTEGER NOT NULL,
+    timestamp_ms INTEGER NOT NULL,
+    headers      TEXT    NOT NULL,
+    size         INTEGER NOT NULL,
+    inline       BLOB,
+    object_key   TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (subject, sequence)
+  );
+
+  CREATE TABLE consumers (
+    durable   TEXT    NOT NULL,
+    subject   TEXT    NOT NULL,
+    ack_floor INTEGER NOT NULL,
+    PRIMARY KEY (durable, subject)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE pending_uploads (
+    object_key    TEXT PRIMARY KEY,
+    created_at_ms INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX pending_uploads_by_age ON pending_uploads (created_at_ms);
+  `,
+];
+
+/** Brings the schema up to date; safe to run on every open and from two processes at once. */
+export function migrate(db: Database): void {
+  db.transaction(() => {
+    const applied = Number(db.pragma('user_version', { simple: true }));
+    if (applied > migrations.length) {
+      throw new Error(`database schema version ${applied} is newer than this program knows (${migrations.length})`);
+    }
+    for (const step of migrations.slice(applied)) db.exec(step);
+    db.pragma(`user_version = ${migrations.length}`);
+  }).immediate();
+}

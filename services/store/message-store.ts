@@ -1,0 +1,74 @@
+import type { Logger } from 'pino';
+import { startOrphanSweeper } from './orphan-sweeper.js';
+import { publishMessages } from './publish-messages.js';
+import { readMessages } from './read-messages.js';
+import type { DependencyStatus, MessageStore, MetadataStore, ObjectStore } from './store.js';
+
+export interface MessageStoreOptions {
+  metadata: MetadataStore;
+  objects: ObjectStore;
+  /** Payloads up to this many bytes are stored in the metadata store. */
+  inlineMaxBytes: number;
+  /** Larger payloads are refused with MessageTooLargeError. */
+  maxMessageBytes: number;
+  logger?: Logger;
+  /** Payload objects fetched (and uploaded) concurrently at most; default 4. */
+  fetchParallelism?: number;
+  /** An upload not committed within this time is an orphan; default 1 hour. */
+  orphanGraceMs?: number;
+  /** How often orphans are looked for; default 60 s. */
+  sweepIntervalMs?: number;
+}
+
+/**
+ * Assembles the {@link MessageStore} the services use from a metadata half and
+ * an object half, whichever backend they come from. It owns what is the same
+ * for every backend: the inline-or-object decision, upload-then-commit
+ * ordering, paced payload fetching and the orphan sweep. `close()` stops the
+ * sweep and closes both halves.
+ */
+export function createMessageStore(options: MessageStoreOptions): MessageStore {
+  const { metadata, objects, inlineMaxBytes, maxMessageBytes, logger } = options;
+  const fetchParallelism = options.fetchParallelism ?? 4;
+  const orphanGraceMs = options.orphanGraceMs ?? 60 * 60 * 1000;
+  const sweepIntervalMs = options.sweepIntervalMs ?? 60 * 1000;
+  if (!Number.isInteger(inlineMaxBytes) || inlineMaxBytes < 0) throw new RangeError('inlineMaxBytes must be an integer >= 0');
+  if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 0) throw new RangeError('maxMessageBytes must be an integer >= 0');
+  if (!Number.isInteger(fetchParallelism) || fetchParallelism < 1) throw new RangeError('fetchParallelism must be an integer >= 1');
+  if (!(orphanGraceMs > 0) || !(sweepIntervalMs > 0)) throw new RangeError('orphanGraceMs and sweepIntervalMs must be > 0');
+
+  const sweeper = startOrphanSweeper({ metadata, objects, graceMs: orphanGraceMs, intervalMs: sweepIntervalMs, logger });
+  const publishDeps = { metadata, objects, inlineMaxBytes, maxMessageBytes, uploadParallelism: fetchParallelism, orphanGraceMs, logger };
+  const readDeps = { metadata, objects, fetchParallelism, logger };
+  let closing: Promise<void> | undefined;
+
+  return {
+    publish: (batch, signal) => publishMessages(publishDeps, batch, signal),
+    read: (subject, afterSequence, limits, signal) => readMessages(readDeps, subject, afterSequence, limits, signal),
+    lastSequence: (subject, signal) => metadata.lastSequence(subject, signal),
+    ackFloor: (durable, subject, signal) => metadata.ackFloor(durable, subject, signal),
+    ack: (durable, subject, sequence, signal) => metadata.ack(durable, subject, sequence, signal),
+    waitForCommit: (subject, afterSequence, timeoutMs, signal) =>
+      metadata.waitForCommit(subject, afterSequence, timeoutMs, signal),
+
+    checkHealth: () => Promise.all([healthOf(metadata), healthOf(objects)]),
+
+    close() {
+      closing ??= (async () => {
+        await sweeper.stop();
+        const results = await Promise.allSettled([metadata.close(), objects.close()]);
+        const failed = results.find((result) => result.status === 'rejected');
+        if (failed) throw failed.reason;
+      })();
+      return closing;
+    },
+  };
+}
+
+async function healthOf(half: MetadataStore | ObjectStore): Promise<DependencyStatus> {
+  try {
+    return await half.checkHealth();
+  } catch (error) {
+    return { name: half.name, ok: false, detail: error instanceof Error ? error.message : String(error) };
+  }
+}

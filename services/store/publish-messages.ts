@@ -1,0 +1,130 @@
+import type { Logger } from 'pino';
+import { mapOrdered } from './map-ordered.js';
+import { newObjectKey } from './object-key.js';
+import {
+  MessageTooLargeError,
+  UploadExpiredError,
+  type MetadataRecord,
+  type MetadataStore,
+  type ObjectStore,
+  type PublishMessage,
+  type PublishResult,
+} from './store.js';
+
+/** Header carrying the payload length; clients of the original Go system read it. */
+export const dataSizeHeader = 'data-size';
+const defaultContentType = 'application/octet-stream';
+
+export interface PublishDependencies {
+  metadata: MetadataStore;
+  objects: ObjectStore;
+  inlineMaxBytes: number;
+  maxMessageBytes: number;
+  uploadParallelism: number;
+  orphanGraceMs: number;
+  logger?: Logger | undefined;
+}
+
+interface PlannedMessage {
+  message: PublishMessage;
+  headers: Record<string, string>;
+  /** `""` for an inline payload. */
+  objectKey: string;
+}
+
+/**
+ * Publishes a batch: large payloads are uploaded first (each registered as a
+ * pending upload so an uncommitted one gets swept), then one metadata commit
+ * assigns every sequence. A sequence therefore exists only once its payload is
+ * stored, and a slow upload never holds a number that a later message passes.
+ *
+ * Cleanup when something fails: an upload failure, or a commit refused with
+ * {@link UploadExpiredError}, means nothing was committed, so the objects are
+ * deleted at once (best effort). Any other commit failure is ambiguous — a
+ * remote commit may have applied although its reply was lost — so the objects
+ * stay; their pending entries survive only if the commit did not apply, and
+ * then the orphan sweep removes them after the grace period.
+ */
+export async function publishMessages(
+  deps: PublishDependencies,
+  batch: PublishMessage[],
+  signal?: AbortSignal,
+): Promise<PublishResult[]> {
+  for (const { subject, data } of batch) {
+    if (data.byteLength > deps.maxMessageBytes) {
+      throw new MessageTooLargeError(
+        `message for subject ${subject} has ${data.byteLength} bytes; the limit is ${deps.maxMessageBytes} bytes`,
+      );
+    }
+  }
+  const startedAtMs = Date.now();
+  const planned: PlannedMessage[] = batch.map((message) => ({
+    message,
+    headers: { ...message.headers, [dataSizeHeader]: String(message.data.byteLength) },
+    objectKey: message.data.byteLength > deps.inlineMaxBytes ? newObjectKey(message.subject, startedAtMs) : '',
+  }));
+  const uploads = planned.filter((entry) => entry.objectKey !== '');
+  await upload(deps, uploads, startedAtMs, signal);
+
+  const timestampMs = Date.now();
+  const records: MetadataRecord[] = planned.map(({ message, headers, objectKey }) => ({
+    subject: message.subject,
+    timestampMs,
+    headers,
+    size: message.data.byteLength,
+    inline: objectKey === '' ? message.data : null,
+    objectKey,
+  }));
+  let sequences: bigint[];
+  try {
+    sequences = await deps.metadata.commit(records, signal);
+  } catch (error) {
+    if (error instanceof UploadExpiredError) await discard(deps, uploads.map((entry) => entry.objectKey));
+    throw error;
+  }
+  return sequences.map((sequence, index) => ({ sequence, objectName: planned[index]!.objectKey }));
+}
+
+async function upload(
+  deps: PublishDependencies,
+  uploads: PlannedMessage[],
+  startedAtMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (uploads.length === 0) return;
+  const registered: string[] = [];
+  const store = async ({ message, headers, objectKey }: PlannedMessage, uploadSignal: AbortSignal): Promise<void> => {
+    await deps.metadata.addPendingUpload(objectKey, startedAtMs);
+    registered.push(objectKey);
+    await deps.objects.put(objectKey, message.data, headers['content-type'] ?? defaultContentType, uploadSignal);
+  };
+  try {
+    for await (const _stored of mapOrdered(uploads, deps.uploadParallelism, store, signal));
+    // The sweep removes pending entries older than the grace period. Committing
+    // only while well inside it means the sweep can never delete an object
+    // whose commit is still on its way.
+    const elapsedMs = Date.now() - startedAtMs;
+    if (elapsedMs > deps.orphanGraceMs / 2) {
+      throw new UploadExpiredError(
+        `uploads took ${elapsedMs} ms, more than half the orphan grace period of ${deps.orphanGraceMs} ms`,
+      );
+    }
+  } catch (error) {
+    await discard(deps, registered);
+    throw error;
+  }
+}
+
+/** Deletes uploads that were never committed; what fails here is left to the orphan sweep. */
+async function discard(deps: PublishDependencies, keys: string[]): Promise<void> {
+  await Promise.all(
+    keys.map(async (key) => {
+      try {
+        await deps.objects.remove(key);
+        await deps.metadata.removePendingUpload(key);
+      } catch (error) {
+        deps.logger?.warn({ err: error, objectKey: key }, 'could not discard an uncommitted upload; the orphan sweep will');
+      }
+    }),
+  );
+}

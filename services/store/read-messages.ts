@@ -1,0 +1,83 @@
+import type { Logger } from 'pino';
+import { mapOrdered } from './map-ordered.js';
+import {
+  ObjectMissingError,
+  type MetadataRow,
+  type MetadataStore,
+  type ObjectStore,
+  type ReadLimits,
+  type StoredMessage,
+} from './store.js';
+
+/** Header set on a message whose payload object is gone; its value is the object key. */
+export const payloadMissingHeader = 'minitoolstream-payload-missing';
+/** Metadata rows asked for per round trip. */
+const pageSize = 100;
+
+export interface ReadDependencies {
+  metadata: MetadataStore;
+  objects: ObjectStore;
+  fetchParallelism: number;
+  logger?: Logger | undefined;
+}
+
+/**
+ * Yields the subject's messages after `afterSequence` in sequence order, page
+ * by page. The byte budget is decided from the sizes in the metadata, so no
+ * payload is fetched that will not be delivered; payload objects are fetched
+ * up to `fetchParallelism` ahead of the consumer, never more.
+ *
+ * A payload object that is missing (deleted by hand, a lost volume) must not
+ * stall a consumer forever, as it did in the original system: the message is
+ * delivered with empty data and the header {@link payloadMissingHeader} naming
+ * the key, and a warning is logged. Other object store failures are thrown.
+ */
+export async function* readMessages(
+  deps: ReadDependencies,
+  subject: string,
+  afterSequence: bigint,
+  limits: ReadLimits,
+  signal?: AbortSignal,
+): AsyncGenerator<StoredMessage> {
+  let cursor = afterSequence;
+  let delivered = 0;
+  let bytes = 0;
+  while (delivered < limits.maxMessages) {
+    signal?.throwIfAborted();
+    const wanted = Math.min(pageSize, limits.maxMessages - delivered);
+    const page = await deps.metadata.readAfter(subject, cursor, wanted, signal);
+    const selected: MetadataRow[] = [];
+    for (const row of page) {
+      // The first message of a read is delivered whatever its size.
+      if (delivered + selected.length > 0 && bytes + row.size > limits.maxBytes) break;
+      bytes += row.size;
+      selected.push(row);
+    }
+    const load = (row: MetadataRow, loadSignal: AbortSignal) => loadMessage(deps, row, loadSignal);
+    yield* mapOrdered(selected, deps.fetchParallelism, load, signal);
+    delivered += selected.length;
+    if (selected.length < wanted) return;
+    cursor = selected[selected.length - 1]!.sequence;
+  }
+}
+
+async function loadMessage(deps: ReadDependencies, row: MetadataRow, signal: AbortSignal): Promise<StoredMessage> {
+  const message = (data: Uint8Array, headers = row.headers): StoredMessage => ({
+    subject: row.subject,
+    sequence: row.sequence,
+    timestampMs: row.timestampMs,
+    headers,
+    data,
+  });
+  if (row.objectKey === '') return message(row.inline ?? new Uint8Array(0));
+  try {
+    return message(await deps.objects.get(row.objectKey, signal));
+  } catch (error) {
+    if (!(error instanceof ObjectMissingError)) throw error;
+    deps.logger?.warn(
+      { subject: row.subject, sequence: String(row.sequence), objectKey: row.objectKey },
+      'payload object is missing; delivering the message with empty data',
+    );
+    return message(new Uint8Array(0), { ...row.headers, [payloadMissingHeader]: row.objectKey });
+  }
+}
