@@ -70,18 +70,23 @@ export function loadConfig(service: ServiceName, env: Env = process.env): Readon
   const maxMessageBytes = read.integer('MAX_MESSAGE_BYTES', 64 * MiB, 10 * MiB, 64 * MiB);
   const [tarantoolHost, tarantoolPort] = read.address('TARANTOOL_ADDRESS', 'localhost:3301');
   const [minioHost, minioPort] = read.address('MINIO_ENDPOINT', 'localhost:9000');
+  const storage = read.oneOf('STORAGE', ['tarantool', 'embedded'] as const, 'tarantool');
+  const tarantoolPassword = read.string('TARANTOOL_PASSWORD', '');
+  if (storage === 'tarantool' && tarantoolPassword === '') {
+    throw new ConfigError('TARANTOOL_PASSWORD', 'is required with STORAGE=tarantool (or set STORAGE=embedded for a local store)');
+  }
   return Object.freeze({
     host: read.string('SERVER_HOST', '0.0.0.0'),
     port: read.integer('SERVER_PORT', defaultPorts[service], 0, 65535),
     logLevel: read.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
     logFormat: read.oneOf('LOG_FORMAT', ['json', 'text'] as const, 'json'),
-    storage: read.oneOf('STORAGE', ['tarantool', 'embedded'] as const, 'tarantool'),
+    storage,
     dataDir: read.string('MTS_DATA_DIR', './data'),
     tarantool: {
       host: tarantoolHost,
       port: tarantoolPort,
       user: read.string('TARANTOOL_USER', 'minitoolstream_connector'),
-      password: read.string('TARANTOOL_PASSWORD', ''),
+      password: tarantoolPassword,
       callTimeoutMs: read.integer('TARANTOOL_TIMEOUT_MS', 5000, 100, 600_000),
     },
     minio: {

@@ -1,0 +1,4 @@
+import { runMain } from '../platform/run-main.js';
+import { egressService } from './connect.js';
+
+await runMain([egressService]);

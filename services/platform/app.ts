@@ -1,0 +1,79 @@
+import type http from 'node:http';
+import cors from '@fastify/cors';
+import type { DescService } from '@bufbuild/protobuf';
+import { cors as connectCors, type ConnectRouter, type Interceptor } from '@connectrpc/connect';
+import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
+import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { createDualProtocolServer, type DualProtocolHandler } from './dual-protocol-server.js';
+import { Health } from '../../gen/grpc/health/v1/health_pb.js';
+import { healthRoutes, registerHealthEndpoints } from './health.js';
+import type { Metrics } from './metrics.js';
+import type { Readiness } from './readiness.js';
+import { reflectionRoutes } from './reflection.js';
+import { createRpcObserver } from './rpc-observer.js';
+
+export interface AppOptions {
+  config: Readonly<Config>;
+  logger: Logger;
+  metrics: Metrics;
+  readiness: Readiness;
+  /** The services `routes` registers: named by health and reflection. */
+  services: DescService[];
+  routes: (router: ConnectRouter) => void;
+  /** Run after the observer, so they see raw failures and it sees their codes. */
+  interceptors?: Interceptor[];
+}
+
+// Room for protobuf framing and headers around the largest payload.
+const envelopeSlackBytes = 1024 * 1024;
+
+/**
+ * One service's Fastify instance, ready but not listening: Connect (gRPC,
+ * gRPC-Web, Connect) plus health and reflection on the same port as
+ * /healthz, /readyz and /metrics. Only the caller listens.
+ */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config, logger, metrics, readiness, services, routes } = options;
+  const app = fastify({
+    loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
+    // RPCs are logged by the observer, one line each; probes and scrapes stay quiet.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Fastify's types know one protocol per server; at run time its handler
+    // serves http and http2 compatibility requests alike.
+    serverFactory: (handler) => createDualProtocolServer(handler as DualProtocolHandler) as unknown as http.Server,
+    return503OnClosing: false,
+  });
+
+  await app.register(cors, {
+    origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,
+    methods: [...connectCors.allowedMethods],
+    allowedHeaders: [...connectCors.allowedHeaders, 'authorization'],
+    exposedHeaders: [...connectCors.exposedHeaders],
+    maxAge: 7200,
+  });
+
+  registerHealthEndpoints(app, readiness);
+  app.get('/metrics', async (_request, reply) => {
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  await app.register(fastifyConnectPlugin, {
+    routes(router) {
+      routes(router);
+      healthRoutes(services, readiness)(router);
+      reflectionRoutes([...services, Health])(router);
+    },
+    interceptors: [createRpcObserver(metrics, logger), ...(options.interceptors ?? [])],
+    readMaxBytes: config.maxMessageBytes + envelopeSlackBytes,
+    writeMaxBytes: config.maxMessageBytes + envelopeSlackBytes,
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
+    grpc: true,
+    grpcWeb: true,
+    connect: true,
+  });
+
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,66 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export const RPC_HANDLED = 'grpc_server_handled_total';
+export const RPC_SECONDS = 'grpc_server_handling_seconds';
+export const OPEN_STREAMS = 'minitoolstream_open_streams';
+export const STORAGE_SECONDS = 'minitoolstream_storage_seconds';
+export const PUBLISHED_BYTES = 'minitoolstream_published_bytes_total';
+export const FETCHED_BYTES = 'minitoolstream_fetched_bytes_total';
+export const READY = 'minitoolstream_ready';
+
+/**
+ * One registry per app instance, so tests and the single-process `npm start`
+ * never collide. Labels come from closed sets only: service, method, code,
+ * operation, backend — never a subject, durable name or client id.
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    rpcHandled: new Counter({
+      name: RPC_HANDLED,
+      help: 'RPCs completed, by service, method and gRPC code.',
+      labelNames: ['service', 'method', 'code'] as const,
+      registers: [registry],
+    }),
+    rpcSeconds: new Histogram({
+      name: RPC_SECONDS,
+      help: 'RPC duration in seconds (streams: until the stream ends).',
+      labelNames: ['service', 'method'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
+      registers: [registry],
+    }),
+    openStreams: new Gauge({
+      name: OPEN_STREAMS,
+      help: 'Server streams currently open.',
+      labelNames: ['service', 'method'] as const,
+      registers: [registry],
+    }),
+    storageSeconds: new Histogram({
+      name: STORAGE_SECONDS,
+      help: 'Storage call duration in seconds, by operation and backend.',
+      labelNames: ['operation', 'backend'] as const,
+      buckets: [0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    publishedBytes: new Counter({
+      name: PUBLISHED_BYTES,
+      help: 'Payload bytes accepted by Publish.',
+      registers: [registry],
+    }),
+    fetchedBytes: new Counter({
+      name: FETCHED_BYTES,
+      help: 'Payload bytes sent by Fetch.',
+      registers: [registry],
+    }),
+    ready: new Gauge({
+      name: READY,
+      help: '1 while the service is ready to serve, else 0.',
+      labelNames: ['service'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

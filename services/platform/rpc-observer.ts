@@ -1,0 +1,56 @@
+import { ConnectError, type Interceptor } from '@connectrpc/connect';
+import type { Logger } from 'pino';
+import type { Metrics } from './metrics.js';
+import { codeName, toConnectError } from './rpc-errors.js';
+
+/**
+ * Every RPC passes here: failures are mapped to gRPC codes in one place,
+ * then counted, timed and logged in one line with method, code and duration.
+ * A server stream counts as open until its last message or error.
+ */
+export function createRpcObserver(metrics: Metrics, logger: Logger): Interceptor {
+  return (next) => async (request) => {
+    const started = performance.now();
+    const labels = { service: request.service.typeName, method: request.method.name };
+    const finish = (failure?: ConnectError) => {
+      const code = codeName(failure ? failure.code : 'ok');
+      const seconds = (performance.now() - started) / 1000;
+      metrics.rpcHandled.inc({ ...labels, code });
+      metrics.rpcSeconds.observe(labels, seconds);
+      const line = { rpc: `${labels.service}/${labels.method}`, code, ms: Math.round(seconds * 1e4) / 10 };
+      if (failure && failure.code !== undefined && isServerFault(code)) logger.warn({ ...line, err: failure.cause ?? failure.rawMessage }, 'rpc failed');
+      else logger.info(line, failure ? `rpc rejected: ${failure.rawMessage}` : 'rpc');
+    };
+    let response: Awaited<ReturnType<typeof next>>;
+    try {
+      response = await next(request);
+    } catch (reason) {
+      const failure = toConnectError(reason, logger);
+      finish(failure);
+      throw failure;
+    }
+    if (!response.stream) {
+      finish();
+      return response;
+    }
+    metrics.openStreams.inc(labels);
+    const messages = response.message;
+    async function* observed() {
+      let failure: ConnectError | undefined;
+      try {
+        yield* messages;
+      } catch (reason) {
+        failure = toConnectError(reason, logger);
+        throw failure;
+      } finally {
+        metrics.openStreams.dec(labels);
+        finish(failure);
+      }
+    }
+    return { ...response, message: observed() };
+  };
+}
+
+function isServerFault(code: string): boolean {
+  return code === 'INTERNAL' || code === 'UNAVAILABLE' || code === 'UNKNOWN' || code === 'DATA_LOSS';
+}

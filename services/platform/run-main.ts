@@ -1,0 +1,67 @@
+import type { Logger } from 'pino';
+import { openStore } from '../store/open-store.js';
+import type { MessageStore } from '../store/store.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger } from './logger.js';
+import { startService, type RunningService, type ServiceDefinition } from './start-service.js';
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * A process entry point: reads the configuration of each service, opens one
+ * shared store, starts the services and shuts them down gracefully on SIGTERM
+ * or SIGINT (not ready, streams ended, in-flight calls finished, exit 0).
+ * A bad configuration exits 2 with one line naming the variable.
+ */
+export async function runMain(definitions: ServiceDefinition[], env: Env = process.env): Promise<void> {
+  let configs: Readonly<Config>[];
+  try {
+    configs = definitions.map((definition) => loadConfig(definition.name, envFor(definition, definitions, env)));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`minitoolstream: invalid configuration: ${error.message}\n`);
+    process.exit(2);
+  }
+  const config = configs[0]!;
+  const logger = createLogger(config);
+  const store = await openStore(config, logger);
+  const running: RunningService[] = [];
+  for (const [index, definition] of definitions.entries()) {
+    running.push(await startService(definition, { config: configs[index]!, logger, store }));
+  }
+  for (const service of running) {
+    logger.info({ service: service.name, url: service.url, storage: config.storage, ...(config.storage === 'embedded' ? { dataDir: config.dataDir } : {}) }, `${service.name} listening`);
+  }
+  installShutdown(running, store, logger);
+}
+
+/** Several services in one process each need their own port: SERVER_PORT applies to a lone one only. */
+function envFor(definition: ServiceDefinition, all: ServiceDefinition[], env: Env): Env {
+  if (all.length === 1) return env;
+  const own = env[`${definition.name.toUpperCase()}_PORT`];
+  return { ...env, SERVER_PORT: own };
+}
+
+function installShutdown(running: RunningService[], store: MessageStore, logger: Logger): void {
+  let shuttingDown = false;
+  const shutdown = async (signal: NodeJS.Signals) => {
+    if (shuttingDown) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    shuttingDown = true;
+    logger.info({ signal }, 'shutting down: not ready, ending streams, finishing calls');
+    try {
+      await Promise.all(running.map((service) => service.stop()));
+      await store.close();
+      logger.info('stopped');
+      logger.flush();
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}

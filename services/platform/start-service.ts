@@ -1,0 +1,85 @@
+import type { DescService } from '@bufbuild/protobuf';
+import type { ConnectRouter, Interceptor } from '@connectrpc/connect';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { MessageStore } from '../store/store.js';
+import { buildApp } from './app.js';
+import type { Config, ServiceName } from './config.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { createReadiness, type Readiness } from './readiness.js';
+import { instrumentStore } from './store-metrics.js';
+
+/** What a service's routes receive: never module singletons. */
+export interface ServiceDeps {
+  config: Readonly<Config>;
+  logger: Logger;
+  metrics: Metrics;
+  store: MessageStore;
+  readiness: Readiness;
+}
+
+/** A service: its public Connect services and the routes that implement them. */
+export interface ServiceDefinition {
+  name: ServiceName;
+  services: DescService[];
+  routes(deps: ServiceDeps): (router: ConnectRouter) => void;
+}
+
+export interface RunningService {
+  name: ServiceName;
+  app: FastifyInstance;
+  /** `http://host:port` the service listens on. */
+  url: string;
+  readiness: Readiness;
+  /** Not ready, streams ended, in-flight calls finished (bounded), port closed. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  config: Readonly<Config>;
+  logger: Logger;
+  store: MessageStore;
+  interceptors?: Interceptor[];
+}
+
+/** Builds a service's app over a shared store and listens on its port. */
+export async function startService(definition: ServiceDefinition, options: StartOptions): Promise<RunningService> {
+  const { config } = options;
+  const logger = options.logger.child({ service: definition.name });
+  const metrics = createMetrics();
+  const readiness = createReadiness({ check: () => options.store.checkHealth(), logger });
+  metrics.ready.set({ service: definition.name }, 0);
+  readiness.onChange((ready) => metrics.ready.set({ service: definition.name }, ready ? 1 : 0));
+  const store = instrumentStore(options.store, metrics, config.storage);
+  const deps: ServiceDeps = { config, logger, metrics, store, readiness };
+
+  const app = await buildApp({
+    config,
+    logger,
+    metrics,
+    readiness,
+    services: definition.services,
+    routes: definition.routes(deps),
+    interceptors: options.interceptors ?? [],
+  });
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+
+  let stopping: Promise<void> | undefined;
+  return {
+    name: definition.name,
+    app,
+    url: `http://${host}:${port}`,
+    readiness,
+    stop() {
+      stopping ??= (async () => {
+        readiness.drain();
+        await app.close();
+        readiness.stop();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,34 @@
+import type { MessageStore, StoredMessage } from '../store/store.js';
+import type { Metrics } from './metrics.js';
+
+/**
+ * The store as one service sees it, with every call timed into
+ * `minitoolstream_storage_seconds{operation,backend}`. waitForCommit is a long
+ * poll by design and is left out so it cannot drown the real latencies.
+ */
+export function instrumentStore(store: MessageStore, metrics: Metrics, backend: string): MessageStore {
+  const timed = <A extends unknown[], R>(operation: string, call: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      const stop = metrics.storageSeconds.startTimer({ operation, backend });
+      try {
+        return await call(...args);
+      } finally {
+        stop();
+      }
+    };
+  return {
+    ...store,
+    publish: timed('publish', store.publish.bind(store)),
+    lastSequence: timed('last_sequence', store.lastSequence.bind(store)),
+    ackFloor: timed('ack_floor', store.ackFloor.bind(store)),
+    ack: timed('ack', store.ack.bind(store)),
+    async *read(subject, afterSequence, limits, signal): AsyncGenerator<StoredMessage> {
+      const stop = metrics.storageSeconds.startTimer({ operation: 'read', backend });
+      try {
+        yield* store.read(subject, afterSequence, limits, signal);
+      } finally {
+        stop();
+      }
+    },
+  };
+}

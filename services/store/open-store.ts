@@ -1,0 +1,37 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../platform/config.js';
+import { openFolderObjectStore } from './embedded/folder-object-store.js';
+import { openSqliteMetadataStore } from './embedded/sqlite-metadata-store.js';
+import { createMessageStore } from './message-store.js';
+import { openMinioObjectStore } from './s3/object-store.js';
+import type { MessageStore, MetadataStore, ObjectStore } from './store.js';
+import { openTarantoolMetadataStore } from './tarantool/metadata-store.js';
+
+/**
+ * The one place that picks the backend: Tarantool + MinIO (what the manifests
+ * run), or the embedded SQLite file + payload folder under `dataDir` only when
+ * `STORAGE=embedded` asks for it. Opening Tarantool/MinIO never waits for
+ * them: the store reconnects in the background and readiness reports it.
+ */
+export async function openStore(config: Config, logger: Logger): Promise<MessageStore> {
+  const [metadata, objects] = config.storage === 'embedded' ? await openEmbedded(config.dataDir) : openRemote(config);
+  return createMessageStore({
+    metadata,
+    objects,
+    inlineMaxBytes: config.inlineMaxBytes,
+    maxMessageBytes: config.maxMessageBytes,
+    logger: logger.child({ component: 'store' }),
+  });
+}
+
+async function openEmbedded(dataDir: string): Promise<[MetadataStore, ObjectStore]> {
+  await mkdir(dataDir, { recursive: true });
+  const metadata = await openSqliteMetadataStore({ file: path.join(dataDir, 'metadata.sqlite') });
+  return [metadata, await openFolderObjectStore({ dir: path.join(dataDir, 'objects') })];
+}
+
+function openRemote(config: Config): [MetadataStore, ObjectStore] {
+  return [openTarantoolMetadataStore(config.tarantool), openMinioObjectStore(config.minio)];
+}
