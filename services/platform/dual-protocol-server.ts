@@ -23,7 +23,19 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
  */
 export function createDualProtocolServer(handler: DualProtocolHandler): DualProtocolServer {
   let closing = false;
+  // HTTP/1 sockets with their count of requests in flight. http.Server only
+  // tracks connections it accepted itself, so idleness is tracked here.
+  const h1Sockets = new Map<net.Socket, number>();
+  const endIfIdle = (socket: net.Socket) => {
+    if (closing && h1Sockets.get(socket) === 0) socket.end();
+  };
   const h1 = http.createServer((req, res) => {
+    const socket = req.socket;
+    h1Sockets.set(socket, (h1Sockets.get(socket) ?? 0) + 1);
+    res.once('close', () => {
+      h1Sockets.set(socket, (h1Sockets.get(socket) ?? 1) - 1);
+      endIfIdle(socket);
+    });
     // After close starts, answer what is in flight and let the client reconnect elsewhere.
     if (closing) res.shouldKeepAlive = false;
     handler(req, res);
@@ -48,6 +60,8 @@ export function createDualProtocolServer(handler: DualProtocolHandler): DualProt
       } else {
         // The HTTP/1 parser reads the socket's handle directly and never sees
         // unshifted data, so the bytes already read are fed to its listener.
+        h1Sockets.set(socket, 0);
+        socket.once('close', () => h1Sockets.delete(socket));
         h1.emit('connection', socket);
         socket.emit('data', firstBytes);
       }
@@ -56,11 +70,11 @@ export function createDualProtocolServer(handler: DualProtocolHandler): DualProt
 
   server.closeIdleConnections = () => {
     closing = true;
-    h1.closeIdleConnections();
+    h1Sockets.forEach((_, socket) => endIfIdle(socket));
   };
   server.closeAllConnections = () => {
     closing = true;
-    h1.closeAllConnections();
+    h1Sockets.forEach((_, socket) => socket.destroy());
     for (const session of sessions) session.destroy();
   };
   server.closeHttp2Sessions = () => {
