@@ -16,13 +16,8 @@ USAGE
 }
 
 main() {
-  local target=all
-  case "${1:-}" in
-    -h | --help) usage; return 0 ;;
-    "") ;;
-    *) is_service_arg "$1" || { usage >&2; die "unknown service: $1"; }; target="$1" ;;
-  esac
-  [[ $# -le 1 ]] || { usage >&2; die "too many arguments"; }
+  parse_service_arg "$@"
+  local target="${TARGET}"
 
   require_cluster
   local selector=()

@@ -56,3 +56,15 @@ require_cluster() {
 component_selector() {
   echo "app.kubernetes.io/component=$1"
 }
+
+# Sets TARGET from the arguments `[ingress|egress|all]` (default all); answers --help with the
+# calling script's usage function.
+parse_service_arg() {
+  TARGET=all
+  case "${1:-}" in
+    -h | --help) usage; exit 0 ;;
+    "") ;;
+    *) is_service_arg "$1" || { usage >&2; die "unknown service: $1"; }; TARGET="$1" ;;
+  esac
+  [[ $# -le 1 ]] || { usage >&2; die "too many arguments"; }
+}
