@@ -3,10 +3,16 @@
 # with node's test runner; Node 20 does not expand globs itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+  echo "Usage: $(basename "$0") [FOLDER...]   (default: services scripts manifests)"
+  exit 0
+fi
+
 folders=("$@")
-[ ${#folders[@]} -gt 0 ] || folders=(services scripts manifests)
-mapfile -t files < <(find "${folders[@]}" -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
-if [ ${#files[@]} -eq 0 ]; then
+[[ ${#folders[@]} -gt 0 ]] || folders=(services scripts manifests)
+mapfile -t files < <(find "${folders[@]}" -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+if [[ ${#files[@]} -eq 0 ]]; then
   echo "no test files under ${folders[*]}" >&2
   exit 1
 fi
