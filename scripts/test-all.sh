@@ -17,6 +17,7 @@ command -v tarantool >/dev/null || missing+=(tarantool)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v curl >/dev/null || missing+=(curl)
+command -v chromium >/dev/null || missing+=(chromium)
 if [[ ${#missing[@]} -gt 0 ]]; then
   step "installing Debian packages: ${missing[*]}"
   if [[ $(id -u) -ne 0 ]]; then
