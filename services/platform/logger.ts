@@ -1,21 +1,13 @@
 import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
 
-/** Paths never written to logs: credentials in config, headers and errors. */
-const redactPaths = [
-  'password',
-  '*.password',
-  'secretKey',
-  '*.secretKey',
-  'accessKey',
-  '*.accessKey',
-  'token',
-  '*.token',
-  'authorization',
-  '*.authorization',
-  'headers.authorization',
-  '*.headers.authorization',
-];
+/**
+ * Keys never written to logs: credentials in config, headers and errors. Each
+ * is redacted up to two levels below the logged object, so `{ config }` (whose
+ * secrets sit at `config.tarantool.password`) is covered as well as a flat config.
+ */
+const secretKeys = ['password', 'secretKey', 'accessKey', 'token', 'authorization'];
+const redactPaths = secretKeys.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]);
 
 /**
  * The root logger. JSON lines on stdout by default (fast, for collectors);

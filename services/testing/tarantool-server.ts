@@ -26,6 +26,10 @@ export interface TarantoolServer {
 export interface StartTarantoolOptions {
   /** Extra environment for init.lua. */
   env?: Record<string, string>;
+  /** Port to listen on; default: a free one. */
+  port?: number;
+  /** Password of the connector user; default: a random one. */
+  password?: string;
 }
 
 export const initLuaPath = fileURLToPath(new URL('../tarantool/init.lua', import.meta.url));
@@ -38,9 +42,9 @@ const startTimeoutMs = 15_000;
 export async function startTarantool(t: TestContext, options: StartTarantoolOptions = {}): Promise<TarantoolServer> {
   const workDir = await mkdtemp(join(tmpdir(), 'mts-tarantool-'));
   const host = '127.0.0.1';
-  const port = await freePort(host);
+  const port = options.port ?? (await freePort(host));
   const user = 'minitoolstream_connector';
-  const password = randomBytes(12).toString('hex');
+  const password = options.password ?? randomBytes(12).toString('hex');
   let child: ChildProcess | undefined;
 
   const server: TarantoolServer = {

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runServiceToExit } from '../testing/service-process.js';
+import { ConfigError, loadConfig } from './config.js';
+
+const bad: [string, Record<string, string>][] = [
+  ['SERVER_PORT', { STORAGE: 'embedded', SERVER_PORT: 'abc' }],
+  ['LOG_LEVEL', { STORAGE: 'embedded', LOG_LEVEL: 'loud' }],
+  ['MINIO_USE_SSL', { STORAGE: 'embedded', MINIO_USE_SSL: 'maybe' }],
+  ['TARANTOOL_PASSWORD', { STORAGE: 'tarantool' }],
+  ['TARANTOOL_ADDRESS', { STORAGE: 'embedded', TARANTOOL_ADDRESS: 'no-port' }],
+  ['MINIO_BUCKET_NAME', { STORAGE: 'embedded', MINIO_BUCKET_NAME: 'Bad_Bucket' }],
+  ['MAX_MESSAGE_BYTES', { STORAGE: 'embedded', MAX_MESSAGE_BYTES: '1024' }],
+];
+
+test('a bad value throws a ConfigError naming the variable', () => {
+  for (const [variable, env] of bad) {
+    assert.throws(() => loadConfig('ingress', env), (error: unknown) => error instanceof ConfigError && error.variable === variable, variable);
+  }
+});
+
+test('defaults follow the deployment guide', () => {
+  const config = loadConfig('egress', { TARANTOOL_PASSWORD: 'p' });
+  assert.equal(config.port, 50052);
+  assert.equal(config.storage, 'tarantool');
+  assert.deepEqual([config.tarantool.host, config.tarantool.port, config.tarantool.user], ['localhost', 3301, 'minitoolstream_connector']);
+  assert.deepEqual([config.minio.host, config.minio.port, config.minio.bucket, config.minio.useSSL], ['localhost', 9000, 'minitoolstream', false]);
+  assert.deepEqual([config.logLevel, config.logFormat], ['info', 'json']);
+  assert.ok(Object.isFrozen(config));
+});
+
+test('main exits non-zero with one line naming the bad variable', async () => {
+  // Four processes at once: each pays the TypeScript loader's start-up alone.
+  const results = await Promise.all(bad.slice(0, 4).map(([, env]) => runServiceToExit('ingress', env)));
+  for (const [index, result] of results.entries()) {
+    const variable = bad[index]![0];
+    assert.notEqual(result.code, 0, variable);
+    assert.equal(result.stdout, '', variable);
+    const lines = result.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 1, `${variable}: ${result.stderr}`);
+    assert.match(lines[0]!, new RegExp(`^minitoolstream: invalid configuration: ${variable}: `), variable);
+  }
+});

@@ -1,0 +1,102 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'node:test';
+import type { ServiceName } from '../platform/config.js';
+
+/** A service's main.ts running as its own process, the way a container runs it. */
+export interface ServiceProcess {
+  child: ChildProcess;
+  /** `http://127.0.0.1:port` it listens on. */
+  url: string;
+  /** Everything written to stdout so far (the log). */
+  stdout(): string;
+  /** Resolves once stdout contains `text`; rejects after `timeoutMs`. */
+  waitForOutput(text: string, timeoutMs?: number): Promise<void>;
+  /** Resolves with the exit code (or signal name) once the process ends. */
+  exited: Promise<number | string>;
+}
+
+export interface ExitedProcess {
+  code: number | string;
+  stdout: string;
+  stderr: string;
+}
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const startTimeoutMs = 30_000;
+
+/** The process environment: only what node needs plus `env`, so the caller's shell leaks nothing in. */
+function childEnv(env: Record<string, string>): Record<string, string> {
+  const base: Record<string, string> = { PATH: process.env.PATH ?? '', SERVER_HOST: '127.0.0.1', SERVER_PORT: '0' };
+  if (process.env.HOME !== undefined) base.HOME = process.env.HOME;
+  return { ...base, ...env };
+}
+
+function launch(service: ServiceName, env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', `services/${service}/main.ts`], {
+    cwd: root,
+    env: childEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+function exitOf(child: ChildProcess): Promise<number | string> {
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+}
+
+/**
+ * Spawns `services/<service>/main.ts` on an ephemeral loopback port and waits
+ * until it listens; `t.after` SIGKILLs it if the test left it running.
+ */
+export async function spawnService(t: TestContext, service: ServiceName, env: Record<string, string>): Promise<ServiceProcess> {
+  const child = launch(service, env);
+  const exited = exitOf(child);
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+
+  const waitForOutput = (text: string, timeoutMs = 10_000) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!stdout.includes(text)) return;
+        done();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no "${text}" from ${service} in ${timeoutMs} ms; stdout:\n${stdout}\nstderr:\n${stderr}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        child.stdout!.off('data', check);
+      };
+      child.stdout!.on('data', check);
+      check();
+    });
+
+  // Fastify's own line, in both log formats: "Server listening at http://127.0.0.1:PORT".
+  await Promise.race([
+    waitForOutput('Server listening at http://', startTimeoutMs),
+    exited.then((code) => Promise.reject(new Error(`${service} exited with ${code}:\n${stdout}\n${stderr}`))),
+  ]);
+  const url = /Server listening at (http:\/\/[\d.]+:\d+)/.exec(stdout)![1]!;
+  return { child, url, stdout: () => stdout, waitForOutput, exited };
+}
+
+/** Runs `services/<service>/main.ts` expecting it to stop by itself (a bad configuration). */
+export async function runServiceToExit(service: ServiceName, env: Record<string, string>): Promise<ExitedProcess> {
+  const child = launch(service, env);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), startTimeoutMs);
+  const code = await exitOf(child);
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
