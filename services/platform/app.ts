@@ -5,6 +5,7 @@ import { cors as connectCors, type ConnectRouter, type Interceptor } from '@conn
 import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
 import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { closeDeadlineSignal } from './close-deadline.js';
 import type { Config } from './config.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './dual-protocol-server.js';
 import { Health } from '../../gen/grpc/health/v1/health_pb.js';
@@ -68,7 +69,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     interceptors: [createRpcObserver(metrics, logger), ...(options.interceptors ?? [])],
     readMaxBytes: config.maxMessageBytes + envelopeSlackBytes,
     writeMaxBytes: config.maxMessageBytes + envelopeSlackBytes,
-    shutdownTimeoutMs: config.shutdownTimeoutMs,
+    shutdownSignal: closeDeadlineSignal(app, config.shutdownTimeoutMs),
     grpc: true,
     grpcWeb: true,
     connect: true,
