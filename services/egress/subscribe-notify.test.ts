@@ -69,6 +69,8 @@ test('Subscribe pushes commits at once and costs one store wait per subject', as
     const woken = await Promise.all(pending);
     assert.ok(woken.every((notification) => notification?.sequence === 3n), 'every stream was notified');
     streams.abort();
+    // The wait in flight is not abandoned: the watcher retires when it returns.
+    await ingress.publish({ subject, data: payload(4) });
     await eventually(async () => waits.inFlight === 0, 5000);
   });
 });
