@@ -10,7 +10,7 @@ export interface SubjectWatch {
    * reader only ever holds the latest. Ends when `signal` aborts.
    */
   follow(subject: string, afterSequence: bigint, signal: AbortSignal): AsyncGenerator<bigint>;
-  /** Subjects with at least one follower. */
+  /** Subjects with a waiting store call: followed now, or until their call returns. */
   readonly watchedSubjects: number;
 }
 
@@ -26,51 +26,50 @@ export interface SubjectWatchOptions {
 interface Watcher {
   last: bigint | undefined;
   wakers: Set<() => void>;
-  stop: AbortController;
 }
 
 /**
  * One waiting store call per watched subject, shared by every stream that
  * follows it: the cost grows with subjects, never with open streams, and a
  * commit wakes all of them at once (no polling interval).
+ *
+ * A watcher whose last follower left is retired when its current call
+ * returns, not by aborting it: an aborted call only stops waiting here, while
+ * Tarantool goes on holding the request (one of its limited request slots)
+ * until the wait times out. Retiring late keeps it to one call per subject
+ * however often subscribers come and go, and a returning one reuses it.
  */
 export function createSubjectWatch({ store, logger, waitTimeoutMs = 20_000, retryDelayMs = 1000 }: SubjectWatchOptions): SubjectWatch {
   const watchers = new Map<string, Watcher>();
 
   const run = async (subject: string, watcher: Watcher) => {
-    const signal = watcher.stop.signal;
-    while (!signal.aborted) {
+    for (;;) {
       try {
         watcher.last =
           watcher.last === undefined
-            ? await store.lastSequence(subject, signal)
-            : await store.waitForCommit(subject, watcher.last, waitTimeoutMs, signal);
+            ? await store.lastSequence(subject)
+            : await store.waitForCommit(subject, watcher.last, waitTimeoutMs);
         watcher.wakers.forEach((wake) => wake());
       } catch (error) {
-        if (signal.aborted) return;
+        if (watcher.wakers.size === 0) break;
         logger.warn({ err: error }, 'waiting for commits failed; retrying');
-        await sleep(retryDelayMs, undefined, { signal }).catch(() => {});
+        await sleep(retryDelayMs);
       }
+      // Decided and done in one turn, so a follower joining now finds no retired watcher.
+      if (watcher.wakers.size === 0) break;
     }
+    watchers.delete(subject);
   };
 
   const join = (subject: string): Watcher => {
     let watcher = watchers.get(subject);
     if (!watcher) {
-      const created: Watcher = { last: undefined, wakers: new Set(), stop: new AbortController() };
+      const created: Watcher = { last: undefined, wakers: new Set() };
       watchers.set(subject, created);
       void run(subject, created);
       watcher = created;
     }
     return watcher;
-  };
-
-  const leave = (subject: string, watcher: Watcher, wake: () => void) => {
-    watcher.wakers.delete(wake);
-    if (watcher.wakers.size === 0) {
-      watcher.stop.abort();
-      watchers.delete(subject);
-    }
   };
 
   return {
@@ -98,7 +97,7 @@ export function createSubjectWatch({ store, logger, waitTimeoutMs = 20_000, retr
         }
       } finally {
         signal.removeEventListener('abort', wake);
-        leave(subject, watcher, wake);
+        watcher.wakers.delete(wake);
       }
     },
     get watchedSubjects() {

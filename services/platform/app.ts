@@ -1,10 +1,11 @@
 import type http from 'node:http';
 import cors from '@fastify/cors';
 import type { DescService } from '@bufbuild/protobuf';
-import { Code, ConnectError, cors as connectCors, type ConnectRouter, type Interceptor } from '@connectrpc/connect';
+import { cors as connectCors, type ConnectRouter, type Interceptor } from '@connectrpc/connect';
 import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
 import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { closeDeadlineSignal } from './close-deadline.js';
 import type { Config } from './config.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './dual-protocol-server.js';
 import { Health } from '../../gen/grpc/health/v1/health_pb.js';
@@ -59,21 +60,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
-  // connect-fastify's own shutdownTimeoutMs arms a timer it never clears, which
-  // keeps a stopped app's process alive for the whole timeout; this one is
-  // cleared once the server has drained. Calls still running when it fires
-  // end UNAVAILABLE, so clients retry on another replica.
-  const shutdown = new AbortController();
-  let shutdownTimer: NodeJS.Timeout | undefined;
-  app.addHook('preClose', (done) => {
-    shutdownTimer = setTimeout(() => shutdown.abort(new ConnectError('server is shutting down', Code.Unavailable)), config.shutdownTimeoutMs);
-    done();
-  });
-  app.addHook('onClose', (_instance, done) => {
-    clearTimeout(shutdownTimer);
-    done();
-  });
-
   await app.register(fastifyConnectPlugin, {
     routes(router) {
       routes(router);
@@ -83,7 +69,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     interceptors: [createRpcObserver(metrics, logger), ...(options.interceptors ?? [])],
     readMaxBytes: config.maxMessageBytes + envelopeSlackBytes,
     writeMaxBytes: config.maxMessageBytes + envelopeSlackBytes,
-    shutdownSignal: shutdown.signal,
+    shutdownSignal: closeDeadlineSignal(app, config.shutdownTimeoutMs),
     grpc: true,
     grpcWeb: true,
     connect: true,

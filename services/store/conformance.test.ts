@@ -243,7 +243,7 @@ forEachBackend('a failing object store fails only large publishes and leaves no 
 forEachBackend('the orphan sweep removes uncommitted uploads', async (_t, open) => {
   const { metadata, objects } = await open({ sweepIntervalMs: 20, orphanGraceMs: 60_000 });
   const key = 'orphans/000000000000-abandoned';
-  // Object first: a sweep between the two steps must find the object to remove.
+  // Stored before it is registered: the sweep must not delete it while the put is still writing.
   await objects.put(key, payload(5000), 'application/octet-stream');
   await metadata.addPendingUpload(key, Date.now() - 120_000);
   await eventually(() => objects.get(key).then(() => false, (error) => error instanceof ObjectMissingError));

@@ -39,6 +39,11 @@ box.cfg({
     memtx_memory = tonumber(env('TARANTOOL_MEMTX_MEMORY', tostring(256 * 1024 * 1024))),
     wal_mode = 'write',
     log_level = 5,
+    -- Every subject an egress replica follows keeps one mts_wait_for_commit
+    -- request open (a fiber of about 10 KB). At the default of 768 that many
+    -- open requests stop Tarantool reading any request at all, publishes
+    -- included; this is the ceiling of watched subjects summed over replicas.
+    net_msg_max = tonumber(env('TARANTOOL_NET_MSG_MAX', '16384')),
 })
 
 -- Each migration runs once, in order; `_mts_schema` remembers the last one done.

@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import type { ServiceName } from '../platform/config.js';
+import type { S3Server } from './s3-server.js';
+import type { TarantoolServer } from './tarantool-server.js';
 
 /** A service's main.ts running as its own process, the way a container runs it. */
 export interface ServiceProcess {
@@ -99,4 +101,55 @@ export async function runServiceToExit(service: ServiceName, env: Record<string,
   const code = await exitOf(child);
   clearTimeout(timer);
   return { code, stdout, stderr };
+}
+
+/** The environment that points a service at a test Tarantool and s3rver. */
+export function remoteStorageEnv(tarantool: TarantoolServer, s3: S3Server): Record<string, string> {
+  return {
+    STORAGE: 'tarantool',
+    TARANTOOL_ADDRESS: tarantool.address,
+    TARANTOOL_USER: tarantool.user,
+    TARANTOOL_PASSWORD: tarantool.password,
+    MINIO_ENDPOINT: s3.endpoint,
+    MINIO_ACCESS_KEY_ID: s3.accessKey,
+    MINIO_SECRET_ACCESS_KEY: s3.secretKey,
+  };
+}
+
+/** A spawned service that is ready to serve. */
+export interface ReadyServiceProcess {
+  url: string;
+  pid: number;
+  /** SIGTERM, then waits for the exit code. */
+  stop(): Promise<number | string>;
+}
+
+/** {@link spawnService}, then waits until /readyz answers 200 (its dependencies answer). */
+export async function startServiceProcess(t: TestContext, service: ServiceName, env: Record<string, string>): Promise<ReadyServiceProcess> {
+  const spawned = await spawnService(t, service, env);
+  const died = spawned.exited.then((code) => Promise.reject(new Error(`${service} exited with ${code} before it was ready`)));
+  died.catch(() => {});
+  await Promise.race([waitForReadyz(spawned.url), died]);
+  return {
+    url: spawned.url,
+    pid: spawned.child.pid!,
+    async stop() {
+      if (spawned.child.exitCode === null && spawned.child.signalCode === null) spawned.child.kill('SIGTERM');
+      return spawned.exited;
+    },
+  };
+}
+
+/** Polls `${url}/readyz` until it answers with `status`. */
+export async function waitForReadyz(url: string, status = 200, timeoutMs = startTimeoutMs): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answered = await fetch(`${url}/readyz`).then(
+      (response) => response.status,
+      () => 0,
+    );
+    if (answered === status) return;
+    if (Date.now() > deadline) throw new Error(`${url}/readyz answered ${answered}, not ${status}, within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

@@ -1,0 +1,53 @@
+import type { MetadataStore, ObjectStore } from '../store/store.js';
+import type { TestBackend } from './test-backend.js';
+
+export interface BackendWrappers {
+  metadata?: (inner: MetadataStore) => MetadataStore;
+  objects?: (inner: ObjectStore) => ObjectStore;
+}
+
+/** `inner` with its halves passed through `wrappers`, e.g. to slow down or count calls. */
+export function wrapBackend(inner: TestBackend, wrappers: BackendWrappers): TestBackend {
+  return {
+    name: inner.name,
+    async open(t) {
+      const opened = await inner.open(t);
+      return {
+        metadata: wrappers.metadata ? wrappers.metadata(opened.metadata) : opened.metadata,
+        objects: wrappers.objects ? wrappers.objects(opened.objects) : opened.objects,
+      };
+    },
+  };
+}
+
+/** Calls of waitForCommit: how many were made, and how many are still waiting. */
+export interface WaitCounter {
+  started: number;
+  inFlight: number;
+}
+
+/** Counts waitForCommit calls on `inner`; every other method is delegated unchanged. */
+export function countWaits(inner: MetadataStore, counter: WaitCounter): MetadataStore {
+  return {
+    name: inner.name,
+    commit: (batch, signal) => inner.commit(batch, signal),
+    readAfter: (subject, after, limit, signal) => inner.readAfter(subject, after, limit, signal),
+    lastSequence: (subject, signal) => inner.lastSequence(subject, signal),
+    ackFloor: (durable, subject, signal) => inner.ackFloor(durable, subject, signal),
+    ack: (durable, subject, sequence, signal) => inner.ack(durable, subject, sequence, signal),
+    async waitForCommit(subject, after, timeoutMs, signal) {
+      counter.started++;
+      counter.inFlight++;
+      try {
+        return await inner.waitForCommit(subject, after, timeoutMs, signal);
+      } finally {
+        counter.inFlight--;
+      }
+    },
+    addPendingUpload: (key, createdAtMs) => inner.addPendingUpload(key, createdAtMs),
+    listStalePendingUploads: (olderThanMs, limit) => inner.listStalePendingUploads(olderThanMs, limit),
+    removePendingUpload: (key) => inner.removePendingUpload(key),
+    checkHealth: () => inner.checkHealth(),
+    close: () => inner.close(),
+  };
+}
