@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Clients } from './clients.js';
 import { createLatencies, type LatencySummary } from './latency.js';
 import { startProgress } from './progress.js';
@@ -33,6 +34,8 @@ export async function benchPublish(options: PublishBenchOptions): Promise<Publis
   const data = randomBytes(options.sizeBytes);
   const latencies = createLatencies();
   const failed = new AbortController();
+  // Every caller's in-flight call listens on it.
+  setMaxListeners(concurrency + 1, failed.signal);
   // One call first, so connection set-up is not counted.
   await ingress.publish({ subject, data });
 
