@@ -7,13 +7,20 @@ import { startService, type RunningService, type ServiceDefinition } from './sta
 
 type Env = Record<string, string | undefined>;
 
+/** What {@link runMain} started: the first service's configuration (storage is shared) and each service. */
+export interface MainStarted {
+  config: Readonly<Config>;
+  services: RunningService[];
+}
+
 /**
  * A process entry point: reads the configuration of each service, opens one
  * shared store, starts the services and shuts them down gracefully on SIGTERM
  * or SIGINT (not ready, streams ended, in-flight calls finished, exit 0).
- * A bad configuration exits 2 with one line naming the variable.
+ * A bad configuration exits 2 with one line naming the variable. Resolves
+ * once every service listens, so an entry point can tell people where.
  */
-export async function runMain(definitions: ServiceDefinition[], env: Env = process.env): Promise<void> {
+export async function runMain(definitions: ServiceDefinition[], env: Env = process.env): Promise<MainStarted> {
   let configs: Readonly<Config>[];
   try {
     configs = definitions.map((definition) => loadConfig(definition.name, envFor(definition, definitions, env)));
@@ -33,6 +40,7 @@ export async function runMain(definitions: ServiceDefinition[], env: Env = proce
     logger.info({ service: service.name, url: service.url, storage: config.storage, ...(config.storage === 'embedded' ? { dataDir: config.dataDir } : {}) }, `${service.name} listening`);
   }
   installShutdown(running, store, logger);
+  return { config, services: running };
 }
 
 /** Several services in one process each need their own port: SERVER_PORT applies to a lone one only. */

@@ -1,0 +1,43 @@
+/** `mts`: the MiniToolStream command line. Commands live one per file beside this one. */
+import { UsageError } from './args.js';
+import { benchCommand } from './bench.js';
+import type { Command } from './command.js';
+import { describeError, exitCodes } from './errors.js';
+import { fetchCommand } from './fetch.js';
+import { lastCommand } from './last.js';
+import { publishCommand } from './publish.js';
+import { subscribeCommand } from './subscribe.js';
+
+const commands: Command[] = [publishCommand, subscribeCommand, fetchCommand, lastCommand, benchCommand];
+
+const overview = `Usage: mts <command> [flags]
+
+Commands:
+${commands.map((command) => `  ${command.name.padEnd(10)} ${command.summary}`).join('\n')}
+
+Run "mts <command> --help" for its flags. Every command takes --ingress URL,
+--egress URL, --token TOKEN and --protocol grpc|connect.
+Exit status: 0 done, 1 the call failed (the line names the gRPC code), 2 bad usage.`;
+
+const [name, ...rest] = process.argv.slice(2);
+const command = commands.find((candidate) => candidate.name === name);
+
+if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+  process.stdout.write(`${overview}\n`);
+} else if (!command) {
+  process.stderr.write(`mts: unknown command "${name}"\n\n${overview}\n`);
+  process.exitCode = exitCodes.usage;
+} else if (rest.includes('--help') || rest.includes('-h')) {
+  process.stdout.write(`${command.usage}\n`);
+} else {
+  try {
+    await command.run(rest);
+  } catch (error) {
+    process.stderr.write(`mts: ${describeError(error)}\n`);
+    if (error instanceof UsageError) process.stderr.write(`Run "mts ${command.name} --help" for usage.\n`);
+    process.exitCode = error instanceof UsageError ? exitCodes.usage : exitCodes.failure;
+  }
+  // Exit explicitly: a gRPC stream left early (subscribe --count) can keep its
+  // HTTP/2 connection referenced in connect-node. Output is already written.
+  process.exit();
+}

@@ -1,0 +1,59 @@
+import { globalUsage, integerOption, parseCommand, positionals, UsageError } from './args.js';
+import { clientsFrom, type Command } from './command.js';
+import { follow } from './follow.js';
+import { formatMessage, messageJson, writeStdout } from './output.js';
+
+const options = {
+  durable: { type: 'string' },
+  from: { type: 'string' },
+  batch: { type: 'string' },
+  count: { type: 'string' },
+  'exit-when-idle': { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
+
+/** `mts subscribe`: follows a subject as a durable consumer, printing then acknowledging each message. */
+export const subscribeCommand: Command = {
+  name: 'subscribe',
+  summary: 'follow a subject as a durable consumer (print, then ack)',
+  usage: `Usage: mts subscribe <subject> --durable NAME [--from SEQ] [--count N] [--exit-when-idle] [--json]
+
+Follows the subject: prints every message after the durable consumer's
+acknowledged position, acknowledging each batch once it is printed, then waits
+for new ones. If the server goes away it reconnects with backoff (a note on stderr)
+and carries on where the consumer's acknowledgements left it.
+  --durable NAME         the consumer's name; its position survives restarts (required)
+  --from SEQ             skip (acknowledge without printing) messages below SEQ
+  --batch N              messages per Fetch (default 100)
+  --count N              exit 0 after printing N messages
+  --exit-when-idle       exit 0 once everything published so far is printed
+  --json                 one JSON object per line: subject, sequence, timestamp, headers, size,
+                         and text (UTF-8 without control characters) or base64
+
+${globalUsage}
+
+Example: mts subscribe demo.hello --durable me`,
+
+  async run(args) {
+    const { values, positionals: given } = parseCommand(args, options);
+    const [subject] = positionals(given, 'subject');
+    if (!values.durable) throw new UsageError('--durable NAME is required');
+    const count = values.count === undefined ? Infinity : integerOption(values.count, 'count', 1);
+    let printed = 0;
+    await follow({
+      egress: clientsFrom(values).egress,
+      subject,
+      durable: values.durable,
+      batch: integerOption(values.batch, 'batch', 100),
+      from: values.from === undefined ? undefined : BigInt(integerOption(values.from, 'from', 1)),
+      exitWhenIdle: values['exit-when-idle'] ?? false,
+      async handle(message) {
+        await writeStdout(values.json ? messageJson(message) : formatMessage(message));
+        return ++printed >= count ? 'stop' : 'more';
+      },
+      onReconnect(reason, delayMs) {
+        process.stderr.write(`mts: lost the egress service (${reason}); reconnecting in ${(delayMs / 1000).toFixed(1)} s\n`);
+      },
+    });
+  },
+};

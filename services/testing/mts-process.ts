@@ -1,0 +1,93 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { TestContext } from 'node:test';
+import { createInterface } from 'node:readline';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+let built: Promise<unknown> | undefined;
+
+/** Compiles the project as `npm run build` does, once per test process, so tests run what users run. */
+export function buildOnce(): Promise<unknown> {
+  built ??= promisify(execFile)(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { cwd: repoRoot });
+  return built;
+}
+
+export interface MtsResult {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Runs the compiled `bin/mts.js` to completion, optionally feeding stdin. */
+export async function runMts(args: string[], input?: string | Buffer): Promise<MtsResult> {
+  const child = spawnMts(args);
+  child.stdin!.end(input);
+  const stdout: Buffer[] = [];
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => stdout.push(chunk));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code, stdout: Buffer.concat(stdout), stderr };
+}
+
+/** Starts `bin/mts.js` without waiting for it; the caller ends it or awaits 'close'. */
+export function spawnMts(args: string[]): ChildProcess {
+  return spawn(process.execPath, ['bin/mts.js', ...args], { cwd: repoRoot, stdio: 'pipe' });
+}
+
+export interface Standalone {
+  ingress: string;
+  egress: string;
+  child: ChildProcess;
+  /** Everything written to stderr so far (the banner). */
+  stderr(): string;
+  /** SIGTERM and wait; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * The compiled `npm start` process (dist/services/standalone/main.js) on
+ * loopback, resolved once both services log that they listen. Ports are 0
+ * (ephemeral) unless `env` names them; killed at test end if still running.
+ */
+export async function startStandalone(t: TestContext, env: Record<string, string>): Promise<Standalone> {
+  const { STORAGE: _ignored, ...inherited } = process.env;
+  const child = spawn(process.execPath, ['dist/services/standalone/main.js'], {
+    cwd: repoRoot,
+    env: { ...inherited, SERVER_HOST: '127.0.0.1', INGRESS_PORT: '0', EGRESS_PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const urls: Record<string, string> = {};
+  const exited = once(child, 'exit').then(([code]) => {
+    throw new Error(`the standalone process exited with ${code}: ${stderr}`);
+  });
+  const listening = (async () => {
+    for await (const line of createInterface({ input: child.stdout! })) {
+      const entry = JSON.parse(line) as { msg?: string; service?: string; url?: string };
+      if (entry.msg?.endsWith(' listening') && entry.service && entry.url) urls[entry.service] = entry.url;
+      if (urls.ingress && urls.egress) return;
+    }
+  })();
+  await Promise.race([listening, exited]);
+  exited.catch(() => undefined);
+  child.stdout!.resume();
+  return {
+    ingress: urls.ingress!,
+    egress: urls.egress!,
+    child,
+    stderr: () => stderr,
+    async stop() {
+      const done = once(child, 'exit');
+      child.kill('SIGTERM');
+      const [code] = (await done) as [number | null];
+      return code;
+    },
+  };
+}
