@@ -13,6 +13,10 @@ export interface DualProtocolServer extends net.Server {
 }
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+const MiB = 1024 * 1024;
+const streamWindowBytes = 4 * MiB;
+const sessionWindowBytes = 16 * MiB;
+const sessionMemoryMiB = 256;
 
 /**
  * One TCP port for gRPC over cleartext HTTP/2 (prior knowledge) and for
@@ -40,9 +44,19 @@ export function createDualProtocolServer(handler: DualProtocolHandler): DualProt
     if (closing) res.shouldKeepAlive = false;
     handler(req, res);
   });
-  const h2 = http2.createServer({}, handler);
+  const h2 = http2.createServer(
+    {
+      // Large messages: a 64 KiB stream window costs a round trip per 64 KiB,
+      // and the 10 MB default session budget refuses a few concurrent
+      // multi-MiB calls with ENHANCE_YOUR_CALM.
+      settings: { initialWindowSize: streamWindowBytes },
+      maxSessionMemory: sessionMemoryMiB,
+    },
+    handler,
+  );
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on('session', (session) => {
+    session.setLocalWindowSize(sessionWindowBytes);
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
     if (closing) session.close();
