@@ -3,7 +3,9 @@
  * ephemeral ports over a temporary data folder, and drives it with the
  * compiled `mts bench`: 1 KiB publish throughput at several concurrencies,
  * publish-to-fetch latency at a fixed rate, and 4 MiB publish MB/s with the
- * server's peak RSS (VmHWM). `--stack external --ingress URL --egress URL`
+ * server's peak RSS (VmHWM). `--stack tarantool` runs the same against
+ * scripts/local-stack.sh (Tarantool + an S3 server + both services; RSS is the
+ * ingress process's); `--stack external --ingress URL --egress URL`
  * benchmarks services that are already running instead (RSS is then not read).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -11,6 +13,7 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -67,6 +70,42 @@ async function startEmbedded(dataDir: string): Promise<{ child: ChildProcess; ur
   throw new Error(`the server exited before listening:\n${banner}`);
 }
 
+async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  server.close();
+  return port;
+}
+
+/** scripts/local-stack.sh on free ports in `dataDir`; resolves once it says it is ready. */
+async function startTarantoolStack(dataDir: string): Promise<{ child: ChildProcess; urls: string[]; ingressPid: () => number }> {
+  const [tarantool, s3, ingress, egress] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const child = spawn('bash', ['scripts/local-stack.sh'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      LOCAL_STACK_DIR: dataDir,
+      TARANTOOL_PORT: String(tarantool),
+      S3_PORT: String(s3),
+      INGRESS_PORT: String(ingress),
+      EGRESS_PORT: String(egress),
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  for await (const chunk of child.stdout!) {
+    output += String(chunk);
+    if (output.includes('local-stack: ready')) {
+      child.stdout!.resume();
+      const urls = ['--ingress', `http://127.0.0.1:${ingress}`, '--egress', `http://127.0.0.1:${egress}`];
+      return { child, urls, ingressPid: () => Number(readFileSync(path.join(dataDir, 'ingress.pid'), 'utf8')) };
+    }
+  }
+  throw new Error(`the local stack exited before it was ready:\n${output}`);
+}
+
 const ms = (value: number): string => value.toFixed(1);
 
 async function main(): Promise<void> {
@@ -74,24 +113,27 @@ async function main(): Promise<void> {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
 
   let server: ChildProcess | undefined;
+  let serverPid: () => number | undefined = () => server?.pid;
   let urls: string[];
   const dataDir = mkdtempSync(path.join(tmpdir(), 'mts-bench-'));
   if (flags.stack === 'embedded') {
     ({ child: server, urls } = await startEmbedded(dataDir));
+  } else if (flags.stack === 'tarantool') {
+    let ingressPid: () => number;
+    ({ child: server, urls, ingressPid } = await startTarantoolStack(dataDir));
+    serverPid = ingressPid;
   } else if (flags.stack === 'external' && flags.ingress && flags.egress) {
     urls = ['--ingress', flags.ingress, '--egress', flags.egress];
   } else {
-    throw new Error('--stack is embedded, or external with --ingress URL and --egress URL');
+    throw new Error('--stack is embedded, tarantool, or external with --ingress URL and --egress URL');
   }
 
   try {
     const small = mts<PublishResult>(['bench', 'publish', '--size', '1KiB', '--concurrency', '1,8,32', '--duration', flags.duration], urls);
     const [e2e] = mts<E2eResult>(['bench', 'e2e', '--size', '1KiB', '--rate', flags.rate, '--duration', '10s'], urls);
-    const rssBefore = peakRssMiB(server?.pid);
-    // One caller: concurrent multi-MiB gRPC calls on one HTTP/2 connection are refused by the server's
-    // default HTTP/2 session memory limit (NGHTTP2_ENHANCE_YOUR_CALM) until the chassis raises it.
-    const large = mts<PublishResult>(['bench', 'publish', '--size', '4MiB', '--concurrency', '1', '--duration', '5s'], urls);
-    const rssAfter = peakRssMiB(server?.pid);
+    const rssBefore = peakRssMiB(serverPid());
+    const large = mts<PublishResult>(['bench', 'publish', '--size', '4MiB', '--concurrency', '1,4', '--duration', '5s'], urls);
+    const rssAfter = peakRssMiB(serverPid());
 
     const lines = [
       `stack: ${flags.stack}`,

@@ -14,7 +14,7 @@ Starts, on 127.0.0.1, for development:
   s3rver     (scripts/s3-server.ts)          port \${S3_PORT:-9000}
   ingress                                    port \${INGRESS_PORT:-50051}
   egress                                     port \${EGRESS_PORT:-50052}
-Data and logs (tarantool.log, s3.log, ingress.log, egress.log) go to \${LOCAL_STACK_DIR:-data/local-stack}.
+Data, logs (tarantool.log, s3.log, ingress.log, egress.log) and service pids (ingress.pid, egress.pid) go to \${LOCAL_STACK_DIR:-data/local-stack}.
 TARANTOOL_PASSWORD (default: local-dev) and LOG_LEVEL (default: info) are passed on.
 Ctrl-C (or SIGTERM) stops everything. Requires tarantool on PATH and npm ci done.
 USAGE
@@ -103,6 +103,7 @@ start_service() {
       LOG_LEVEL="${LOG_LEVEL:-info}" exec node --import tsx "services/${name}/main.ts"
   ) >"${data_dir}/${name}.log" 2>&1 &
   pids+=($!)
+  echo "$!" >"${data_dir}/${name}.pid"
 }
 start_service ingress "${ingress_port}"
 start_service egress "${egress_port}"
