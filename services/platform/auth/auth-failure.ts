@@ -1,4 +1,4 @@
-import { Code, ConnectError } from '@connectrpc/connect';
+import { Code } from '@connectrpc/connect';
 
 /**
  * Why a call was refused: the closed label set of the auth failure metric.
@@ -23,14 +23,19 @@ export const authFailureReasons = [
 
 export type AuthFailureReason = (typeof authFailureReasons)[number];
 
-/** A refused call. The message is safe to send: it never contains the token. */
-export class AuthFailure extends ConnectError {
+/**
+ * A refused call; rpc-errors.ts turns it into a ConnectError with `code`.
+ * The message is safe to send: it never contains the token.
+ */
+export class AuthFailure extends Error {
   override name = 'AuthFailure';
+  readonly code: Code;
   constructor(
     readonly reason: AuthFailureReason,
     message: string,
   ) {
-    super(message, codeFor(reason));
+    super(message);
+    this.code = codeFor(reason);
   }
 }
 
