@@ -27,6 +27,8 @@ export interface TlsConfig {
   /** PEM certificate chain and private key; both are re-read when they change. */
   certFile: string;
   keyFile: string;
+  /** How often both files are checked for a renewal. */
+  reloadIntervalMs: number;
 }
 
 export interface TarantoolConfig {
@@ -158,7 +160,7 @@ function readTls(read: Reader): TlsConfig | undefined {
   if (certFile === undefined && keyFile === undefined) return undefined;
   if (certFile === undefined) throw new ConfigError('TLS_CERT_FILE', 'is required when TLS_KEY_FILE is set');
   if (keyFile === undefined) throw new ConfigError('TLS_KEY_FILE', 'is required when TLS_CERT_FILE is set');
-  return { certFile, keyFile };
+  return { certFile, keyFile, reloadIntervalMs: read.integer('TLS_RELOAD_INTERVAL_MS', 10_000, 10, 3_600_000) };
 }
 
 type Reader = ReturnType<typeof reader>;

@@ -29,7 +29,7 @@ export interface ServiceDefinition {
 export interface RunningService {
   name: ServiceName;
   app: FastifyInstance;
-  /** `http://host:port` the service listens on. */
+  /** `http://host:port` (`https://` with TLS) the service listens on. */
   url: string;
   readiness: Readiness;
   /** Not ready, streams ended, in-flight calls finished (bounded), port closed. */
@@ -74,7 +74,7 @@ export async function startService(definition: ServiceDefinition, options: Start
   return {
     name: definition.name,
     app,
-    url: `http://${host}:${port}`,
+    url: `${config.tls ? 'https' : 'http'}://${host}:${port}`,
     readiness,
     stop() {
       stopping ??= (async () => {
