@@ -1,7 +1,10 @@
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import type { ConnectRouter, ServiceImpl } from '@connectrpc/connect';
+import type { ConnectRouter, HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { EgressService } from '../../gen/minitoolstream/egress_pb.js';
 import { EgressService as UnqualifiedEgressService } from '../../gen/unqualified_aliases_pb.js';
+import { AuthFailure } from '../platform/auth/auth-failure.js';
+import { durableKey } from '../platform/auth/durable-owner.js';
+import { principalKey } from '../platform/auth/principal.js';
 import type { ServiceDefinition, ServiceDeps } from '../platform/start-service.js';
 import { batchSize, checkDurableName, checkSequence, checkSubject } from '../platform/validation.js';
 import { createSubjectWatch } from './subject-watch.js';
@@ -16,6 +19,15 @@ export const fetchMaxBytes = 16 * 1024 * 1024;
  */
 export function egressRoutes({ store, metrics, logger, readiness }: ServiceDeps): (router: ConnectRouter) => void {
   const watch = createSubjectWatch({ store, logger });
+  // The store name of the caller's durable: each client's consumers are its own (see durable-owner.ts).
+  const ownDurable = (name: string, context: HandlerContext): string => {
+    try {
+      return durableKey(context.values.get(principalKey), checkDurableName(name));
+    } catch (error) {
+      if (error instanceof AuthFailure) metrics.authFailures.inc({ reason: error.reason });
+      throw error;
+    }
+  };
 
   const impl: ServiceImpl<typeof EgressService> = {
     async *subscribe(request, context) {
@@ -24,7 +36,7 @@ export function egressRoutes({ store, metrics, logger, readiness }: ServiceDeps)
       const after =
         request.startSequence !== undefined
           ? (request.startSequence > 0n ? request.startSequence - 1n : 0n)
-          : await store.ackFloor(checkDurableName(request.durableName), subject, context.signal);
+          : await store.ackFloor(ownDurable(request.durableName, context), subject, context.signal);
       const ended = AbortSignal.any([context.signal, readiness.draining]);
       for await (const sequence of watch.follow(subject, after, ended)) {
         yield { subject, sequence };
@@ -33,7 +45,7 @@ export function egressRoutes({ store, metrics, logger, readiness }: ServiceDeps)
 
     async *fetch(request, context) {
       const subject = checkSubject(request.subject);
-      const durable = checkDurableName(request.durableName);
+      const durable = ownDurable(request.durableName, context);
       const maxMessages = batchSize(request.batchSize);
       const floor = await store.ackFloor(durable, subject, context.signal);
       for await (const message of store.read(subject, floor, { maxMessages, maxBytes: fetchMaxBytes }, context.signal)) {
@@ -55,7 +67,7 @@ export function egressRoutes({ store, metrics, logger, readiness }: ServiceDeps)
 
     async ackMessage(request, context) {
       const subject = checkSubject(request.subject);
-      const durable = checkDurableName(request.durableName);
+      const durable = ownDurable(request.durableName, context);
       await store.ack(durable, subject, checkSequence(request.sequence, 'sequence'), context.signal);
       return { success: true, errorMessage: '' };
     },

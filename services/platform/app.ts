@@ -5,6 +5,7 @@ import { cors as connectCors, type ConnectRouter, type Interceptor } from '@conn
 import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
 import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { AuthLayer } from './auth/auth-layer.js';
 import { closeDeadlineSignal } from './close-deadline.js';
 import type { Config } from './config.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './dual-protocol-server.js';
@@ -13,7 +14,7 @@ import { healthRoutes, registerHealthEndpoints } from './health.js';
 import type { Metrics } from './metrics.js';
 import type { Readiness } from './readiness.js';
 import { reflectionRoutes } from './reflection.js';
-import { createRpcObserver } from './rpc-observer.js';
+import { createRpcObserver, observeGate } from './rpc-observer.js';
 
 export interface AppOptions {
   config: Readonly<Config>;
@@ -25,6 +26,8 @@ export interface AppOptions {
   routes: (router: ConnectRouter) => void;
   /** Run after the observer, so they see raw failures and it sees their codes. */
   interceptors?: Interceptor[];
+  /** Authentication and authorization of every RPC; none when AUTH_MODE=disabled. */
+  auth?: AuthLayer | undefined;
 }
 
 // Room for protobuf framing and headers around the largest payload.
@@ -36,14 +39,14 @@ const envelopeSlackBytes = 1024 * 1024;
  * /healthz, /readyz and /metrics. Only the caller listens.
  */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
-  const { config, logger, metrics, readiness, services, routes } = options;
+  const { config, logger, metrics, readiness } = options;
   const app = fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
     // RPCs are logged by the observer, one line each; probes and scrapes stay quiet.
     logController: new LogController({ disableRequestLogging: true }),
     // Fastify's types know one protocol per server; at run time its handler
     // serves http and http2 compatibility requests alike.
-    serverFactory: (handler) => createDualProtocolServer(handler as DualProtocolHandler) as unknown as http.Server,
+    serverFactory: (handler) => createDualProtocolServer(handler as DualProtocolHandler, { tls: config.tls, logger }) as unknown as http.Server,
     return503OnClosing: false,
   });
 
@@ -60,13 +63,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
+  const { auth } = options;
   await app.register(fastifyConnectPlugin, {
-    routes(router) {
-      routes(router);
-      healthRoutes(services, readiness)(router);
-      reflectionRoutes([...services, Health])(router);
-    },
-    interceptors: [createRpcObserver(metrics, logger), ...(options.interceptors ?? [])],
+    routes: allRoutes(options),
+    ...(auth ? { requestGate: observeGate(auth.requestGate, metrics, logger) } : {}),
+    interceptors: [createRpcObserver(metrics, logger), ...(auth ? [auth.interceptor] : []), ...(options.interceptors ?? [])],
     readMaxBytes: config.maxMessageBytes + envelopeSlackBytes,
     writeMaxBytes: config.maxMessageBytes + envelopeSlackBytes,
     shutdownSignal: closeDeadlineSignal(app, config.shutdownTimeoutMs),
@@ -77,4 +78,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.ready();
   return app;
+}
+
+/** Every Connect route an app serves: the service's own, health and reflection. */
+export function allRoutes(options: Pick<AppOptions, 'services' | 'routes' | 'readiness'>): (router: ConnectRouter) => void {
+  return (router) => {
+    options.routes(router);
+    healthRoutes(options.services, options.readiness)(router);
+    reflectionRoutes([...options.services, Health])(router);
+  };
 }

@@ -8,6 +8,28 @@ export type ServiceName = 'ingress' | 'egress';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'json' | 'text';
 export type StorageKind = 'tarantool' | 'embedded';
+export type AuthMode = 'disabled' | 'optional' | 'required';
+
+export interface AuthConfig {
+  /** disabled: no checks; optional: a missing token is anonymous; required: every RPC needs a token. */
+  mode: AuthMode;
+  /** Tokens must carry this `iss`. */
+  issuer: string;
+  /** When set, tokens must carry this `aud`. */
+  audience: string | undefined;
+  /** PEM file of one or more public keys (several during a rotation). */
+  publicKeyFile: string | undefined;
+  /** JWKS endpoint, fetched and cached; used instead of a key file. */
+  jwksUrl: string | undefined;
+}
+
+export interface TlsConfig {
+  /** PEM certificate chain and private key; both are re-read when they change. */
+  certFile: string;
+  keyFile: string;
+  /** How often both files are checked for a renewal. */
+  reloadIntervalMs: number;
+}
 
 export interface TarantoolConfig {
   host: string;
@@ -45,6 +67,9 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Allowed CORS origins; `["*"]` allows any. */
   corsOrigins: string[];
+  auth: AuthConfig;
+  /** Serve the port over TLS (ALPN h2 and http/1.1) instead of cleartext. */
+  tls: TlsConfig | undefined;
 }
 
 /** A configuration value that cannot be used; the message names the variable. */
@@ -101,8 +126,44 @@ export function loadConfig(service: ServiceName, env: Env = process.env): Readon
     maxMessageBytes,
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     corsOrigins: read.list('CORS_ORIGINS', ['*']),
+    auth: readAuth(read),
+    tls: readTls(read),
   });
 }
+
+function readAuth(read: Reader): AuthConfig {
+  const mode = read.oneOf('AUTH_MODE', ['disabled', 'optional', 'required'] as const, 'disabled');
+  const publicKeyFile = read.optional('JWT_PUBLIC_KEY_FILE');
+  const jwksUrl = read.optional('JWT_JWKS_URL');
+  if (jwksUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(jwksUrl)) {
+    throw new ConfigError('JWT_JWKS_URL', `"${jwksUrl}" is not an http(s) URL`);
+  }
+  if (publicKeyFile !== undefined && jwksUrl !== undefined) {
+    throw new ConfigError('JWT_JWKS_URL', 'set either JWT_PUBLIC_KEY_FILE or JWT_JWKS_URL, not both');
+  }
+  // Optional mode verifies the tokens it is given, so it needs keys as much as required mode.
+  if (mode !== 'disabled' && publicKeyFile === undefined && jwksUrl === undefined) {
+    throw new ConfigError('AUTH_MODE', `"${mode}" needs a key source: set JWT_PUBLIC_KEY_FILE or JWT_JWKS_URL`);
+  }
+  return {
+    mode,
+    issuer: read.string('JWT_ISSUER', 'minitoolstream'),
+    audience: read.optional('JWT_AUDIENCE'),
+    publicKeyFile,
+    jwksUrl,
+  };
+}
+
+function readTls(read: Reader): TlsConfig | undefined {
+  const certFile = read.optional('TLS_CERT_FILE');
+  const keyFile = read.optional('TLS_KEY_FILE');
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined) throw new ConfigError('TLS_CERT_FILE', 'is required when TLS_KEY_FILE is set');
+  if (keyFile === undefined) throw new ConfigError('TLS_KEY_FILE', 'is required when TLS_CERT_FILE is set');
+  return { certFile, keyFile, reloadIntervalMs: read.integer('TLS_RELOAD_INTERVAL_MS', 10_000, 10, 3_600_000) };
+}
+
+type Reader = ReturnType<typeof reader>;
 
 function reader(env: Env) {
   const raw = (name: string): string | undefined => {
@@ -112,6 +173,9 @@ function reader(env: Env) {
   return {
     string(name: string, fallback: string): string {
       return raw(name) ?? fallback;
+    },
+    optional(name: string): string | undefined {
+      return raw(name);
     },
     integer(name: string, fallback: number, min: number, max: number): number {
       const value = raw(name);

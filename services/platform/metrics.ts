@@ -1,3 +1,4 @@
+import { authFailureReasons } from './auth/auth-failure.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export const RPC_HANDLED = 'grpc_server_handled_total';
@@ -7,6 +8,7 @@ export const STORAGE_SECONDS = 'minitoolstream_storage_seconds';
 export const PUBLISHED_BYTES = 'minitoolstream_published_bytes_total';
 export const FETCHED_BYTES = 'minitoolstream_fetched_bytes_total';
 export const READY = 'minitoolstream_ready';
+export const AUTH_FAILURES = 'minitoolstream_auth_failures_total';
 
 /**
  * One registry per app instance, so tests and the single-process `npm start`
@@ -16,7 +18,16 @@ export const READY = 'minitoolstream_ready';
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  const authFailures = new Counter({
+    name: AUTH_FAILURES,
+    help: 'RPCs refused by authentication or authorization, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  // Every reason is exported from the start, so a rate over a first failure is not lost.
+  for (const reason of authFailureReasons) authFailures.inc({ reason }, 0);
   return {
+    authFailures,
     registry,
     rpcHandled: new Counter({
       name: RPC_HANDLED,

@@ -1,5 +1,6 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Logger } from 'pino';
+import { AuthFailure } from './auth/auth-failure.js';
 import {
   AckBeyondEndError,
   MessageTooLargeError,
@@ -17,6 +18,7 @@ const unavailableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ET
  */
 export function toConnectError(reason: unknown, logger: Logger): ConnectError {
   if (reason instanceof ConnectError) return reason;
+  if (reason instanceof AuthFailure) return new ConnectError(reason.message, reason.code);
   if (reason instanceof MessageTooLargeError) return new ConnectError(reason.message, Code.ResourceExhausted);
   if (reason instanceof AckBeyondEndError) return new ConnectError(reason.message, Code.FailedPrecondition);
   if (reason instanceof StoreUnavailableError || reason instanceof UploadExpiredError || reason instanceof StoreClosedError) {

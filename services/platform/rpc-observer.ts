@@ -1,4 +1,4 @@
-import { ConnectError, type Interceptor } from '@connectrpc/connect';
+import { ConnectError, type HandlerContext, type Interceptor } from '@connectrpc/connect';
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.js';
 import { codeName, toConnectError } from './rpc-errors.js';
@@ -12,15 +12,7 @@ export function createRpcObserver(metrics: Metrics, logger: Logger): Interceptor
   return (next) => async (request) => {
     const started = performance.now();
     const labels = { service: request.service.typeName, method: request.method.name };
-    const finish = (failure?: ConnectError) => {
-      const code = codeName(failure ? failure.code : 'ok');
-      const seconds = (performance.now() - started) / 1000;
-      metrics.rpcHandled.inc({ ...labels, code });
-      metrics.rpcSeconds.observe(labels, seconds);
-      const line = { rpc: `${labels.service}/${labels.method}`, code, ms: Math.round(seconds * 1e4) / 10 };
-      if (failure && failure.code !== undefined && isServerFault(code)) logger.warn({ ...line, err: failure.cause ?? failure.rawMessage }, 'rpc failed');
-      else logger.info(line, failure ? `rpc rejected: ${failure.rawMessage}` : 'rpc');
-    };
+    const finish = (failure?: ConnectError) => recordRpc(metrics, logger, labels, started, failure);
     let response: Awaited<ReturnType<typeof next>>;
     try {
       response = await next(request);
@@ -49,6 +41,33 @@ export function createRpcObserver(metrics: Metrics, logger: Logger): Interceptor
     }
     return { ...response, message: observed() };
   };
+}
+
+/**
+ * A request gate (which runs before the body is read, and before any
+ * interceptor) whose refusals are counted and logged like every other RPC.
+ */
+export function observeGate(gate: (context: HandlerContext) => Promise<void>, metrics: Metrics, logger: Logger): (context: HandlerContext) => Promise<void> {
+  return async (context) => {
+    const started = performance.now();
+    try {
+      await gate(context);
+    } catch (reason) {
+      const failure = toConnectError(reason, logger);
+      recordRpc(metrics, logger, { service: context.service.typeName, method: context.method.name }, started, failure);
+      throw failure;
+    }
+  };
+}
+
+function recordRpc(metrics: Metrics, logger: Logger, labels: { service: string; method: string }, started: number, failure?: ConnectError): void {
+  const code = codeName(failure ? failure.code : 'ok');
+  const seconds = (performance.now() - started) / 1000;
+  metrics.rpcHandled.inc({ ...labels, code });
+  metrics.rpcSeconds.observe(labels, seconds);
+  const line = { rpc: `${labels.service}/${labels.method}`, code, ms: Math.round(seconds * 1e4) / 10 };
+  if (failure && failure.code !== undefined && isServerFault(code)) logger.warn({ ...line, err: failure.cause ?? failure.rawMessage }, 'rpc failed');
+  else logger.info(line, failure ? `rpc rejected: ${failure.rawMessage}` : 'rpc');
 }
 
 function isServerFault(code: string): boolean {

@@ -25,22 +25,31 @@ export async function runMain(definitions: ServiceDefinition[], env: Env = proce
   try {
     configs = definitions.map((definition) => loadConfig(definition.name, envFor(definition, definitions, env)));
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`minitoolstream: invalid configuration: ${error.message}\n`);
-    process.exit(2);
+    exitOnConfigError(error);
   }
   const config = configs[0]!;
   const logger = createLogger(config);
   const store = await openStore(config, logger);
   const running: RunningService[] = [];
-  for (const [index, definition] of definitions.entries()) {
-    running.push(await startService(definition, { config: configs[index]!, logger, store }));
+  try {
+    for (const [index, definition] of definitions.entries()) {
+      running.push(await startService(definition, { config: configs[index]!, logger, store }));
+    }
+  } catch (error) {
+    // A file named by the configuration (a key, a certificate) can only be judged once read.
+    exitOnConfigError(error);
   }
   for (const service of running) {
     logger.info({ service: service.name, url: service.url, storage: config.storage, ...(config.storage === 'embedded' ? { dataDir: config.dataDir } : {}) }, `${service.name} listening`);
   }
   installShutdown(running, store, logger);
   return { config, services: running };
+}
+
+function exitOnConfigError(error: unknown): never {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`minitoolstream: invalid configuration: ${error.message}\n`);
+  process.exit(2);
 }
 
 /** Several services in one process each need their own port: SERVER_PORT applies to a lone one only. */

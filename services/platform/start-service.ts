@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { MessageStore } from '../store/store.js';
 import { buildApp } from './app.js';
+import { openAuthLayer } from './auth/auth-layer.js';
 import type { Config, ServiceName } from './config.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createReadiness, type Readiness } from './readiness.js';
@@ -28,7 +29,7 @@ export interface ServiceDefinition {
 export interface RunningService {
   name: ServiceName;
   app: FastifyInstance;
-  /** `http://host:port` the service listens on. */
+  /** `http://host:port` (`https://` with TLS) the service listens on. */
   url: string;
   readiness: Readiness;
   /** Not ready, streams ended, in-flight calls finished (bounded), port closed. */
@@ -52,6 +53,7 @@ export async function startService(definition: ServiceDefinition, options: Start
   readiness.onChange((ready) => metrics.ready.set({ service: definition.name }, ready ? 1 : 0));
   const store = instrumentStore(options.store, metrics, config.storage);
   const deps: ServiceDeps = { config, logger, metrics, store, readiness };
+  const auth = await openAuthLayer(config.auth, { logger, metrics });
 
   const app = await buildApp({
     config,
@@ -61,6 +63,7 @@ export async function startService(definition: ServiceDefinition, options: Start
     services: definition.services,
     routes: definition.routes(deps),
     interceptors: options.interceptors ?? [],
+    auth,
   });
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
@@ -71,13 +74,14 @@ export async function startService(definition: ServiceDefinition, options: Start
   return {
     name: definition.name,
     app,
-    url: `http://${host}:${port}`,
+    url: `${config.tls ? 'https' : 'http'}://${host}:${port}`,
     readiness,
     stop() {
       stopping ??= (async () => {
         readiness.drain();
         await app.close();
         readiness.stop();
+        auth?.close();
       })();
       return stopping;
     },

@@ -25,7 +25,8 @@ export const embeddedBackend: TestBackend = {
     // node:test runs after-hooks in registration order: close first, then remove.
     t.after(async () => {
       if (opened) await Promise.all([opened.metadata.close(), opened.objects.close()]);
-      await rm(dir, { recursive: true, force: true });
+      // A readiness probe started before close may still be creating its file: retry on ENOTEMPTY.
+      await rm(dir, { recursive: true, force: true, maxRetries: 5 });
     });
     opened = await openEmbeddedHalves(dir);
     return opened;

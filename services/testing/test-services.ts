@@ -37,12 +37,20 @@ export interface TestServicesOptions {
  * `runMain` assembles them, stopped (and the store closed) when the test ends.
  */
 export async function startTestServices(t: TestContext, options: TestServicesOptions = {}): Promise<TestServices> {
+  // node:test runs after-hooks in registration order: this one, registered before the
+  // backend's, stops the services and closes the store before the backend is torn down.
+  const started: RunningService[] = [];
+  let store: MessageStore | undefined;
+  t.after(async () => {
+    await Promise.all(started.map((service) => service.stop()));
+    await store?.close();
+  });
   const { metadata, objects } = await (options.backend ?? embeddedBackend).open(t);
   const env = { STORAGE: 'embedded', SERVER_HOST: '127.0.0.1', SERVER_PORT: '0', ...options.env };
   const ingressConfig = loadConfig('ingress', env);
   const egressConfig = loadConfig('egress', env);
   const logger = options.logger ?? pino({ level: 'silent' });
-  const store = createMessageStore({
+  store = createMessageStore({
     metadata,
     objects,
     inlineMaxBytes: ingressConfig.inlineMaxBytes,
@@ -52,12 +60,9 @@ export async function startTestServices(t: TestContext, options: TestServicesOpt
   });
   const shared = { logger, store, ...(options.interceptors ? { interceptors: options.interceptors } : {}) };
   const ingress = await startService(ingressService, { config: ingressConfig, ...shared });
+  started.push(ingress);
   const egress = await startService(egressService, { config: egressConfig, ...shared });
-  // after-hooks run in registration order, after the backend's own: stop the services first.
-  t.after(async () => {
-    await Promise.all([ingress.stop(), egress.stop()]);
-    await store.close();
-  });
+  started.push(egress);
   return { ingress, egress, store, logger };
 }
 

@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { base64url, SignJWT } from 'jose';
+import { pino } from 'pino';
+import { egressClient, ingressClient, startTestServices, type Protocol, type TestServices } from '../../testing/test-services.js';
+import { createTestKeys } from '../../testing/test-tokens.js';
+import { AUTH_FAILURES } from '../metrics.js';
+
+type Rpc = 'Publish' | 'Subscribe' | 'Fetch' | 'GetLastSequence' | 'AckMessage';
+const rpcs: Rpc[] = ['Publish', 'Subscribe', 'Fetch', 'GetLastSequence', 'AckMessage'];
+const protocols: Protocol[] = ['grpc', 'grpcweb', 'connect'];
+
+/** Runs one RPC with `authorization` (if any); resolves to the code, 'ok' on success. */
+async function call(services: TestServices, protocol: Protocol, rpc: Rpc, authorization: string | undefined, subject = 'allowed.x', durableName = 'd'): Promise<Code | 'ok'> {
+  const headers = authorization === undefined ? {} : { authorization };
+  const ingress = ingressClient(services, protocol);
+  const egress = egressClient(services, protocol);
+  try {
+    switch (rpc) {
+      case 'Publish':
+        await ingress.publish({ subject, data: new Uint8Array([1]) }, { headers });
+        break;
+      case 'Subscribe': {
+        const controller = new AbortController();
+        // A stored message makes the stream answer at once; one notification is enough.
+        for await (const _ of egress.subscribe({ subject, startSequence: 1n, durableName }, { headers, signal: controller.signal })) break;
+        controller.abort();
+        break;
+      }
+      case 'Fetch':
+        for await (const _ of egress.fetch({ subject, durableName, batchSize: 1 }, { headers }));
+        break;
+      case 'GetLastSequence':
+        await egress.getLastSequence({ subject }, { headers });
+        break;
+      case 'AckMessage':
+        await egress.ackMessage({ subject, durableName, sequence: 1n }, { headers });
+        break;
+    }
+    return 'ok';
+  } catch (error) {
+    return ConnectError.from(error).code;
+  }
+}
+
+test('required mode: every RPC over every protocol authenticates, authorizes, and logs no secret', async (t) => {
+  const keys = createTestKeys(t);
+  const logLines: string[] = [];
+  const logger = pino({ level: 'debug' }, new Writable({ write(chunk, _encoding, done) { logLines.push(String(chunk)); done(); } }));
+  const services = await startTestServices(t, { env: { AUTH_MODE: 'required', JWT_PUBLIC_KEY_FILE: keys.publicKeyFile }, logger });
+  await services.store.publish([{ subject: 'allowed.x', data: new Uint8Array([1]), headers: {} }]);
+
+  const now = Math.floor(Date.now() / 1000);
+  const claims = { client_id: 'client-a', allowed_subjects: ['*'], permissions: ['*'], iss: 'minitoolstream', iat: now, exp: now + 3600 };
+  const valid = await keys.token();
+  const [header, payload] = valid.split('.');
+  const hs256 = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(keys.rsaPublicPem));
+  const unauthenticated: Record<string, string | undefined> = {
+    'no token': undefined,
+    'not bearer': `Basic ${valid}`,
+    'not a JWT': 'Bearer abc.def',
+    expired: `Bearer ${await keys.sign(keys.rsa, { ...claims, iat: now - 7200, exp: now - 3600 })}`,
+    'not yet valid': `Bearer ${await keys.sign(keys.rsa, { ...claims, nbf: now + 3600 })}`,
+    'no exp': `Bearer ${await keys.sign(keys.rsa, { ...claims, exp: undefined })}`,
+    'wrong issuer': `Bearer ${await keys.token({ issuer: 'someone-else' })}`,
+    'bad signature': `Bearer ${header}.${payload}.${base64url.encode(new Uint8Array(256).fill(7))}`,
+    'alg none': `Bearer ${base64url.encode('{"alg":"none","typ":"JWT"}')}.${payload}.`,
+    'HS256 with the public key': `Bearer ${hs256}`,
+    'another key': `Bearer ${await keys.sign(keys.foreign, claims)}`,
+    'no client_id': `Bearer ${await keys.sign(keys.rsa, { ...claims, client_id: undefined })}`,
+  };
+  const denied: Record<string, string> = {
+    'no permission': `Bearer ${await keys.token({ permissions: [] })}`,
+    'other subject': `Bearer ${await keys.token({ subjects: ['other.*'] })}`,
+    'permission for another RPC': `Bearer ${await keys.token({ permissions: ['nothing-useful'] })}`,
+  };
+  const accepted: Record<string, string> = {
+    'RSA token': `Bearer ${valid}`,
+    'EC token (second key of the file)': `Bearer ${await keys.token({ privateKey: keys.ec })}`,
+    'lower-case bearer': `bearer ${valid}`,
+  };
+
+  for (const protocol of protocols) {
+    for (const rpc of rpcs) {
+      await t.test(`${rpc} over ${protocol}`, async () => {
+        for (const [name, authorization] of Object.entries(unauthenticated)) {
+          assert.equal(await call(services, protocol, rpc, authorization), Code.Unauthenticated, name);
+        }
+        for (const [name, authorization] of Object.entries(denied)) {
+          assert.equal(await call(services, protocol, rpc, authorization), Code.PermissionDenied, name);
+        }
+        for (const [name, authorization] of Object.entries(accepted)) {
+          assert.equal(await call(services, protocol, rpc, authorization), 'ok', name);
+        }
+      });
+    }
+  }
+
+  await t.test('failures are counted by reason', async () => {
+    const metrics = (await services.egress.app.inject({ url: '/metrics' })).body;
+    for (const reason of ['missing', 'malformed', 'expired', 'bad_signature', 'wrong_issuer', 'bad_algorithm', 'permission_denied', 'invalid_claims']) {
+      const count = new RegExp(`^${AUTH_FAILURES}\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(metrics)?.[1];
+      assert.ok(Number(count) > 0, `${reason} counted`);
+    }
+  });
+
+  await t.test('probes, metrics, health and reflection stay open', async () => {
+    for (const url of ['/healthz', '/readyz', '/metrics']) {
+      assert.equal((await services.ingress.app.inject({ url })).statusCode, 200, url);
+    }
+  });
+
+  await t.test('no token or key material reaches the logs', () => {
+    const logs = logLines.join('');
+    assert.match(logs, /rpc rejected/, 'the logs were captured at debug level');
+    const secrets = [valid, ...Object.values({ ...unauthenticated, ...denied, ...accepted }).filter((v) => v !== undefined)]
+      .flatMap((value) => value!.replace(/^\w+ /, '').split('.'))
+      .filter((part) => part.length > 16);
+    for (const secret of secrets) assert.ok(!logs.includes(secret), 'a token part appears in the logs');
+    assert.doesNotMatch(logs, /BEGIN|PRIVATE KEY/);
+  });
+});
+
+test('allowed_subjects patterns: "allowed.*" covers allowed and below only', async (t) => {
+  const keys = createTestKeys(t);
+  const services = await startTestServices(t, { env: { AUTH_MODE: 'required', JWT_PUBLIC_KEY_FILE: keys.publicKeyFile } });
+  const authorization = `Bearer ${await keys.token({ subjects: ['allowed.*'], permissions: ['publish'] })}`;
+  for (const subject of ['allowed', 'allowed.x', 'allowed.x.y']) {
+    assert.equal(await call(services, 'grpc', 'Publish', authorization, subject), 'ok', subject);
+  }
+  for (const subject of ['allowedx', 'other', 'other.allowed']) {
+    assert.equal(await call(services, 'grpc', 'Publish', authorization, subject), Code.PermissionDenied, subject);
+  }
+  const everything = `Bearer ${await keys.token({ subjects: [], permissions: ['publish'] })}`;
+  assert.equal(await call(services, 'grpc', 'Publish', everything, 'any.subject'), 'ok', 'an empty allowed_subjects allows every subject');
+});
+
+test('permissions: publish, subscribe and fetch each open their own RPCs', async (t) => {
+  const keys = createTestKeys(t);
+  const services = await startTestServices(t, { env: { AUTH_MODE: 'required', JWT_PUBLIC_KEY_FILE: keys.publicKeyFile } });
+  await services.store.publish([{ subject: 'allowed.x', data: new Uint8Array([1]), headers: {} }]);
+  const expected: Record<string, Record<Rpc, 'ok' | Code>> = {
+    publish: { Publish: 'ok', Subscribe: Code.PermissionDenied, Fetch: Code.PermissionDenied, GetLastSequence: Code.PermissionDenied, AckMessage: Code.PermissionDenied },
+    subscribe: { Publish: Code.PermissionDenied, Subscribe: 'ok', Fetch: 'ok', GetLastSequence: 'ok', AckMessage: 'ok' },
+    fetch: { Publish: Code.PermissionDenied, Subscribe: Code.PermissionDenied, Fetch: 'ok', GetLastSequence: 'ok', AckMessage: 'ok' },
+  };
+  for (const [permission, outcomes] of Object.entries(expected)) {
+    const authorization = `Bearer ${await keys.token({ permissions: [permission] })}`;
+    for (const rpc of rpcs) assert.equal(await call(services, 'connect', rpc, authorization, 'allowed.x'), outcomes[rpc], `${permission} → ${rpc}`);
+  }
+});
+
+test("a client cannot fetch or ack another client's durable consumer", async (t) => {
+  const keys = createTestKeys(t);
+  const services = await startTestServices(t, { env: { AUTH_MODE: 'required', JWT_PUBLIC_KEY_FILE: keys.publicKeyFile } });
+  const subject = 'shared.s';
+  await services.store.publish([1, 2, 3].map((n) => ({ subject, data: new Uint8Array([n]), headers: {} })));
+  const egress = egressClient(services, 'grpc');
+  const as = async (clientId: string) => ({ headers: { authorization: `Bearer ${await keys.token({ clientId })}` } });
+  const fetchAs = async (clientId: string, durableName: string) => {
+    const sequences: bigint[] = [];
+    for await (const message of egress.fetch({ subject, durableName, batchSize: 10 }, await as(clientId))) sequences.push(message.sequence);
+    return sequences;
+  };
+
+  await egress.ackMessage({ subject, durableName: 'd', sequence: 2n }, await as('client-a'));
+  assert.deepEqual(await fetchAs('client-a', 'd'), [3n]);
+  // The same name is another consumer for client-b: it starts at the beginning and its acks stay its own.
+  assert.deepEqual(await fetchAs('client-b', 'd'), [1n, 2n, 3n]);
+  await egress.ackMessage({ subject, durableName: 'd', sequence: 3n }, await as('client-b'));
+  // Naming client-a's namespace reaches nothing of client-a's either.
+  await egress.ackMessage({ subject, durableName: 'client-a/d', sequence: 3n }, await as('client-b'));
+  assert.deepEqual(await fetchAs('client-b', 'client-a/d'), []);
+  assert.deepEqual(await fetchAs('client-a', 'd'), [3n]);
+  assert.equal(await services.store.ackFloor('client-a/d', subject), 2n);
+});
+
+test('optional mode: no token is anonymous, a bad token is still refused', async (t) => {
+  const keys = createTestKeys(t);
+  const services = await startTestServices(t, { env: { AUTH_MODE: 'optional', JWT_PUBLIC_KEY_FILE: keys.publicKeyFile } });
+  await services.store.publish([{ subject: 'allowed.x', data: new Uint8Array([1]), headers: {} }]);
+  for (const rpc of rpcs) {
+    assert.equal(await call(services, 'grpc', rpc, undefined), 'ok', `${rpc} anonymous`);
+    assert.equal(await call(services, 'grpc', rpc, `Bearer ${await keys.sign(keys.foreign, { client_id: 'x' })}`), Code.Unauthenticated, `${rpc} bad token`);
+    assert.equal(await call(services, 'grpc', rpc, `Bearer ${await keys.token({ permissions: [] })}`), Code.PermissionDenied, `${rpc} no permission`);
+  }
+  // Anonymous names never contain "/", so they cannot reach a client's namespace.
+  assert.equal(await call(services, 'grpc', 'AckMessage', undefined, 'allowed.x', 'client-a/d'), Code.PermissionDenied);
+  assert.equal(await call(services, 'grpc', 'Fetch', undefined, 'allowed.x', 'client-a/d'), Code.PermissionDenied);
+});

@@ -1,0 +1,40 @@
+/** What a call needs: nothing (probes, reflection) or one of some permissions on the request's subject. */
+export type AccessRule = { open: true } | { open: false; anyOf: readonly string[] };
+
+const open: AccessRule = { open: true };
+const publish: AccessRule = { open: false, anyOf: ['publish'] };
+const subscribe: AccessRule = { open: false, anyOf: ['subscribe'] };
+// Reading a consumer's position or messages is part of following a subject.
+const read: AccessRule = { open: false, anyOf: ['fetch', 'subscribe'] };
+
+const ingress = { Publish: publish };
+const egress = { Subscribe: subscribe, Fetch: read, GetLastSequence: read, AckMessage: read };
+
+/**
+ * Every RPC the services serve, by `service/method`. A method missing here
+ * is refused (default deny), so a new RPC cannot be left open by accident;
+ * the test beside this file walks the registered routes.
+ */
+const table: ReadonlyMap<string, AccessRule> = new Map([
+  ...entries('minitoolstream.IngressService', ingress),
+  ...entries('IngressService', ingress),
+  ...entries('minitoolstream.EgressService', egress),
+  ...entries('EgressService', egress),
+  ...entries('grpc.health.v1.Health', { Check: open, Watch: open }),
+  ...entries('grpc.reflection.v1.ServerReflection', { ServerReflectionInfo: open }),
+  ...entries('grpc.reflection.v1alpha.ServerReflection', { ServerReflectionInfo: open }),
+]);
+
+function entries(service: string, methods: Record<string, AccessRule>): [string, AccessRule][] {
+  return Object.entries(methods).map(([method, rule]) => [`${service}/${method}`, rule]);
+}
+
+/** The rule of one method, or undefined for a method nobody has decided about. */
+export function accessRule(serviceTypeName: string, methodName: string): AccessRule | undefined {
+  return table.get(`${serviceTypeName}/${methodName}`);
+}
+
+/** Whether `permissions` grant one of the rule's, `*` granting all. */
+export function permitted(rule: { anyOf: readonly string[] }, permissions: ReadonlySet<string>): boolean {
+  return permissions.has('*') || rule.anyOf.some((permission) => permissions.has(permission));
+}

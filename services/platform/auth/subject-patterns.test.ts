@@ -1,0 +1,15 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { subjectAllowed } from './subject-patterns.js';
+
+test('subject patterns as the original clients write them', () => {
+  assert.ok(subjectAllowed([], 'anything.at.all'), 'empty allows all');
+  assert.ok(subjectAllowed(['*'], 'a.b'));
+  assert.ok(subjectAllowed(['a.*'], 'a'));
+  assert.ok(subjectAllowed(['a.*'], 'a.b.c'));
+  assert.ok(!subjectAllowed(['a.*'], 'ab'));
+  assert.ok(!subjectAllowed(['a.*'], 'b.a'));
+  assert.ok(subjectAllowed(['x', 'a.b'], 'a.b'));
+  assert.ok(!subjectAllowed(['a.b'], 'a.b.c'), 'a plain pattern is exact');
+  assert.ok(!subjectAllowed(['a.b'], 'a'));
+});

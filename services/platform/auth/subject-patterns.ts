@@ -1,0 +1,19 @@
+/**
+ * Whether a token's `allowed_subjects` cover `subject`. Patterns as the
+ * original clients write them: `*` is every subject, `a.*` is `a` and every
+ * subject below it (`a.b`, `a.b.c`, not `ab`), anything else is exact.
+ * An empty list allows every subject.
+ */
+export function subjectAllowed(patterns: readonly string[], subject: string): boolean {
+  if (patterns.length === 0) return true;
+  return patterns.some((pattern) => matches(pattern, subject));
+}
+
+function matches(pattern: string, subject: string): boolean {
+  if (pattern === '*') return true;
+  if (pattern.endsWith('.*')) {
+    const base = pattern.slice(0, -2);
+    return subject === base || subject.startsWith(`${base}.`);
+  }
+  return pattern === subject;
+}
