@@ -7,13 +7,21 @@ import { fetchCommand } from './fetch.js';
 import { lastCommand } from './last.js';
 import { publishCommand } from './publish.js';
 import { subscribeCommand } from './subscribe.js';
+import { run as keygen } from './keygen-command.js';
+import { run as token } from './token-command.js';
 
 const commands: Command[] = [publishCommand, subscribeCommand, fetchCommand, lastCommand, benchCommand];
+/** Offline commands that parse their own flags, print their own help and return an exit code. */
+const offline: Record<string, { summary: string; run: (args: string[]) => Promise<number> }> = {
+  token: { summary: 'mint a development JWT from a private key file', run: token },
+  keygen: { summary: 'write a key pair for signing development JWTs', run: keygen },
+};
 
 const overview = `Usage: mts <command> [flags]
 
 Commands:
 ${commands.map((command) => `  ${command.name.padEnd(10)} ${command.summary}`).join('\n')}
+${Object.entries(offline).map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`).join('\n')}
 
 Run "mts <command> --help" for its flags. Every command takes --ingress URL,
 --egress URL, --token TOKEN and --protocol grpc|connect.
@@ -24,6 +32,8 @@ const command = commands.find((candidate) => candidate.name === name);
 
 if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
   process.stdout.write(`${overview}\n`);
+} else if (Object.hasOwn(offline, name)) {
+  process.exitCode = await offline[name]!.run(rest);
 } else if (!command) {
   process.stderr.write(`mts: unknown command "${name}"\n\n${overview}\n`);
   process.exitCode = exitCodes.usage;
