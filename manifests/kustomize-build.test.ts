@@ -17,7 +17,12 @@ test('kubectl kustomize builds the same objects the tests read', { skip: hasKube
   const output = build.stdout;
   const built = parseAllDocuments(output).map((document) => document.toJS() as KubeObject);
   const key = (object: KubeObject) => `${object.kind}/${object.metadata.name.replace(/^(tarantool-init)-[a-z0-9]{10}$/, '$1')}`;
-  assert.deepEqual(built.map(key).sort(), loadAll().map(({ object }) => key(object)).sort());
+  assert.deepEqual(
+    built.map(key).sort(),
+    loadAll()
+      .map(({ object }) => key(object))
+      .sort(),
+  );
   for (const object of built) {
     if (object.kind !== 'Namespace') assert.equal(object.metadata.namespace, 'minitoolstream', key(object));
   }

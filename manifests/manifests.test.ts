@@ -80,7 +80,10 @@ test('every object and pod template carries the recommended labels', () => {
   const required = ['app.kubernetes.io/name', 'app.kubernetes.io/component', 'app.kubernetes.io/version'];
   const templates = all
     .filter(({ object }) => object.kind === 'Deployment' || object.kind === 'StatefulSet')
-    .map(({ file, object }) => ({ file, object: { ...object, metadata: { name: `${object.metadata.name} pods`, ...podTemplate(object).metadata } } }));
+    .map(({ file, object }) => ({
+      file,
+      object: { ...object, metadata: { name: `${object.metadata.name} pods`, ...podTemplate(object).metadata } },
+    }));
   for (const { file, object } of [...all, ...templates]) {
     const labels = object.metadata.labels ?? {};
     assert.equal(labels['app.kubernetes.io/part-of'], 'minitoolstream', `${file}: ${object.kind}/${object.metadata.name}`);
@@ -134,8 +137,13 @@ test('the example Secret holds only obvious placeholders for the three keys', ()
 });
 
 test('network policies admit only ingress and egress pods to the stores, on the store port', () => {
-  const policies = all.filter(({ object }) => object.kind === 'NetworkPolicy').map(({ object }) => object as networking.INetworkPolicy & KubeObject);
-  for (const [app, port] of [['tarantool', 3301], ['minio', 9000]] as const) {
+  const policies = all
+    .filter(({ object }) => object.kind === 'NetworkPolicy')
+    .map(({ object }) => object as networking.INetworkPolicy & KubeObject);
+  for (const [app, port] of [
+    ['tarantool', 3301],
+    ['minio', 9000],
+  ] as const) {
     const policy = policies.find((candidate) => candidate.spec?.podSelector.matchLabels?.app === app);
     assert.ok(policy, `no NetworkPolicy selects app=${app}`);
     assert.deepEqual(policy.spec!.policyTypes, ['Ingress']);

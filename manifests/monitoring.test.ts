@@ -30,7 +30,9 @@ interface Rule {
   annotations: { summary: string; description: string };
 }
 
-const rules = (parse(readFileSync(join(manifestsDir, 'monitoring/alert-rules.yaml'), 'utf8')) as { groups: Array<{ name: string; rules: Rule[] }> }).groups;
+const rules = (
+  parse(readFileSync(join(manifestsDir, 'monitoring/alert-rules.yaml'), 'utf8')) as { groups: Array<{ name: string; rules: Rule[] }> }
+).groups;
 const dashboard = JSON.parse(readFileSync(join(manifestsDir, 'monitoring/grafana-dashboard.json'), 'utf8')) as {
   uid: string;
   panels: Array<{ id: number; title: string; targets: Array<{ expr: string }> }>;
@@ -53,8 +55,14 @@ function assertKnown(expr: string): void {
   }
   for (const [, labels] of expr.matchAll(/\bby \(([^)]*)\)/g)) {
     const families = metricsIn(expr).filter((name) => name in exported);
-    for (const label of labels!.split(',').map((item) => item.trim()).filter((item) => item !== 'le')) {
-      assert.ok(families.some((family) => exported[family]!.includes(label)), `label ${label} is not exported (in: ${expr})`);
+    for (const label of labels!
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== 'le')) {
+      assert.ok(
+        families.some((family) => exported[family]!.includes(label)),
+        `label ${label} is not exported (in: ${expr})`,
+      );
     }
   }
 }
@@ -83,13 +91,21 @@ test('the dashboard uses only exported metrics and shows every exported family',
     assertKnown(expr);
   }
   const shown = new Set(dashboardExprs.flatMap(metricsIn));
-  assert.deepEqual(Object.keys(exported).filter((family) => !shown.has(family)), []);
+  assert.deepEqual(
+    Object.keys(exported).filter((family) => !shown.has(family)),
+    [],
+  );
   assert.ok([...shown].some((name) => name.startsWith('process_')) && [...shown].some((name) => name.startsWith('nodejs_')));
 });
 
 test('every exported family the services alert on is covered by some rule', () => {
   const alerted = new Set(ruleExprs.flatMap(metricsIn));
-  for (const family of ['grpc_server_handled_total', 'grpc_server_handling_seconds', 'minitoolstream_ready', 'minitoolstream_storage_seconds']) {
+  for (const family of [
+    'grpc_server_handled_total',
+    'grpc_server_handling_seconds',
+    'minitoolstream_ready',
+    'minitoolstream_storage_seconds',
+  ]) {
     assert.ok(alerted.has(family), family);
   }
 });

@@ -17,13 +17,16 @@ const services = [
 /** Runs loadConfig with `values` and returns the config and every variable name it looked up. */
 function readConfig(service: ServiceName, values: Map<string, string>) {
   const read = new Set<string>();
-  const env = new Proxy<Record<string, string | undefined>>({}, {
-    get(_target, key) {
-      if (typeof key !== 'string') return undefined;
-      read.add(key);
-      return values.get(key);
+  const env = new Proxy<Record<string, string | undefined>>(
+    {},
+    {
+      get(_target, key) {
+        if (typeof key !== 'string') return undefined;
+        read.add(key);
+        return values.get(key);
+      },
     },
-  });
+  );
   return { config: loadConfig(service, env), read };
 }
 
@@ -44,11 +47,21 @@ for (const { name, port } of services) {
   test(`${name}: the variables the cluster needs are set`, () => {
     const env = containerEnv(all, main());
     const required = [
-      'SERVER_PORT', 'TARANTOOL_ADDRESS', 'TARANTOOL_USER', 'TARANTOOL_PASSWORD',
-      'MINIO_ENDPOINT', 'MINIO_ACCESS_KEY_ID', 'MINIO_SECRET_ACCESS_KEY', 'MINIO_BUCKET_NAME',
-      'LOG_LEVEL', 'LOG_FORMAT',
+      'SERVER_PORT',
+      'TARANTOOL_ADDRESS',
+      'TARANTOOL_USER',
+      'TARANTOOL_PASSWORD',
+      'MINIO_ENDPOINT',
+      'MINIO_ACCESS_KEY_ID',
+      'MINIO_SECRET_ACCESS_KEY',
+      'MINIO_BUCKET_NAME',
+      'LOG_LEVEL',
+      'LOG_FORMAT',
     ];
-    assert.deepEqual(required.filter((key) => !env.has(key)), []);
+    assert.deepEqual(
+      required.filter((key) => !env.has(key)),
+      [],
+    );
   });
 
   test(`${name}: probes use /healthz and /readyz on ${port} and gRPC health at start`, () => {
@@ -77,14 +90,21 @@ test('Tarantool gets the variables init.lua reads, with memtx memory below the c
   const tarantool = container(find(all, 'StatefulSet', 'tarantool'), 'tarantool');
   const env = containerEnv(all, tarantool);
   assert.deepEqual([...env.keys()].sort(), [
-    'TARANTOOL_LISTEN', 'TARANTOOL_MEMTX_MEMORY', 'TARANTOOL_PASSWORD', 'TARANTOOL_USER', 'TARANTOOL_WORK_DIR',
+    'TARANTOOL_LISTEN',
+    'TARANTOOL_MEMTX_MEMORY',
+    'TARANTOOL_PASSWORD',
+    'TARANTOOL_USER',
+    'TARANTOOL_WORK_DIR',
   ]);
   assert.equal(env.get('TARANTOOL_LISTEN'), '3301');
   assert.equal(env.get('TARANTOOL_USER'), 'minitoolstream_connector');
   assert.deepEqual(tarantool.command, ['tarantool', '/opt/minitoolstream/init.lua']);
   const limit = tarantool.resources!.limits!.memory as string;
   const mebibytes = Number(/^(\d+)Mi$/.exec(limit)?.[1]);
-  assert.ok(Number(env.get('TARANTOOL_MEMTX_MEMORY')) < mebibytes * 1024 * 1024, `memtx ${env.get('TARANTOOL_MEMTX_MEMORY')} vs limit ${limit}`);
+  assert.ok(
+    Number(env.get('TARANTOOL_MEMTX_MEMORY')) < mebibytes * 1024 * 1024,
+    `memtx ${env.get('TARANTOOL_MEMTX_MEMORY')} vs limit ${limit}`,
+  );
   const dataMount = tarantool.volumeMounts!.find((mount) => mount.mountPath === env.get('TARANTOOL_WORK_DIR'));
   assert.equal(dataMount?.name, 'data', 'the work dir is the persistent volume');
 });

@@ -17,7 +17,11 @@ test('the tarantool-init ConfigMap holds exactly services/tarantool/init.lua', (
   assert.ok(configMap, 'kustomization.yaml has no tarantool-init generator');
   const data = (configMap.object as KubeObject & { data: Record<string, string> }).data;
   assert.ok('init.lua' in data, 'manifests/tarantool/init.lua is missing: run scripts/sync-tarantool-config.sh');
-  assert.equal(data['init.lua'], readFileSync(source, 'utf8'), 'manifests/tarantool/init.lua is stale: run scripts/sync-tarantool-config.sh');
+  assert.equal(
+    data['init.lua'],
+    readFileSync(source, 'utf8'),
+    'manifests/tarantool/init.lua is stale: run scripts/sync-tarantool-config.sh',
+  );
 });
 
 test('the Tarantool pod mounts that ConfigMap where its command expects init.lua', () => {

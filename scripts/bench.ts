@@ -28,19 +28,42 @@ const { values: flags } = parseArgs({
   },
 });
 
-interface Summary { p50Ms: number; p99Ms: number; maxMs: number }
-interface PublishResult { concurrency: number; sizeBytes: number; messagesPerSecond: number; megabytesPerSecond: number; latency: Summary }
-interface E2eResult { rate: number; sent: number; delivered: number; latency: Summary; publishLatency: Summary }
+interface Summary {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+interface PublishResult {
+  concurrency: number;
+  sizeBytes: number;
+  messagesPerSecond: number;
+  megabytesPerSecond: number;
+  latency: Summary;
+}
+interface E2eResult {
+  rate: number;
+  sent: number;
+  delivered: number;
+  latency: Summary;
+  publishLatency: Summary;
+}
 
 function mts<T>(args: string[], urls: string[]): T[] {
   process.stderr.write(`> mts ${args.join(' ')}\n`);
   let output: Buffer;
   try {
-    output = execFileSync(process.execPath, ['bin/mts.js', ...args, '--json', ...urls], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    output = execFileSync(process.execPath, ['bin/mts.js', ...args, '--json', ...urls], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
   } catch {
     throw new Error(`mts ${args.join(' ')} failed (its error is above)`);
   }
-  return output.toString().trim().split('\n').map((line) => JSON.parse(line) as T);
+  return output
+    .toString()
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as T);
 }
 
 /** Peak resident set of a process so far, in MiB, from /proc (Linux). */
@@ -54,7 +77,15 @@ async function startEmbedded(dataDir: string): Promise<{ child: ChildProcess; ur
   const child = spawn(process.execPath, ['dist/services/standalone/main.js'], {
     cwd: root,
     // Per-RPC info logs would make the benchmark measure the log pipe.
-    env: { ...process.env, STORAGE: 'embedded', MTS_DATA_DIR: dataDir, SERVER_HOST: '127.0.0.1', INGRESS_PORT: '0', EGRESS_PORT: '0', LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      STORAGE: 'embedded',
+      MTS_DATA_DIR: dataDir,
+      SERVER_HOST: '127.0.0.1',
+      INGRESS_PORT: '0',
+      EGRESS_PORT: '0',
+      LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'inherit', 'pipe'],
   });
   let banner = '';
@@ -140,7 +171,10 @@ async function main(): Promise<void> {
       '',
       '| publish 1 KiB, concurrency | msg/s | p50 ms | p99 ms | max ms |',
       '|---|---|---|---|---|',
-      ...small.map((r) => `| ${r.concurrency} | ${Math.round(r.messagesPerSecond)} | ${ms(r.latency.p50Ms)} | ${ms(r.latency.p99Ms)} | ${ms(r.latency.maxMs)} |`),
+      ...small.map(
+        (r) =>
+          `| ${r.concurrency} | ${Math.round(r.messagesPerSecond)} | ${ms(r.latency.p50Ms)} | ${ms(r.latency.p99Ms)} | ${ms(r.latency.maxMs)} |`,
+      ),
       '',
       '| e2e 1 KiB, rate/s | delivered | p50 ms | p99 ms | max ms | publish p50 ms | publish p99 ms |',
       '|---|---|---|---|---|---|---|',
@@ -148,7 +182,10 @@ async function main(): Promise<void> {
       '',
       '| publish 4 MiB, concurrency | MB/s | msg/s | p50 ms | p99 ms |',
       '|---|---|---|---|---|',
-      ...large.map((r) => `| ${r.concurrency} | ${r.megabytesPerSecond.toFixed(1)} | ${r.messagesPerSecond.toFixed(1)} | ${ms(r.latency.p50Ms)} | ${ms(r.latency.p99Ms)} |`),
+      ...large.map(
+        (r) =>
+          `| ${r.concurrency} | ${r.megabytesPerSecond.toFixed(1)} | ${r.messagesPerSecond.toFixed(1)} | ${ms(r.latency.p50Ms)} | ${ms(r.latency.p99Ms)} |`,
+      ),
       '',
       `server peak RSS (VmHWM): ${rssBefore} MiB before the 4 MiB runs, ${rssAfter} MiB after`,
     ];

@@ -41,7 +41,12 @@ test('local-stack.sh runs the whole stack on the given ports and stops it all on
   for (const name of Object.keys(ports) as (keyof typeof ports)[]) ports[name] = await freePort(host);
   const child = spawn('bash', [script], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])), LOCAL_STACK_DIR: dataDir, LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])),
+      LOCAL_STACK_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+    },
   });
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
@@ -58,7 +63,10 @@ test('local-stack.sh runs the whole stack on the given ports and stops it all on
     Promise.all([waitForReadyz(ingressUrl, 200, 60_000), waitForReadyz(egressUrl, 200, 60_000)]),
     exited.then((code) => assert.fail(`local-stack.sh exited with ${code}:\n${output}`)),
   ]);
-  const { sequence } = await createClient(IngressService, transportFor(ingressUrl)).publish({ subject: 'local.stack', data: new Uint8Array([7]) });
+  const { sequence } = await createClient(IngressService, transportFor(ingressUrl)).publish({
+    subject: 'local.stack',
+    data: new Uint8Array([7]),
+  });
   assert.equal(sequence, 1n);
   assert.equal((await createClient(EgressService, transportFor(egressUrl)).getLastSequence({ subject: 'local.stack' })).lastSequence, 1n);
   await new Promise((resolve) => setTimeout(resolve, 200));

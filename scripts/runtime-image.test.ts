@@ -83,7 +83,11 @@ test('the image layout starts both services from production dependencies', { tim
 
   const app = mkdtempSync(join(tmpdir(), 'mts-image-'));
   t.after(() => rmSync(app, { recursive: true, force: true }));
-  run(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(app, 'dist')], repoRoot);
+  run(
+    process.execPath,
+    [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(app, 'dist')],
+    repoRoot,
+  );
   copyFileSync(join(repoRoot, 'package.json'), join(app, 'package.json'));
   symlinkSync(productionNodeModules(), join(app, 'node_modules'), 'dir');
 

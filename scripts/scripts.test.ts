@@ -59,7 +59,11 @@ for (const [script, args, message] of missing) {
 }
 
 test('bad arguments are refused with the usage', () => {
-  for (const [script, args] of [['deploy.sh', ['sideways']], ['undeploy.sh', ['all', 'extra']], ['build-image.sh', ['ingress', 'bad tag']]] as const) {
+  for (const [script, args] of [
+    ['deploy.sh', ['sideways']],
+    ['undeploy.sh', ['all', 'extra']],
+    ['build-image.sh', ['ingress', 'bad tag']],
+  ] as const) {
     const result = spawnSync(join(scriptsDir, script), [...args], { encoding: 'utf8' });
     assert.equal(result.status, 1, script);
     assert.match(result.stderr, /error: /, script);

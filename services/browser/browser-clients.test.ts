@@ -58,12 +58,16 @@ test('a real browser publishes, subscribes, fetches and acks over Connect and gR
 
   for (const protocol of ['connect', 'grpcweb']) {
     const subject = `browser.${protocol}`;
-    assert.deepEqual(results[protocol], {
-      sequence: '1',
-      notified: '1',
-      fetched: [{ sequence: '1', text: `hello from ${subject}`, contentType: 'text/plain' }],
-      acked: true,
-      emptySubjectCode: 'InvalidArgument',
-    }, protocol);
+    assert.deepEqual(
+      results[protocol],
+      {
+        sequence: '1',
+        notified: '1',
+        fetched: [{ sequence: '1', text: `hello from ${subject}`, contentType: 'text/plain' }],
+        acked: true,
+        emptySubjectCode: 'InvalidArgument',
+      },
+      protocol,
+    );
   }
 });

@@ -35,7 +35,11 @@ async function exercise(transports: { ingress: Transport; egress: Transport }, s
 
   const fetched: ProtocolResult['fetched'] = [];
   for await (const message of egress.fetch({ subject, durableName: 'page', batchSize: 10 })) {
-    fetched.push({ sequence: String(message.sequence), text: new TextDecoder().decode(message.data), contentType: message.headers['content-type'] });
+    fetched.push({
+      sequence: String(message.sequence),
+      text: new TextDecoder().decode(message.data),
+      contentType: message.headers['content-type'],
+    });
   }
   const ack = await egress.ackMessage({ subject, durableName: 'page', sequence: published.sequence });
 

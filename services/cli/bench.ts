@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { durationOption, globalUsage, integerListOption, integerOption, parseCommand, positionals, sizeOption, UsageError } from './args.js';
+import {
+  durationOption,
+  globalUsage,
+  integerListOption,
+  integerOption,
+  parseCommand,
+  positionals,
+  sizeOption,
+  UsageError,
+} from './args.js';
 import { benchE2e } from './bench-e2e.js';
 import { benchPublish } from './bench-publish.js';
 import { clientsFrom, type Command } from './command.js';

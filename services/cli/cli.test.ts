@@ -21,13 +21,23 @@ const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).d
 test('publish, last and fetch print what was stored; --no-ack leaves the position', async (t) => {
   const urls = await server(t);
   assert.equal((await runMts(['last', 'orders.new', ...urls])).stdout.toString(), '0\n');
-  assert.equal((await runMts(['publish', 'orders.new', '--data', 'one', '-H', 'content-type=text/plain', ...urls])).stdout.toString(), '1\n');
+  assert.equal(
+    (await runMts(['publish', 'orders.new', '--data', 'one', '-H', 'content-type=text/plain', ...urls])).stdout.toString(),
+    '1\n',
+  );
   const piped = await runMts(['publish', 'orders.new', '--json', ...urls], Buffer.from([0, 1, 2, 255]));
   assert.deepEqual(JSON.parse(piped.stdout.toString()), { sequence: '2', objectName: '' });
-  assert.equal((await runMts(['last', 'orders.new', '--json', ...urls])).stdout.toString(), '{"subject":"orders.new","lastSequence":"2"}\n');
+  assert.equal(
+    (await runMts(['last', 'orders.new', '--json', ...urls])).stdout.toString(),
+    '{"subject":"orders.new","lastSequence":"2"}\n',
+  );
 
   const peek = await runMts(['fetch', 'orders.new', '--durable', 'd', '--no-ack', '--json', ...urls]);
-  const messages = peek.stdout.toString().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  const messages = peek.stdout
+    .toString()
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
   assert.deepEqual(
     messages.map(({ sequence, headers, size, text, base64 }) => ({ sequence, headers, size, text, base64 })),
     [
@@ -38,7 +48,10 @@ test('publish, last and fetch print what was stored; --no-ack leaves the positio
   const text = await runMts(['fetch', 'orders.new', '--durable', 'd', '--batch', '1', ...urls]);
   assert.match(text.stdout.toString(), /^orders\.new #1  3 bytes  \S+Z\n  content-type: text\/plain\n  data-size: 3\none\n$/);
   const binary = await runMts(['fetch', 'orders.new', '--durable', 'd', ...urls]);
-  assert.match(binary.stdout.toString(), /^orders\.new #2  4 bytes .*\n  data-size: 4\n  \(binary data not shown; save it with: mts fetch \.\.\. --output FILE\)\n$/);
+  assert.match(
+    binary.stdout.toString(),
+    /^orders\.new #2  4 bytes .*\n  data-size: 4\n  \(binary data not shown; save it with: mts fetch \.\.\. --output FILE\)\n$/,
+  );
   const empty = await runMts(['fetch', 'orders.new', '--durable', 'd', ...urls]);
   assert.equal(empty.code, 0);
   assert.equal(empty.stdout.length, 0);
@@ -73,7 +86,13 @@ test('subscribe follows new messages and acknowledges what it printed', async (t
   await runMts(['publish', 'live.feed', '--data', 'third', ...urls]);
   const [code] = await once(subscriber, 'close');
   assert.equal(code, 0);
-  assert.deepEqual(output.trim().split('\n').map((line) => (JSON.parse(line) as { text: string }).text), ['second', 'third']);
+  assert.deepEqual(
+    output
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { text: string }).text),
+    ['second', 'third'],
+  );
   // Everything up to the third was acknowledged: nothing is left for this durable.
   const rest = await runMts(['subscribe', 'live.feed', '--durable', 'reader', '--exit-when-idle', ...urls]);
   assert.equal(rest.code, 0);
@@ -95,7 +114,11 @@ test('errors are one line with the gRPC code and a non-zero exit', async (t) => 
   const { port } = closed.address() as { port: number };
   closed.close();
   await once(closed, 'close');
-  for (const args of [['publish', 'x', '--data', 'y'], ['subscribe', 'x', '--durable', 'd'], ['last', 'x']]) {
+  for (const args of [
+    ['publish', 'x', '--data', 'y'],
+    ['subscribe', 'x', '--durable', 'd'],
+    ['last', 'x'],
+  ]) {
     const down = await runMts([...args, '--ingress', `http://127.0.0.1:${port}`, '--egress', `http://127.0.0.1:${port}`]);
     assert.equal(down.code, 1, args.join(' '));
     assert.match(down.stderr, /^mts: unavailable: .*\n$/);
@@ -114,8 +137,15 @@ test('bench publish and e2e report throughput and latency percentiles as JSON', 
   const urls = await server(t);
   const publish = await runMts(['bench', 'publish', '--duration', '300ms', '--concurrency', '1,2', '--json', ...urls]);
   assert.equal(publish.code, 0, publish.stderr);
-  const levels = publish.stdout.toString().trim().split('\n').map((line) => JSON.parse(line) as { concurrency: number; messages: number; latency: { p50Ms: number; p99Ms: number } });
-  assert.deepEqual(levels.map((level) => level.concurrency), [1, 2]);
+  const levels = publish.stdout
+    .toString()
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { concurrency: number; messages: number; latency: { p50Ms: number; p99Ms: number } });
+  assert.deepEqual(
+    levels.map((level) => level.concurrency),
+    [1, 2],
+  );
   for (const level of levels) {
     assert.ok(level.messages > 0);
     assert.ok(level.latency.p50Ms > 0 && level.latency.p50Ms <= level.latency.p99Ms);

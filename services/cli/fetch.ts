@@ -61,4 +61,3 @@ Example: mts fetch files.upload --durable saver --output copy.bin`,
     if (!values['no-ack']) await egress.ackMessage({ durableName: values.durable, subject, sequence: last });
   },
 };
-

@@ -7,7 +7,12 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { run } from './keygen-command.js';
 
-const sink = () => new Writable({ write(_chunk, _encoding, done) { done(); } });
+const sink = () =>
+  new Writable({
+    write(_chunk, _encoding, done) {
+      done();
+    },
+  });
 
 test('mts keygen writes a private key only its owner reads and the matching public key', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mts-keygen-'));

@@ -62,10 +62,13 @@ export async function run(argv: string[], io: { stdout: NodeJS.WritableStream; s
     return 0;
   }
   const problem =
-    values.out === undefined ? '--out is required'
-    : !['rsa', 'ec', 'ed25519'].includes(values.type) ? `--type "${values.type}" is not one of rsa, ec, ed25519`
-    : !/^[\w.-]+$/.test(values.name) ? `--name "${values.name}" must be a plain file name`
-    : undefined;
+    values.out === undefined
+      ? '--out is required'
+      : !['rsa', 'ec', 'ed25519'].includes(values.type)
+        ? `--type "${values.type}" is not one of rsa, ec, ed25519`
+        : !/^[\w.-]+$/.test(values.name)
+          ? `--name "${values.name}" must be a plain file name`
+          : undefined;
   if (problem !== undefined) {
     io.stderr.write(`mts keygen: ${problem}\n\n${usage}`);
     return 2;
@@ -82,7 +85,9 @@ export async function run(argv: string[], io: { stdout: NodeJS.WritableStream; s
     fs.writeFileSync(publicPath, publicKey, { mode: 0o644, flag });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    io.stderr.write(`mts keygen: cannot write the key pair: ${code === 'EEXIST' ? 'a file exists (use --force to overwrite)' : (error as Error).message}\n`);
+    io.stderr.write(
+      `mts keygen: cannot write the key pair: ${code === 'EEXIST' ? 'a file exists (use --force to overwrite)' : (error as Error).message}\n`,
+    );
     return 1;
   }
   io.stdout.write(`private key: ${privatePath}\npublic key:  ${publicPath}\n`);

@@ -21,7 +21,9 @@ const overview = `Usage: mts <command> [flags]
 
 Commands:
 ${commands.map((command) => `  ${command.name.padEnd(10)} ${command.summary}`).join('\n')}
-${Object.entries(offline).map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`).join('\n')}
+${Object.entries(offline)
+  .map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`)
+  .join('\n')}
 
 Run "mts <command> --help" for its flags. Every command takes --ingress URL,
 --egress URL, --token TOKEN and --protocol grpc|connect.

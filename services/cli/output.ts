@@ -37,7 +37,10 @@ export function formatMessage(message: Message, options: { withData: boolean } =
   if (options.withData) {
     const text = message.data.length <= inlineTextMaxBytes ? printableText(message.data) : undefined;
     if (text !== undefined) lines.push(text.endsWith('\n') ? text.slice(0, -1) : text);
-    else lines.push(`  (${message.data.length > inlineTextMaxBytes ? 'large' : 'binary'} data not shown; save it with: mts fetch ... --output FILE)`);
+    else
+      lines.push(
+        `  (${message.data.length > inlineTextMaxBytes ? 'large' : 'binary'} data not shown; save it with: mts fetch ... --output FILE)`,
+      );
   }
   return `${lines.join('\n')}\n`;
 }

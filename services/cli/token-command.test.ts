@@ -11,7 +11,15 @@ import { run } from './token-command.js';
 
 function capture() {
   let text = '';
-  return { stream: new Writable({ write(chunk, _encoding, done) { text += String(chunk); done(); } }), text: () => text };
+  return {
+    stream: new Writable({
+      write(chunk, _encoding, done) {
+        text += String(chunk);
+        done();
+      },
+    }),
+    text: () => text,
+  };
 }
 
 test('mts token mints a token the services accept, with the asked claims', async (t) => {
@@ -21,7 +29,10 @@ test('mts token mints a token the services accept, with the asked claims', async
   fs.writeFileSync(path.join(dir, 'jwt.key'), privateKey);
   const stdout = capture();
   const stderr = capture();
-  const code = await run(['--key', path.join(dir, 'jwt.key'), '--client-id', 'svc', '--subjects', 'a.*,b', '--permissions', 'publish', '--ttl', '15m'], { stdout: stdout.stream, stderr: stderr.stream });
+  const code = await run(
+    ['--key', path.join(dir, 'jwt.key'), '--client-id', 'svc', '--subjects', 'a.*,b', '--permissions', 'publish', '--ttl', '15m'],
+    { stdout: stdout.stream, stderr: stderr.stream },
+  );
   assert.equal(code, 0, stderr.text());
   const { payload, protectedHeader } = await jwtVerify(stdout.text().trim(), createPublicKey(publicKey), { issuer: 'minitoolstream' });
   assert.equal(protectedHeader.alg, 'ES256');
@@ -33,7 +44,13 @@ test('mts token mints a token the services accept, with the asked claims', async
   const usage = capture();
   assert.equal(await run(['--client-id', 'svc'], { stdout: capture().stream, stderr: usage.stream }), 2);
   assert.match(usage.text(), /--key is required/);
-  assert.equal(await run(['--key', path.join(dir, 'jwt.key'), '--client-id', 'svc', '--ttl', 'soon'], { stdout: capture().stream, stderr: capture().stream }), 2);
+  assert.equal(
+    await run(['--key', path.join(dir, 'jwt.key'), '--client-id', 'svc', '--ttl', 'soon'], {
+      stdout: capture().stream,
+      stderr: capture().stream,
+    }),
+    2,
+  );
   const help = capture();
   assert.equal(await run(['--help'], { stdout: help.stream, stderr: capture().stream }), 0);
   assert.match(help.text(), /Usage: mts token/);

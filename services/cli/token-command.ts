@@ -64,7 +64,11 @@ export function parseDuration(text: string): number {
 
 class UsageError extends Error {}
 
-const list = (text: string): string[] => text.split(',').map((item) => item.trim()).filter((item) => item !== '');
+const list = (text: string): string[] =>
+  text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
 
 /** `mts token`: exit 0 with the token on stdout, 2 on a usage error, 1 when the key cannot be used. */
 export async function run(argv: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream } = process): Promise<number> {
@@ -95,7 +99,9 @@ export async function run(argv: string[], io: { stdout: NodeJS.WritableStream; s
       privateKey = createPrivateKey(fs.readFileSync(values.key));
     } catch (error) {
       // The reason only: never key bytes.
-      io.stderr.write(`mts token: cannot read a private key from ${values.key}: ${(error as NodeJS.ErrnoException).code ?? 'not a PEM private key'}\n`);
+      io.stderr.write(
+        `mts token: cannot read a private key from ${values.key}: ${(error as NodeJS.ErrnoException).code ?? 'not a PEM private key'}\n`,
+      );
       return 1;
     }
     const token = await mintToken({

@@ -34,7 +34,10 @@ test('with the object store down, large publishes are UNAVAILABLE, inline ones g
   await servers.s3.stop();
   await Promise.all([waitForReadyz(services.ingress.url, 503, 10_000), waitForReadyz(services.egress.url, 503, 10_000)]);
   for (let attempt = 0; attempt < 3; attempt++) {
-    await assert.rejects(ingress.publish({ subject, data: payload(inlineMaxBytes * 4, 3) }), (error) => ConnectError.from(error).code === Code.Unavailable);
+    await assert.rejects(
+      ingress.publish({ subject, data: payload(inlineMaxBytes * 4, 3) }),
+      (error) => ConnectError.from(error).code === Code.Unavailable,
+    );
     await publish(payload(16, 4 + attempt));
   }
   const fetchSequences = async (durableName: string) => {
@@ -51,7 +54,10 @@ test('with the object store down, large publishes are UNAVAILABLE, inline ones g
   await publish(payload(inlineMaxBytes * 4, 9));
   const fetched = [];
   for await (const message of egress.fetch({ subject, durableName: 'auditor', batchSize: 100 })) fetched.push(message);
-  assert.deepEqual(fetched.map((message) => message.sequence), published.map((_, index) => BigInt(index + 1)));
+  assert.deepEqual(
+    fetched.map((message) => message.sequence),
+    published.map((_, index) => BigInt(index + 1)),
+  );
   fetched.forEach((message, index) => assertSameBytes(message.data, published[index]!, `sequence ${message.sequence}`));
   // The failed uploads' pending entries could not be discarded while the store was down; the sweep removes them.
   await eventually(async () => (await servers.metadata.listStalePendingUploads(Date.now() + 1, 10)).length === 0, 5000);

@@ -72,8 +72,12 @@ test('a Tarantool crash is reported, answered UNAVAILABLE, survived without rest
   const last = (await egress.getLastSequence({ subject })).lastSequence;
   const fetched = [];
   for await (const message of egress.fetch({ subject, durableName: 'auditor', batchSize: 1000 })) fetched.push(message);
-  assert.deepEqual(fetched.map((message) => message.sequence), Array.from({ length: Number(last) }, (_, index) => BigInt(index + 1)));
-  for (const [sequence, data] of acknowledged) assertSameBytes(fetched[Number(sequence) - 1]!.data, data, `acknowledged sequence ${sequence}`);
+  assert.deepEqual(
+    fetched.map((message) => message.sequence),
+    Array.from({ length: Number(last) }, (_, index) => BigInt(index + 1)),
+  );
+  for (const [sequence, data] of acknowledged)
+    assertSameBytes(fetched[Number(sequence) - 1]!.data, data, `acknowledged sequence ${sequence}`);
   t.diagnostic(`${acknowledged.size} messages acknowledged, ${failures.length} publishes refused during the outage`);
 });
 

@@ -35,7 +35,9 @@ export function egressRoutes({ store, metrics, logger, readiness }: ServiceDeps)
       // A start sequence names the first message of interest; without one the durable's ack floor decides.
       const after =
         request.startSequence !== undefined
-          ? (request.startSequence > 0n ? request.startSequence - 1n : 0n)
+          ? request.startSequence > 0n
+            ? request.startSequence - 1n
+            : 0n
           : await store.ackFloor(ownDurable(request.durableName, context), subject, context.signal);
       const ended = AbortSignal.any([context.signal, readiness.draining]);
       for await (const sequence of watch.follow(subject, after, ended)) {

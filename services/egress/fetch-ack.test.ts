@@ -9,7 +9,11 @@ const MiB = 1024 * 1024;
 
 async function publishMany(services: TestServices, subject: string, count: number, size = 8): Promise<void> {
   for (let first = 0; first < count; first += 200) {
-    const batch = Array.from({ length: Math.min(200, count - first) }, (_, index) => ({ subject, data: payload(size, first + index), headers: {} }));
+    const batch = Array.from({ length: Math.min(200, count - first) }, (_, index) => ({
+      subject,
+      data: payload(size, first + index),
+      headers: {},
+    }));
     await services.store.publish(batch);
   }
 }
@@ -33,14 +37,21 @@ test('Fetch and Ack: same batch until acked, monotonic floor, bounded batches', 
   });
 
   await t.test('an ack moves the floor; an older ack is a no-op', async () => {
-    assert.deepEqual(await egress.ackMessage({ ...consumer, sequence: 10n }), { $typeName: 'minitoolstream.AckResponse', success: true, errorMessage: '' });
+    assert.deepEqual(await egress.ackMessage({ ...consumer, sequence: 10n }), {
+      $typeName: 'minitoolstream.AckResponse',
+      success: true,
+      errorMessage: '',
+    });
     assert.deepEqual(await fetchSequences(3), range(11, 13));
     await egress.ackMessage({ ...consumer, sequence: 4n });
     assert.deepEqual(await fetchSequences(3), range(11, 13));
   });
 
   await t.test('an ack past the last sequence is FAILED_PRECONDITION and changes nothing', async () => {
-    await assert.rejects(egress.ackMessage({ ...consumer, sequence: 1201n }), (error) => ConnectError.from(error).code === Code.FailedPrecondition);
+    await assert.rejects(
+      egress.ackMessage({ ...consumer, sequence: 1201n }),
+      (error) => ConnectError.from(error).code === Code.FailedPrecondition,
+    );
     assert.deepEqual(await fetchSequences(1), [11n]);
   });
 

@@ -39,13 +39,19 @@ test('a slow large upload never ends up behind an acked position', async (t) => 
   await started;
   const small = await ingress.publish({ subject, data: payload(10, 2) });
   assert.equal(small.sequence, 1n, 'the small message commits first and takes the first number');
-  assert.deepEqual((await fetchAll()).map((message) => message.sequence), [1n]);
+  assert.deepEqual(
+    (await fetchAll()).map((message) => message.sequence),
+    [1n],
+  );
   await egress.ackMessage({ ...consumer, sequence: 1n });
 
   finishUpload();
   const bigResult = await bigPublish;
   assert.equal(bigResult.sequence, 2n, 'the big message is numbered above the ack floor');
   const delivered = await fetchAll();
-  assert.deepEqual(delivered.map((message) => message.sequence), [2n]);
+  assert.deepEqual(
+    delivered.map((message) => message.sequence),
+    [2n],
+  );
   assertSameBytes(delivered[0]!.data, big, 'the big payload');
 });

@@ -46,9 +46,7 @@ export function createSubjectWatch({ store, logger, waitTimeoutMs = 20_000, retr
     for (;;) {
       try {
         watcher.last =
-          watcher.last === undefined
-            ? await store.lastSequence(subject)
-            : await store.waitForCommit(subject, watcher.last, waitTimeoutMs);
+          watcher.last === undefined ? await store.lastSequence(subject) : await store.waitForCommit(subject, watcher.last, waitTimeoutMs);
         watcher.wakers.forEach((wake) => wake());
       } catch (error) {
         if (watcher.wakers.size === 0) break;

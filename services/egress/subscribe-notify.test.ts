@@ -28,8 +28,7 @@ test('Subscribe pushes commits at once and costs one store wait per subject', as
   // A thousand streams share this signal on purpose.
   setMaxListeners(2000, streams.signal);
   t.after(() => streams.abort());
-  const open = (durableName: string) =>
-    egress.subscribe({ subject, durableName }, { signal: streams.signal })[Symbol.asyncIterator]();
+  const open = (durableName: string) => egress.subscribe({ subject, durableName }, { signal: streams.signal })[Symbol.asyncIterator]();
 
   await t.test('a caught-up consumer gets no notification on open', async () => {
     await ingress.publish({ subject, data: payload(4) });
@@ -67,7 +66,10 @@ test('Subscribe pushes commits at once and costs one store wait per subject', as
     const pending = idle.map((stream) => nextWithin(stream, 5000));
     await ingress.publish({ subject, data: payload(4) });
     const woken = await Promise.all(pending);
-    assert.ok(woken.every((notification) => notification?.sequence === 3n), 'every stream was notified');
+    assert.ok(
+      woken.every((notification) => notification?.sequence === 3n),
+      'every stream was notified',
+    );
     streams.abort();
     // The wait in flight is not abandoned: the watcher retires when it returns.
     await ingress.publish({ subject, data: payload(4) });

@@ -55,9 +55,15 @@ test('three ingress processes publishing to one subject get gapless sequences, c
   );
 
   const sequences = [...bySequence.keys()].sort((a, b) => (a < b ? -1 : 1));
-  assert.deepEqual(sequences, Array.from({ length: total }, (_, index) => BigInt(index + 1)));
+  assert.deepEqual(
+    sequences,
+    Array.from({ length: total }, (_, index) => BigInt(index + 1)),
+  );
   const received = await consumed;
-  assert.deepEqual(received.map((message) => message.sequence), sequences);
+  assert.deepEqual(
+    received.map((message) => message.sequence),
+    sequences,
+  );
   for (const message of received) {
     assertSameBytes(message.data, bySequence.get(message.sequence)!, `payload of sequence ${message.sequence}`);
   }

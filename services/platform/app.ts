@@ -46,7 +46,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     // Fastify's types know one protocol per server; at run time its handler
     // serves http and http2 compatibility requests alike.
-    serverFactory: (handler) => createDualProtocolServer(handler as DualProtocolHandler, { tls: config.tls, logger }) as unknown as http.Server,
+    serverFactory: (handler) =>
+      createDualProtocolServer(handler as DualProtocolHandler, { tls: config.tls, logger }) as unknown as http.Server,
     return503OnClosing: false,
   });
 

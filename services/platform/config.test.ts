@@ -15,7 +15,11 @@ const bad: [string, Record<string, string>][] = [
 
 test('a bad value throws a ConfigError naming the variable', () => {
   for (const [variable, env] of bad) {
-    assert.throws(() => loadConfig('ingress', env), (error: unknown) => error instanceof ConfigError && error.variable === variable, variable);
+    assert.throws(
+      () => loadConfig('ingress', env),
+      (error: unknown) => error instanceof ConfigError && error.variable === variable,
+      variable,
+    );
   }
 });
 
@@ -24,7 +28,10 @@ test('defaults follow the deployment guide', () => {
   assert.equal(config.port, 50052);
   assert.equal(config.storage, 'tarantool');
   assert.deepEqual([config.tarantool.host, config.tarantool.port, config.tarantool.user], ['localhost', 3301, 'minitoolstream_connector']);
-  assert.deepEqual([config.minio.host, config.minio.port, config.minio.bucket, config.minio.useSSL], ['localhost', 9000, 'minitoolstream', false]);
+  assert.deepEqual(
+    [config.minio.host, config.minio.port, config.minio.bucket, config.minio.useSSL],
+    ['localhost', 9000, 'minitoolstream', false],
+  );
   assert.deepEqual([config.logLevel, config.logFormat], ['info', 'json']);
   assert.ok(Object.isFrozen(config));
 });

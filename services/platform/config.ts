@@ -218,7 +218,10 @@ function reader(env: Env) {
     list(name: string, fallback: string[]): string[] {
       const value = raw(name);
       if (value === undefined) return fallback;
-      return value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+      return value
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '');
     },
   };
 }

@@ -8,7 +8,10 @@ import { ConfigError, type TlsConfig } from './config.js';
 import { watchFiles } from './file-watch.js';
 
 /** A request handler that accepts both protocols' compatibility objects. */
-export type DualProtocolHandler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
+export type DualProtocolHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
 
 /** What Fastify calls on close when the server is its own (see fastify.js onClose). */
 export interface DualProtocolServer extends net.Server {
@@ -80,7 +83,12 @@ export function createDualProtocolServer(handler: DualProtocolHandler, options: 
  * file changes, so a renewed certificate is served without a restart; a pair
  * that fails to load leaves the previous one in place.
  */
-function createTlsServer(handler: DualProtocolHandler, connections: ConnectionTracker, tls: TlsConfig, options: DualProtocolOptions): DualProtocolServer {
+function createTlsServer(
+  handler: DualProtocolHandler,
+  connections: ConnectionTracker,
+  tls: TlsConfig,
+  options: DualProtocolOptions,
+): DualProtocolServer {
   const server = http2.createSecureServer({ ...http2Options, allowHTTP1: true, ...readTlsFiles(tls) }, (req, res) => {
     if (req.httpVersionMajor === 1) connections.h1Request(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse);
     handler(req, res);

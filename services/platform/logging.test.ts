@@ -11,7 +11,11 @@ import { transportFor } from '../testing/test-services.js';
 import { loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 
-const secrets = { TARANTOOL_PASSWORD: 'tarantool-pw-0451', MINIO_ACCESS_KEY_ID: 'access-id-0451', MINIO_SECRET_ACCESS_KEY: 'secret-key-0451' };
+const secrets = {
+  TARANTOOL_PASSWORD: 'tarantool-pw-0451',
+  MINIO_ACCESS_KEY_ID: 'access-id-0451',
+  MINIO_SECRET_ACCESS_KEY: 'secret-key-0451',
+};
 const token = 'Bearer token-0451';
 
 async function tempDir(t: TestContext): Promise<string> {
@@ -25,7 +29,10 @@ async function publishTwice(url: string) {
   const ingress = createClient(IngressService, transportFor(url));
   const headers = { authorization: token };
   await ingress.publish({ subject: 'logging.test', data: new Uint8Array([1]) }, { headers });
-  await assert.rejects(ingress.publish({ subject: '' }, { headers }), (error: unknown) => error instanceof ConnectError && error.code === Code.InvalidArgument);
+  await assert.rejects(
+    ingress.publish({ subject: '' }, { headers }),
+    (error: unknown) => error instanceof ConnectError && error.code === Code.InvalidArgument,
+  );
 }
 
 test('secrets are redacted in config objects, headers and nested fields', () => {
@@ -50,12 +57,19 @@ test('a spawned service logs one JSON line per RPC with method, code and duratio
   const service = await spawnService(t, 'ingress', { ...secrets, STORAGE: 'embedded', MTS_DATA_DIR: await tempDir(t), LOG_LEVEL: 'debug' });
   await publishTwice(service.url);
   await service.waitForOutput('INVALID_ARGUMENT');
-  const lines = service.stdout().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  const lines = service
+    .stdout()
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
   const rpcs = lines.filter((line) => typeof line.rpc === 'string' && String(line.rpc).startsWith('minitoolstream.'));
-  assert.deepEqual(rpcs.map((line) => [line.rpc, line.code]), [
-    ['minitoolstream.IngressService/Publish', 'OK'],
-    ['minitoolstream.IngressService/Publish', 'INVALID_ARGUMENT'],
-  ]);
+  assert.deepEqual(
+    rpcs.map((line) => [line.rpc, line.code]),
+    [
+      ['minitoolstream.IngressService/Publish', 'OK'],
+      ['minitoolstream.IngressService/Publish', 'INVALID_ARGUMENT'],
+    ],
+  );
   for (const line of rpcs) assert.equal(typeof line.ms, 'number');
   for (const value of [...Object.values(secrets), 'token-0451']) assert.ok(!service.stdout().includes(value), `${value} leaked`);
 });
@@ -64,7 +78,10 @@ test('LOG_FORMAT=text writes readable lines through pino-pretty', async (t) => {
   const service = await spawnService(t, 'ingress', { STORAGE: 'embedded', MTS_DATA_DIR: await tempDir(t), LOG_FORMAT: 'text' });
   await publishTwice(service.url);
   await service.waitForOutput('INVALID_ARGUMENT');
-  const rpcLines = service.stdout().split('\n').filter((line) => /INFO.*: rpc/.test(line));
+  const rpcLines = service
+    .stdout()
+    .split('\n')
+    .filter((line) => /INFO.*: rpc/.test(line));
   assert.ok(rpcLines.length >= 1, service.stdout());
   assert.throws(() => JSON.parse(rpcLines[0]!));
   assert.match(service.stdout(), /rpc: "minitoolstream\.IngressService\/Publish"/);

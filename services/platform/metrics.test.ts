@@ -54,7 +54,10 @@ test('/healthz, /readyz and /metrics answer over HTTP/1.1 and h2c on the gRPC po
   }
   const ready = JSON.parse((await h2cGet(services.egress.url, '/readyz')).body);
   assert.equal(ready.ready, true);
-  assert.deepEqual(ready.dependencies.map((d: { name: string }) => d.name), ['sqlite', 'folder']);
+  assert.deepEqual(
+    ready.dependencies.map((d: { name: string }) => d.name),
+    ['sqlite', 'folder'],
+  );
   const metrics = await h2cGet(services.egress.url, '/metrics');
   assert.equal(metrics.status, 200);
   assert.match(metrics.body, /^# TYPE grpc_server_handling_seconds histogram$/m);

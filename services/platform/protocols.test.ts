@@ -26,7 +26,10 @@ for (const protocol of protocols) {
     assert.equal(published.sequence, 1n);
     const fetched = [];
     for await (const message of egressClient(services, protocol).fetch({ subject: 'smoke.test', durableName: 'd' })) fetched.push(message);
-    assert.deepEqual(fetched.map((m) => [m.sequence, [...m.data]]), [[1n, [1, 2, 3]]]);
+    assert.deepEqual(
+      fetched.map((m) => [m.sequence, [...m.data]]),
+      [[1n, [1, 2, 3]]],
+    );
   });
 }
 
@@ -34,20 +37,43 @@ test('buf curl with reflection publishes over gRPC, gRPC-Web and Connect, and fe
   const services = await startTestServices(t);
   for (const [index, protocol] of protocols.entries()) {
     const args = ['--protocol', protocol, ...(protocol === 'grpc' ? ['--http2-prior-knowledge'] : [])];
-    const published = await bufCurl([...args, '-d', '{"subject":"buf.curl","data":"AAH/"}', `${services.ingress.url}/minitoolstream.IngressService/Publish`]);
+    const published = await bufCurl([
+      ...args,
+      '-d',
+      '{"subject":"buf.curl","data":"AAH/"}',
+      `${services.ingress.url}/minitoolstream.IngressService/Publish`,
+    ]);
     assert.equal(published.code, 0, `${protocol}: ${published.stderr}`);
     assert.equal(JSON.parse(published.stdout).sequence, String(index + 1), protocol);
   }
-  const fetched = await bufCurl(['--protocol', 'grpc', '-d', '{"subject":"buf.curl","durableName":"d","batchSize":2}', `${services.egress.url}/minitoolstream.EgressService/Fetch`]);
+  const fetched = await bufCurl([
+    '--protocol',
+    'grpc',
+    '-d',
+    '{"subject":"buf.curl","durableName":"d","batchSize":2}',
+    `${services.egress.url}/minitoolstream.EgressService/Fetch`,
+  ]);
   assert.equal(fetched.code, 0, fetched.stderr);
   // One JSON document per streamed message.
   const messages = fetched.stdout.split(/\n(?=\{)/).map((text) => JSON.parse(text) as { sequence: string; data: string });
-  assert.deepEqual(messages.map((m) => [m.sequence, m.data]), [['1', 'AAH/'], ['2', 'AAH/']]);
+  assert.deepEqual(
+    messages.map((m) => [m.sequence, m.data]),
+    [
+      ['1', 'AAH/'],
+      ['2', 'AAH/'],
+    ],
+  );
 });
 
 test('the package-less names of the deployment guide work', async (t) => {
   const services = await startTestServices(t);
-  const published = await bufCurl(['--protocol', 'grpc', '-d', '{"subject":"guide.test"}', `${services.ingress.url}/IngressService/Publish`]);
+  const published = await bufCurl([
+    '--protocol',
+    'grpc',
+    '-d',
+    '{"subject":"guide.test"}',
+    `${services.ingress.url}/IngressService/Publish`,
+  ]);
   assert.equal(published.code, 0, published.stderr);
   assert.equal(JSON.parse(published.stdout).sequence, '1');
   const last = await bufCurl(['-d', '{"subject":"guide.test"}', `${services.egress.url}/EgressService/GetLastSequence`]);

@@ -44,10 +44,19 @@ test('with Tarantool and MinIO down the service serves, is not ready, answers UN
   const down = await waitForReadyz(service.url, (report) => report.state !== 'starting', 10_000);
   assert.equal(down.status, 503);
   assert.equal(down.report.state, 'unavailable');
-  assert.deepEqual(down.report.dependencies.map((d) => [d.name, d.ok]), [['tarantool', false], ['minio', false]]);
+  assert.deepEqual(
+    down.report.dependencies.map((d) => [d.name, d.ok]),
+    [
+      ['tarantool', false],
+      ['minio', false],
+    ],
+  );
   assert.equal((await health.check({ service: '' })).status, Status.NOT_SERVING);
   assert.equal((await health.check({ service: 'minitoolstream.IngressService' })).status, Status.NOT_SERVING);
-  await assert.rejects(ingress.publish({ subject: 'while.down' }), (error: unknown) => error instanceof ConnectError && error.code === Code.Unavailable);
+  await assert.rejects(
+    ingress.publish({ subject: 'while.down' }),
+    (error: unknown) => error instanceof ConnectError && error.code === Code.Unavailable,
+  );
 
   const watching = new AbortController();
   t.after(() => watching.abort());
@@ -58,7 +67,13 @@ test('with Tarantool and MinIO down the service serves, is not ready, answers UN
   // The process reconnects with backoff (at most a few seconds) and re-checks every 2 s.
   const up = await waitForReadyz(service.url, (report) => report.ready, 20_000);
   assert.equal(up.status, 200);
-  assert.deepEqual(up.report.dependencies.map((d) => [d.name, d.ok]), [['tarantool', true], ['minio', true]]);
+  assert.deepEqual(
+    up.report.dependencies.map((d) => [d.name, d.ok]),
+    [
+      ['tarantool', true],
+      ['minio', true],
+    ],
+  );
   assert.equal((await watch.next()).value?.status, Status.SERVING);
   assert.equal((await health.check({ service: '' })).status, Status.SERVING);
   assert.equal((await ingress.publish({ subject: 'after.recovery' })).sequence, 1n);
@@ -71,5 +86,8 @@ test('health Check answers SERVING when ready and NOT_FOUND for an unknown servi
   await services.ingress.readiness.refresh();
   const health = createClient(Health, transportFor(services.ingress.url));
   assert.equal((await health.check({ service: 'IngressService' })).status, Status.SERVING);
-  await assert.rejects(health.check({ service: 'no.such.Service' }), (error: unknown) => error instanceof ConnectError && error.code === Code.NotFound);
+  await assert.rejects(
+    health.check({ service: 'no.such.Service' }),
+    (error: unknown) => error instanceof ConnectError && error.code === Code.NotFound,
+  );
 });

@@ -65,7 +65,10 @@ export function reflectionRoutes(services: DescService[]): (router: ConnectRoute
       async *serverReflectionInfo(requests) {
         for await (const request of requests) {
           // v1alpha is field for field the same protocol as v1.
-          yield create(v1alpha.ServerReflectionResponseSchema, { originalRequest: request, messageResponse: answer(request) } as MessageInitShape<typeof v1alpha.ServerReflectionResponseSchema>);
+          yield create(v1alpha.ServerReflectionResponseSchema, {
+            originalRequest: request,
+            messageResponse: answer(request),
+          } as MessageInitShape<typeof v1alpha.ServerReflectionResponseSchema>);
         }
       },
     });
@@ -81,7 +84,10 @@ function withImports(file: DescFile | undefined, what: string): Answer {
     f.dependencies.forEach(visit);
   };
   visit(file);
-  return { case: 'fileDescriptorResponse', value: { fileDescriptorProto: ordered.map((f) => toBinary(FileDescriptorProtoSchema, f.proto)) } };
+  return {
+    case: 'fileDescriptorResponse',
+    value: { fileDescriptorProto: ordered.map((f) => toBinary(FileDescriptorProtoSchema, f.proto)) },
+  };
 }
 
 function failure(errorCode: number, errorMessage: string): Answer {

@@ -1,13 +1,7 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Logger } from 'pino';
 import { AuthFailure } from './auth/auth-failure.js';
-import {
-  AckBeyondEndError,
-  MessageTooLargeError,
-  StoreClosedError,
-  StoreUnavailableError,
-  UploadExpiredError,
-} from '../store/store.js';
+import { AckBeyondEndError, MessageTooLargeError, StoreClosedError, StoreUnavailableError, UploadExpiredError } from '../store/store.js';
 
 const unavailableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'EAI_AGAIN']);
 

@@ -47,7 +47,11 @@ export function createRpcObserver(metrics: Metrics, logger: Logger): Interceptor
  * A request gate (which runs before the body is read, and before any
  * interceptor) whose refusals are counted and logged like every other RPC.
  */
-export function observeGate(gate: (context: HandlerContext) => Promise<void>, metrics: Metrics, logger: Logger): (context: HandlerContext) => Promise<void> {
+export function observeGate(
+  gate: (context: HandlerContext) => Promise<void>,
+  metrics: Metrics,
+  logger: Logger,
+): (context: HandlerContext) => Promise<void> {
   return async (context) => {
     const started = performance.now();
     try {
@@ -60,13 +64,20 @@ export function observeGate(gate: (context: HandlerContext) => Promise<void>, me
   };
 }
 
-function recordRpc(metrics: Metrics, logger: Logger, labels: { service: string; method: string }, started: number, failure?: ConnectError): void {
+function recordRpc(
+  metrics: Metrics,
+  logger: Logger,
+  labels: { service: string; method: string },
+  started: number,
+  failure?: ConnectError,
+): void {
   const code = codeName(failure ? failure.code : 'ok');
   const seconds = (performance.now() - started) / 1000;
   metrics.rpcHandled.inc({ ...labels, code });
   metrics.rpcSeconds.observe(labels, seconds);
   const line = { rpc: `${labels.service}/${labels.method}`, code, ms: Math.round(seconds * 1e4) / 10 };
-  if (failure && failure.code !== undefined && isServerFault(code)) logger.warn({ ...line, err: failure.cause ?? failure.rawMessage }, 'rpc failed');
+  if (failure && failure.code !== undefined && isServerFault(code))
+    logger.warn({ ...line, err: failure.cause ?? failure.rawMessage }, 'rpc failed');
   else logger.info(line, failure ? `rpc rejected: ${failure.rawMessage}` : 'rpc');
 }
 

@@ -40,7 +40,15 @@ export async function runMain(definitions: ServiceDefinition[], env: Env = proce
     exitOnConfigError(error);
   }
   for (const service of running) {
-    logger.info({ service: service.name, url: service.url, storage: config.storage, ...(config.storage === 'embedded' ? { dataDir: config.dataDir } : {}) }, `${service.name} listening`);
+    logger.info(
+      {
+        service: service.name,
+        url: service.url,
+        storage: config.storage,
+        ...(config.storage === 'embedded' ? { dataDir: config.dataDir } : {}),
+      },
+      `${service.name} listening`,
+    );
   }
   installShutdown(running, store, logger);
   return { config, services: running };

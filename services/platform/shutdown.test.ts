@@ -32,7 +32,8 @@ test('SIGTERM ends open streams cleanly, finishes in-flight calls and exits 0', 
   })();
   const notified: bigint[] = [];
   const subscribe = (async () => {
-    for await (const note of createClient(EgressService, transport).subscribe({ subject: 'drain.test', durableName: 'd' })) notified.push(note.sequence);
+    for await (const note of createClient(EgressService, transport).subscribe({ subject: 'drain.test', durableName: 'd' }))
+      notified.push(note.sequence);
   })();
   const subscribeOpen = new RegExp(`^${OPEN_STREAMS}\\{service="minitoolstream.EgressService",method="Subscribe"\\} 1$`, 'm');
   await until(async () => subscribeOpen.test(await (await fetch(`${service.url}/metrics`)).text()), 'Subscribe to be open');

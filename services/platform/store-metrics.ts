@@ -7,7 +7,8 @@ import type { Metrics } from './metrics.js';
  * poll by design and is left out so it cannot drown the real latencies.
  */
 export function instrumentStore(store: MessageStore, metrics: Metrics, backend: string): MessageStore {
-  const timed = <A extends unknown[], R>(operation: string, call: (...args: A) => Promise<R>) =>
+  const timed =
+    <A extends unknown[], R>(operation: string, call: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
       const stop = metrics.storageSeconds.startTimer({ operation, backend });
       try {

@@ -20,8 +20,25 @@ const buf = path.resolve(import.meta.dirname, '../../node_modules/.bin/buf');
 async function selfSigned(dir: string, name: string): Promise<{ cert: string; key: string }> {
   const cert = path.join(dir, `${name}.crt`);
   const key = path.join(dir, `${name}.key`);
-  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
-    '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert]);
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    `/CN=${name}`,
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  ]);
   return { cert, key };
 }
 
@@ -42,22 +59,35 @@ test('TLS: gRPC over h2 and HTTP/1.1 share one port, and a renewed certificate i
   const served = { cert: path.join(dir, 'tls.crt'), key: path.join(dir, 'tls.key') };
   fs.copyFileSync(first.cert, served.cert);
   fs.copyFileSync(first.key, served.key);
-  const services = await startTestServices(t, { env: { TLS_CERT_FILE: served.cert, TLS_KEY_FILE: served.key, TLS_RELOAD_INTERVAL_MS: '50' } });
+  const services = await startTestServices(t, {
+    env: { TLS_CERT_FILE: served.cert, TLS_KEY_FILE: served.key, TLS_RELOAD_INTERVAL_MS: '50' },
+  });
   const url = services.ingress.url;
   assert.match(url, /^https:/);
   const ca = fs.readFileSync(first.cert);
 
   await t.test('buf curl --protocol grpc (h2 by ALPN)', async () => {
-    const { stdout } = await run(buf, ['curl', '--protocol', 'grpc', '--cacert', first.cert, '--data', '{"subject":"tls.s","data":"AQI="}', `${url}/minitoolstream.IngressService/Publish`]);
+    const { stdout } = await run(buf, [
+      'curl',
+      '--protocol',
+      'grpc',
+      '--cacert',
+      first.cert,
+      '--data',
+      '{"subject":"tls.s","data":"AQI="}',
+      `${url}/minitoolstream.IngressService/Publish`,
+    ]);
     assert.equal(JSON.parse(stdout).sequence, '1');
   });
 
   await t.test('HTTP/1.1 with node https', async () => {
     const { status, alpn } = await new Promise<{ status: number; alpn: string | false | null }>((resolve, reject) => {
-      https.get(`${url}/healthz`, { ca, agent: false }, (res) => {
-        res.resume();
-        resolve({ status: res.statusCode!, alpn: (res.socket as tls.TLSSocket).alpnProtocol });
-      }).once('error', reject);
+      https
+        .get(`${url}/healthz`, { ca, agent: false }, (res) => {
+          res.resume();
+          resolve({ status: res.statusCode!, alpn: (res.socket as tls.TLSSocket).alpnProtocol });
+        })
+        .once('error', reject);
     });
     assert.equal(status, 200);
     assert.notEqual(alpn, 'h2');
@@ -66,7 +96,10 @@ test('TLS: gRPC over h2 and HTTP/1.1 share one port, and a renewed certificate i
   await t.test('generated clients: gRPC over h2 and Connect over HTTP/1.1', async () => {
     const grpc = createClient(IngressService, createGrpcTransport({ baseUrl: url, nodeOptions: { ca } }));
     assert.equal((await grpc.publish({ subject: 'tls.s' })).sequence, 2n);
-    const connect = createClient(IngressService, createConnectTransport({ baseUrl: url, httpVersion: '1.1', nodeOptions: { ca, agent: false } }));
+    const connect = createClient(
+      IngressService,
+      createConnectTransport({ baseUrl: url, httpVersion: '1.1', nodeOptions: { ca, agent: false } }),
+    );
     assert.equal((await connect.publish({ subject: 'tls.s' })).sequence, 3n);
   });
 

@@ -67,9 +67,11 @@ test('bad input over the wire is INVALID_ARGUMENT, never UNKNOWN or INTERNAL', a
   await assert.rejects(egress.ackMessage({ subject: 'ok', durableName: 'd', sequence: 0n }), invalidArgument);
   await assert.rejects(egress.getLastSequence({ subject: 'a..b' }), invalidArgument);
   await assert.rejects(async () => {
-    for await (const message of egress.fetch({ subject: 'ok', durableName: 'd', batchSize: -1 })) assert.fail(`unexpected ${message.sequence}`);
+    for await (const message of egress.fetch({ subject: 'ok', durableName: 'd', batchSize: -1 }))
+      assert.fail(`unexpected ${message.sequence}`);
   }, invalidArgument);
   await assert.rejects(async () => {
-    for await (const note of egressClient(services).subscribe({ subject: 'ok', durableName: '' })) assert.fail(`unexpected ${note.sequence}`);
+    for await (const note of egressClient(services).subscribe({ subject: 'ok', durableName: '' }))
+      assert.fail(`unexpected ${note.sequence}`);
   }, invalidArgument);
 });

@@ -49,8 +49,10 @@ export function checkHeaders(headers: Record<string, string>): Record<string, st
   for (const [name, value] of entries) {
     const nameBytes = utf8.encode(name).length;
     const valueBytes = utf8.encode(value).length;
-    if (nameBytes === 0 || forbiddenCharacter.test(name)) throw invalid(`header name "${name}" must be non-empty without whitespace or control characters`);
-    if (nameBytes > limits.headerNameMaxBytes) throw invalid(`header name "${name.slice(0, 32)}…" is longer than ${limits.headerNameMaxBytes} bytes`);
+    if (nameBytes === 0 || forbiddenCharacter.test(name))
+      throw invalid(`header name "${name}" must be non-empty without whitespace or control characters`);
+    if (nameBytes > limits.headerNameMaxBytes)
+      throw invalid(`header name "${name.slice(0, 32)}…" is longer than ${limits.headerNameMaxBytes} bytes`);
     if (valueBytes > limits.headerValueMaxBytes) throw invalid(`header "${name}" is longer than ${limits.headerValueMaxBytes} bytes`);
     total += nameBytes + valueBytes;
   }

@@ -49,8 +49,17 @@ test('npm start: embedded by default, the compiled mts publishes and subscribes,
 
   const [code] = await once(follower, 'close');
   assert.equal(code, 0, followerErrors);
-  const lines = followed.trim().split('\n').map((line) => JSON.parse(line) as { sequence: string; text: string });
-  assert.deepEqual(lines.map(({ sequence, text }) => [sequence, text]), [['1', 'hi'], ['2', 'after restart']]);
+  const lines = followed
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { sequence: string; text: string });
+  assert.deepEqual(
+    lines.map(({ sequence, text }) => [sequence, text]),
+    [
+      ['1', 'hi'],
+      ['2', 'after restart'],
+    ],
+  );
   assert.match(followerErrors, /mts: lost the egress service .*; reconnecting in/);
   assert.equal(await second.stop(), 0);
 });

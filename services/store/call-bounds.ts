@@ -6,12 +6,7 @@ import { StoreUnavailableError } from './store.js';
  * unavailable) or the abort of `signal` (rejecting with its reason). The work
  * itself is not cancelled; its late result is dropped.
  */
-export async function withCallBounds<T>(
-  description: string,
-  work: () => Promise<T>,
-  timeoutMs: number,
-  signal?: AbortSignal,
-): Promise<T> {
+export async function withCallBounds<T>(description: string, work: () => Promise<T>, timeoutMs: number, signal?: AbortSignal): Promise<T> {
   signal?.throwIfAborted();
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;

@@ -20,7 +20,10 @@ forEachBackend('sequences are gapless under concurrent publishes to one subject'
   const sent = Array.from({ length: 100 }, (_, index) => payload(index % 5 === 0 ? 2048 : 16, index));
   const results = await Promise.all(sent.map((data) => store.publish([{ subject: 'orders', data, headers: {} }])));
   const sequences = results.map(([result]) => result!.sequence);
-  assert.deepEqual([...sequences].sort((a, b) => Number(a - b)), oneTo(100));
+  assert.deepEqual(
+    [...sequences].sort((a, b) => Number(a - b)),
+    oneTo(100),
+  );
   const read = await collect(store.read('orders', 0n, unlimited));
   assert.deepEqual(sequencesOf(read), oneTo(100));
   for (const [index, sequence] of sequences.entries()) {
@@ -33,9 +36,7 @@ forEachBackend('subjects count independently under interleaved publishes', async
   const { store } = await open();
   const subjects = ['a.one', 'a.two', 'b'];
   await Promise.all(
-    Array.from({ length: 90 }, (_, index) =>
-      store.publish([{ subject: subjects[index % 3]!, data: payload(8, index), headers: {} }]),
-    ),
+    Array.from({ length: 90 }, (_, index) => store.publish([{ subject: subjects[index % 3]!, data: payload(8, index), headers: {} }])),
   );
   for (const subject of subjects) {
     assert.deepEqual(sequencesOf(await collect(store.read(subject, 0n, unlimited))), oneTo(30));
@@ -51,12 +52,21 @@ forEachBackend('a batch commits in input order, inline and object payloads mixed
     { subject: 'y', data: payload(20, 4), headers: {} },
   ];
   const results = await store.publish(batch);
-  assert.deepEqual(results.map((result) => result.sequence), [1n, 1n, 2n, 2n]);
-  assert.deepEqual(results.map((result) => result.objectName === ''), [true, false, false, true]);
+  assert.deepEqual(
+    results.map((result) => result.sequence),
+    [1n, 1n, 2n, 2n],
+  );
+  assert.deepEqual(
+    results.map((result) => result.objectName === ''),
+    [true, false, false, true],
+  );
   assert.ok(results[1]!.objectName.startsWith('y/'));
   assert.notEqual(results[1]!.objectName, results[2]!.objectName);
   const x = await collect(store.read('x', 0n, unlimited));
-  assert.deepEqual(x.map((message) => new Uint8Array(message.data)), [batch[0]!.data, batch[2]!.data]);
+  assert.deepEqual(
+    x.map((message) => new Uint8Array(message.data)),
+    [batch[0]!.data, batch[2]!.data],
+  );
 });
 
 forEachBackend('empty data is a valid inline message', async (_t, open) => {
@@ -86,9 +96,15 @@ forEachBackend('all 256 byte values round-trip inline and via objects', async (_
     { subject: 'bytes', data: every, headers: {} },
     { subject: 'bytes', data: twice, headers: {} },
   ]);
-  assert.deepEqual(results.map((result) => result.objectName === ''), [true, false]);
+  assert.deepEqual(
+    results.map((result) => result.objectName === ''),
+    [true, false],
+  );
   const read = await collect(store.read('bytes', 0n, unlimited));
-  assert.deepEqual(read.map((message) => new Uint8Array(message.data)), [every, twice]);
+  assert.deepEqual(
+    read.map((message) => new Uint8Array(message.data)),
+    [every, twice],
+  );
 });
 
 forEachBackend('headers round-trip with data-size added', async (_t, open) => {
@@ -246,7 +262,12 @@ forEachBackend('the orphan sweep removes uncommitted uploads', async (_t, open) 
   // Stored before it is registered: the sweep must not delete it while the put is still writing.
   await objects.put(key, payload(5000), 'application/octet-stream');
   await metadata.addPendingUpload(key, Date.now() - 120_000);
-  await eventually(() => objects.get(key).then(() => false, (error) => error instanceof ObjectMissingError));
+  await eventually(() =>
+    objects.get(key).then(
+      () => false,
+      (error) => error instanceof ObjectMissingError,
+    ),
+  );
   await eventually(async () => (await metadata.listStalePendingUploads(Date.now(), 10)).length === 0);
   const record = { subject: 'orphans', timestampMs: Date.now(), headers: {}, size: 5000, inline: null, objectKey: key };
   await assert.rejects(metadata.commit([record]), UploadExpiredError);
@@ -312,7 +333,10 @@ forEachBackend('payloads are fetched with bounded parallelism and yielded in ord
   }
   const read = await collect(store.read('fan', 0n, unlimited));
   assert.deepEqual(sequencesOf(read), oneTo(12));
-  assert.deepEqual(read.map((message) => new Uint8Array(message.data)), oneTo(12).map((_, index) => payload(64, index)));
+  assert.deepEqual(
+    read.map((message) => new Uint8Array(message.data)),
+    oneTo(12).map((_, index) => payload(64, index)),
+  );
   assert.ok(peak <= 3 && peak >= 2, `peak concurrent fetches ${peak}`);
 });
 
@@ -323,12 +347,15 @@ forEachBackend('a read stops promptly when aborted', async (_t, open) => {
   }
   const controller = new AbortController();
   const seen: bigint[] = [];
-  await assert.rejects(async () => {
-    for await (const message of store.read('abort', 0n, unlimited, controller.signal)) {
-      seen.push(message.sequence);
-      controller.abort();
-    }
-  }, { name: 'AbortError' });
+  await assert.rejects(
+    async () => {
+      for await (const message of store.read('abort', 0n, unlimited, controller.signal)) {
+        seen.push(message.sequence);
+        controller.abort();
+      }
+    },
+    { name: 'AbortError' },
+  );
   assert.deepEqual(seen, [1n]);
 });
 
@@ -336,5 +363,8 @@ forEachBackend('health reports both halves', async (_t, open) => {
   const { store } = await open();
   const statuses = await store.checkHealth();
   assert.equal(statuses.length, 2);
-  assert.ok(statuses.every((status) => status.ok && status.detail === 'ok'), JSON.stringify(statuses));
+  assert.ok(
+    statuses.every((status) => status.ok && status.detail === 'ok'),
+    JSON.stringify(statuses),
+  );
 });

@@ -48,8 +48,7 @@ export function createMessageStore(options: MessageStoreOptions): MessageStore {
     lastSequence: (subject, signal) => metadata.lastSequence(subject, signal),
     ackFloor: (durable, subject, signal) => metadata.ackFloor(durable, subject, signal),
     ack: (durable, subject, sequence, signal) => metadata.ack(durable, subject, sequence, signal),
-    waitForCommit: (subject, afterSequence, timeoutMs, signal) =>
-      metadata.waitForCommit(subject, afterSequence, timeoutMs, signal),
+    waitForCommit: (subject, afterSequence, timeoutMs, signal) => metadata.waitForCommit(subject, afterSequence, timeoutMs, signal),
 
     checkHealth: () => Promise.all([healthOf(metadata), healthOf(objects)]),
 

@@ -45,11 +45,7 @@ interface PlannedMessage {
  * stay; their pending entries survive only if the commit did not apply, and
  * then the orphan sweep removes them after the grace period.
  */
-export async function publishMessages(
-  deps: PublishDependencies,
-  batch: PublishMessage[],
-  signal?: AbortSignal,
-): Promise<PublishResult[]> {
+export async function publishMessages(deps: PublishDependencies, batch: PublishMessage[], signal?: AbortSignal): Promise<PublishResult[]> {
   for (const { subject, data } of batch) {
     if (data.byteLength > deps.maxMessageBytes) {
       throw new MessageTooLargeError(
@@ -79,18 +75,17 @@ export async function publishMessages(
   try {
     sequences = await deps.metadata.commit(records, signal);
   } catch (error) {
-    if (error instanceof UploadExpiredError) await discard(deps, uploads.map((entry) => entry.objectKey));
+    if (error instanceof UploadExpiredError)
+      await discard(
+        deps,
+        uploads.map((entry) => entry.objectKey),
+      );
     throw error;
   }
   return sequences.map((sequence, index) => ({ sequence, objectName: planned[index]!.objectKey }));
 }
 
-async function upload(
-  deps: PublishDependencies,
-  uploads: PlannedMessage[],
-  startedAtMs: number,
-  signal?: AbortSignal,
-): Promise<void> {
+async function upload(deps: PublishDependencies, uploads: PlannedMessage[], startedAtMs: number, signal?: AbortSignal): Promise<void> {
   if (uploads.length === 0) return;
   const registered: string[] = [];
   const store = async ({ message, headers, objectKey }: PlannedMessage, uploadSignal: AbortSignal): Promise<void> => {
@@ -105,9 +100,7 @@ async function upload(
     // whose commit is still on its way.
     const elapsedMs = Date.now() - startedAtMs;
     if (elapsedMs > deps.orphanGraceMs / 2) {
-      throw new UploadExpiredError(
-        `uploads took ${elapsedMs} ms, more than half the orphan grace period of ${deps.orphanGraceMs} ms`,
-      );
+      throw new UploadExpiredError(`uploads took ${elapsedMs} ms, more than half the orphan grace period of ${deps.orphanGraceMs} ms`);
     }
   } catch (error) {
     await discard(deps, registered);

@@ -6,6 +6,11 @@ import assert from 'node:assert/strict';
  * would print every byte of a large payload.
  */
 export function assertSameBytes(actual: Uint8Array, expected: Uint8Array, what: string): void {
-  if (Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength).equals(Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength))) return;
+  if (
+    Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength).equals(
+      Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength),
+    )
+  )
+    return;
   assert.fail(`${what}: got ${actual.byteLength} bytes, expected ${expected.byteLength} bytes with different content`);
 }

@@ -11,7 +11,9 @@ export interface StoreUnderTest {
   objects: ObjectStore;
 }
 
-export type StoreOptions = Partial<Pick<MessageStoreOptions, 'inlineMaxBytes' | 'maxMessageBytes' | 'fetchParallelism' | 'orphanGraceMs' | 'sweepIntervalMs'>> & {
+export type StoreOptions = Partial<
+  Pick<MessageStoreOptions, 'inlineMaxBytes' | 'maxMessageBytes' | 'fetchParallelism' | 'orphanGraceMs' | 'sweepIntervalMs'>
+> & {
   /** Wraps the backend's object store, e.g. to slow down or break it. */
   wrapObjects?: (inner: ObjectStore) => ObjectStore;
 };
@@ -46,10 +48,7 @@ async function openStore(t: TestContext, backend: TestBackend, options: StoreOpt
 }
 
 /** An object store that delegates to `inner` except for the given methods. */
-export function overrideObjects(
-  inner: ObjectStore,
-  overrides: Partial<Pick<ObjectStore, 'put' | 'get' | 'remove'>>,
-): ObjectStore {
+export function overrideObjects(inner: ObjectStore, overrides: Partial<Pick<ObjectStore, 'put' | 'get' | 'remove'>>): ObjectStore {
   return {
     name: inner.name,
     put: overrides.put ?? ((key, data, contentType, signal) => inner.put(key, data, contentType, signal)),

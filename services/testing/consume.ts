@@ -21,7 +21,10 @@ export async function consume(egress: Client<typeof EgressService>, options: Con
   const { subject, durableName, count } = options;
   const received: Message[] = [];
   const stop = new AbortController();
-  const timer = setTimeout(() => stop.abort(new Error(`received ${received.length} of ${count} messages in time`)), options.timeoutMs ?? 30_000);
+  const timer = setTimeout(
+    () => stop.abort(new Error(`received ${received.length} of ${count} messages in time`)),
+    options.timeoutMs ?? 30_000,
+  );
   const fetchBatch = async () => {
     const batch: Message[] = [];
     for await (const message of egress.fetch({ subject, durableName, batchSize: options.batchSize ?? 100 }, { signal: stop.signal })) {

@@ -39,7 +39,15 @@ export function createTestKeys(t: TestContext): TestKeys {
     foreign: createPrivateKey(pair('rsa').privateKey),
     rsaPublicPem: rsa.publicKey,
     token: (overrides = {}) =>
-      mintToken({ privateKey: rsaKey, clientId: 'client-a', subjects: ['*'], permissions: ['*'], ttlSeconds: 3600, issuer: 'minitoolstream', ...overrides }),
+      mintToken({
+        privateKey: rsaKey,
+        clientId: 'client-a',
+        subjects: ['*'],
+        permissions: ['*'],
+        ttlSeconds: 3600,
+        issuer: 'minitoolstream',
+        ...overrides,
+      }),
     sign: (key, claims, alg = 'RS256') => new SignJWT(claims).setProtectedHeader({ alg }).sign(key),
   };
 }

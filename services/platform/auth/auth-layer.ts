@@ -40,7 +40,8 @@ export async function openAuthLayer(config: AuthConfig, options: AuthLayerOption
   };
   const protectedRule = (context: Pick<HandlerContext, 'service' | 'method'>): Exclude<AccessRule, { open: true }> | undefined => {
     const rule = accessRule(context.service.typeName, context.method.name);
-    if (rule === undefined) throw refused(new AuthFailure('permission_denied', `${context.service.typeName}/${context.method.name} is not open to any caller`));
+    if (rule === undefined)
+      throw refused(new AuthFailure('permission_denied', `${context.service.typeName}/${context.method.name} is not open to any caller`));
     return rule.open ? undefined : rule;
   };
 

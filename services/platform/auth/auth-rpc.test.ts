@@ -13,7 +13,14 @@ const rpcs: Rpc[] = ['Publish', 'Subscribe', 'Fetch', 'GetLastSequence', 'AckMes
 const protocols: Protocol[] = ['grpc', 'grpcweb', 'connect'];
 
 /** Runs one RPC with `authorization` (if any); resolves to the code, 'ok' on success. */
-async function call(services: TestServices, protocol: Protocol, rpc: Rpc, authorization: string | undefined, subject = 'allowed.x', durableName = 'd'): Promise<Code | 'ok'> {
+async function call(
+  services: TestServices,
+  protocol: Protocol,
+  rpc: Rpc,
+  authorization: string | undefined,
+  subject = 'allowed.x',
+  durableName = 'd',
+): Promise<Code | 'ok'> {
   const headers = authorization === undefined ? {} : { authorization };
   const ingress = ingressClient(services, protocol);
   const egress = egressClient(services, protocol);
@@ -48,7 +55,15 @@ async function call(services: TestServices, protocol: Protocol, rpc: Rpc, author
 test('required mode: every RPC over every protocol authenticates, authorizes, and logs no secret', async (t) => {
   const keys = createTestKeys(t);
   const logLines: string[] = [];
-  const logger = pino({ level: 'debug' }, new Writable({ write(chunk, _encoding, done) { logLines.push(String(chunk)); done(); } }));
+  const logger = pino(
+    { level: 'debug' },
+    new Writable({
+      write(chunk, _encoding, done) {
+        logLines.push(String(chunk));
+        done();
+      },
+    }),
+  );
   const services = await startTestServices(t, { env: { AUTH_MODE: 'required', JWT_PUBLIC_KEY_FILE: keys.publicKeyFile }, logger });
   await services.store.publish([{ subject: 'allowed.x', data: new Uint8Array([1]), headers: {} }]);
 
@@ -100,7 +115,16 @@ test('required mode: every RPC over every protocol authenticates, authorizes, an
 
   await t.test('failures are counted by reason', async () => {
     const metrics = (await services.egress.app.inject({ url: '/metrics' })).body;
-    for (const reason of ['missing', 'malformed', 'expired', 'bad_signature', 'wrong_issuer', 'bad_algorithm', 'permission_denied', 'invalid_claims']) {
+    for (const reason of [
+      'missing',
+      'malformed',
+      'expired',
+      'bad_signature',
+      'wrong_issuer',
+      'bad_algorithm',
+      'permission_denied',
+      'invalid_claims',
+    ]) {
       const count = new RegExp(`^${AUTH_FAILURES}\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(metrics)?.[1];
       assert.ok(Number(count) > 0, `${reason} counted`);
     }
@@ -142,13 +166,20 @@ test('permissions: publish, subscribe and fetch each open their own RPCs', async
   const services = await startTestServices(t, { env: { AUTH_MODE: 'required', JWT_PUBLIC_KEY_FILE: keys.publicKeyFile } });
   await services.store.publish([{ subject: 'allowed.x', data: new Uint8Array([1]), headers: {} }]);
   const expected: Record<string, Record<Rpc, 'ok' | Code>> = {
-    publish: { Publish: 'ok', Subscribe: Code.PermissionDenied, Fetch: Code.PermissionDenied, GetLastSequence: Code.PermissionDenied, AckMessage: Code.PermissionDenied },
+    publish: {
+      Publish: 'ok',
+      Subscribe: Code.PermissionDenied,
+      Fetch: Code.PermissionDenied,
+      GetLastSequence: Code.PermissionDenied,
+      AckMessage: Code.PermissionDenied,
+    },
     subscribe: { Publish: Code.PermissionDenied, Subscribe: 'ok', Fetch: 'ok', GetLastSequence: 'ok', AckMessage: 'ok' },
     fetch: { Publish: Code.PermissionDenied, Subscribe: Code.PermissionDenied, Fetch: 'ok', GetLastSequence: 'ok', AckMessage: 'ok' },
   };
   for (const [permission, outcomes] of Object.entries(expected)) {
     const authorization = `Bearer ${await keys.token({ permissions: [permission] })}`;
-    for (const rpc of rpcs) assert.equal(await call(services, 'connect', rpc, authorization, 'allowed.x'), outcomes[rpc], `${permission} → ${rpc}`);
+    for (const rpc of rpcs)
+      assert.equal(await call(services, 'connect', rpc, authorization, 'allowed.x'), outcomes[rpc], `${permission} → ${rpc}`);
   }
 });
 
@@ -183,8 +214,16 @@ test('optional mode: no token is anonymous, a bad token is still refused', async
   await services.store.publish([{ subject: 'allowed.x', data: new Uint8Array([1]), headers: {} }]);
   for (const rpc of rpcs) {
     assert.equal(await call(services, 'grpc', rpc, undefined), 'ok', `${rpc} anonymous`);
-    assert.equal(await call(services, 'grpc', rpc, `Bearer ${await keys.sign(keys.foreign, { client_id: 'x' })}`), Code.Unauthenticated, `${rpc} bad token`);
-    assert.equal(await call(services, 'grpc', rpc, `Bearer ${await keys.token({ permissions: [] })}`), Code.PermissionDenied, `${rpc} no permission`);
+    assert.equal(
+      await call(services, 'grpc', rpc, `Bearer ${await keys.sign(keys.foreign, { client_id: 'x' })}`),
+      Code.Unauthenticated,
+      `${rpc} bad token`,
+    );
+    assert.equal(
+      await call(services, 'grpc', rpc, `Bearer ${await keys.token({ permissions: [] })}`),
+      Code.PermissionDenied,
+      `${rpc} no permission`,
+    );
   }
   // Anonymous names never contain "/", so they cannot reach a client's namespace.
   assert.equal(await call(services, 'grpc', 'AckMessage', undefined, 'allowed.x', 'client-a/d'), Code.PermissionDenied);

@@ -14,11 +14,21 @@ import { verifyToken } from './token-verifier.js';
 
 const logger = pino({ level: 'silent' });
 const authConfig = (env: Record<string, string>) => loadConfig('egress', { STORAGE: 'embedded', AUTH_MODE: 'required', ...env }).auth;
-const reasonOf = (promise: Promise<unknown>) => promise.then(() => 'ok', (error: unknown) => (error instanceof AuthFailure ? error.reason : String(error)));
+const reasonOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => 'ok',
+    (error: unknown) => (error instanceof AuthFailure ? error.reason : String(error)),
+  );
 
 test('configuration: a key source is required, a private key is refused', async (t) => {
-  assert.throws(() => loadConfig('egress', { STORAGE: 'embedded', AUTH_MODE: 'required' }), (error: ConfigError) => error.variable === 'AUTH_MODE');
-  assert.throws(() => loadConfig('egress', { STORAGE: 'embedded', TLS_CERT_FILE: 'x.crt' }), (error: ConfigError) => error.variable === 'TLS_KEY_FILE');
+  assert.throws(
+    () => loadConfig('egress', { STORAGE: 'embedded', AUTH_MODE: 'required' }),
+    (error: ConfigError) => error.variable === 'AUTH_MODE',
+  );
+  assert.throws(
+    () => loadConfig('egress', { STORAGE: 'embedded', TLS_CERT_FILE: 'x.crt' }),
+    (error: ConfigError) => error.variable === 'TLS_KEY_FILE',
+  );
   const keys = createTestKeys(t);
   const privateFile = `${keys.publicKeyFile}.private`;
   fs.writeFileSync(privateFile, keys.rsa.export({ type: 'pkcs8', format: 'pem' }));
@@ -38,7 +48,8 @@ test('a key added to the file is trusted after the reload', async (t) => {
   assert.equal(await reasonOf(verifyToken(rotated, source, config)), 'bad_signature');
   fs.appendFileSync(keys.publicKeyFile, createPublicKey(keys.foreign).export({ type: 'spki', format: 'pem' }));
   const deadline = Date.now() + 5000;
-  while ((await reasonOf(verifyToken(rotated, source, config))) !== 'ok' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  while ((await reasonOf(verifyToken(rotated, source, config))) !== 'ok' && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 20));
   assert.equal(await reasonOf(verifyToken(rotated, source, config)), 'ok');
 });
 
@@ -53,7 +64,10 @@ test('JWKS endpoint: keys are fetched, unknown signers refused, an unreachable e
   const config = { issuer: 'minitoolstream', audience: 'streams' };
   assert.equal(await reasonOf(verifyToken(await keys.token({ audience: 'streams' }), source, config)), 'ok');
   assert.equal(await reasonOf(verifyToken(await keys.token({ audience: 'other' }), source, config)), 'wrong_audience');
-  assert.equal(await reasonOf(verifyToken(await keys.token({ privateKey: keys.foreign, audience: 'streams' }), source, config)), 'bad_signature');
+  assert.equal(
+    await reasonOf(verifyToken(await keys.token({ privateKey: keys.foreign, audience: 'streams' }), source, config)),
+    'bad_signature',
+  );
 
   const closed = await openKeySource(authConfig({ JWT_JWKS_URL: 'http://127.0.0.1:1/jwks.json' }), { logger });
   assert.equal(await reasonOf(verifyToken(await keys.token(), closed, config)), 'key_source_unavailable');

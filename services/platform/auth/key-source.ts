@@ -65,7 +65,8 @@ function remoteKeySource(url: string): KeySource {
         return [await jwks(header)];
       } catch (error) {
         // As with the key file: a kid the set does not use still tries every key that fits the algorithm.
-        if (error instanceof errors.JWKSNoMatchingKey) return header.kid === undefined ? [] : this.candidates({ ...header, kid: undefined });
+        if (error instanceof errors.JWKSNoMatchingKey)
+          return header.kid === undefined ? [] : this.candidates({ ...header, kid: undefined });
         if (error instanceof errors.JWKSMultipleMatchingKeys) {
           const keys: CryptoKey[] = [];
           for await (const key of error as unknown as AsyncIterable<CryptoKey>) keys.push(key);

@@ -18,9 +18,18 @@ import { accessRule } from './permission-table.js';
 test('every registered RPC has an access rule, and only probes and reflection are open', async (t) => {
   const services = await startTestServices(t);
   const open: string[] = [];
-  for (const [definition, running] of [[ingressService, services.ingress], [egressService, services.egress]] as const) {
+  for (const [definition, running] of [
+    [ingressService, services.ingress],
+    [egressService, services.egress],
+  ] as const) {
     const router = createConnectRouter();
-    const deps = { config: loadConfig(definition.name, { STORAGE: 'embedded' }), logger: services.logger, metrics: createMetrics(), store: services.store, readiness: running.readiness };
+    const deps = {
+      config: loadConfig(definition.name, { STORAGE: 'embedded' }),
+      logger: services.logger,
+      metrics: createMetrics(),
+      store: services.store,
+      readiness: running.readiness,
+    };
     // The same composition buildApp serves: the service's routes, health and reflection.
     allRoutes({ services: definition.services, routes: definition.routes(deps), readiness: running.readiness })(router);
     assert.ok(router.handlers.length >= 5);
@@ -53,7 +62,10 @@ test('a method missing from the table is refused before its body is read', async
     url: '/minitoolstream.NewService/Publish',
     requestHeader: { authorization: `Bearer ${await keys.token()}` },
   });
-  const refusal = await auth!.requestGate(context).then(() => undefined, (error: unknown) => toConnectError(error, pino({ level: 'silent' })));
+  const refusal = await auth!.requestGate(context).then(
+    () => undefined,
+    (error: unknown) => toConnectError(error, pino({ level: 'silent' })),
+  );
   assert.ok(refusal instanceof ConnectError);
   assert.equal(refusal.code, Code.PermissionDenied);
 });

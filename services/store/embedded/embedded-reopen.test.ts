@@ -23,7 +23,10 @@ test('messages, payloads and ack floors survive close and reopen of the data fol
   assert.equal(await second.lastSequence('kept'), 3n);
   assert.equal(await second.ackFloor('reader', 'kept'), 1n);
   const read = await collect(second.read('kept', 0n, { maxMessages: 10, maxBytes: 1 << 20 }));
-  assert.deepEqual(read.map((message) => new Uint8Array(message.data)), sent);
+  assert.deepEqual(
+    read.map((message) => new Uint8Array(message.data)),
+    sent,
+  );
   assert.deepEqual(read[1]!.headers, { 'content-type': 'text/plain', 'data-size': '5000' });
   const [next] = await second.publish([{ subject: 'kept', data: payload(1), headers: {} }]);
   assert.equal(next!.sequence, 4n);

@@ -18,7 +18,18 @@ async function filesBelow(dir: string): Promise<string[]> {
   return entries.filter((entry) => entry.isFile()).map((entry) => relative(dir, join(entry.parentPath, entry.name)));
 }
 
-const hostileKeys = ['../escape', '../../etc/passwd', '/etc/passwd', 'a/../../b', '..', '.', '', 'x/./y', 'ü/ñ/\u0000/\\..\\x', 'k'.repeat(600)];
+const hostileKeys = [
+  '../escape',
+  '../../etc/passwd',
+  '/etc/passwd',
+  'a/../../b',
+  '..',
+  '.',
+  '',
+  'x/./y',
+  'ü/ñ/\u0000/\\..\\x',
+  'k'.repeat(600),
+];
 
 test('keys never map outside the folder', async (t) => {
   const root = await tempDir(t);

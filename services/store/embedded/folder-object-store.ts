@@ -1,13 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  ObjectMissingError,
-  StoreClosedError,
-  StoreUnavailableError,
-  type DependencyStatus,
-  type ObjectStore,
-} from '../store.js';
+import { ObjectMissingError, StoreClosedError, StoreUnavailableError, type DependencyStatus, type ObjectStore } from '../store.js';
 
 export interface FolderObjectStoreOptions {
   /** Folder that holds the payloads; created if missing. */

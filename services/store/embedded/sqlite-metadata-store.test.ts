@@ -41,7 +41,10 @@ test('two store instances on one file see each other and never share a sequence'
     Array.from({ length: 40 }, (_, index) => (index % 2 ? first : second).commit([record('shared', index)])),
   );
   const sequences = committed.flat().sort((a, b) => Number(a - b));
-  assert.deepEqual(sequences, Array.from({ length: 40 }, (_, index) => BigInt(index + 2)));
+  assert.deepEqual(
+    sequences,
+    Array.from({ length: 40 }, (_, index) => BigInt(index + 2)),
+  );
   assert.equal(await second.lastSequence('shared'), 41n);
 });
 

@@ -85,9 +85,7 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     ),
     removePending: db.prepare<[string]>('DELETE FROM pending_uploads WHERE object_key = ?'),
     stalePending: db
-      .prepare<[number, number], string>(
-        'SELECT object_key FROM pending_uploads WHERE created_at_ms < ? ORDER BY created_at_ms LIMIT ?',
-      )
+      .prepare<[number, number], string>('SELECT object_key FROM pending_uploads WHERE created_at_ms < ? ORDER BY created_at_ms LIMIT ?')
       .pluck(),
   };
 

@@ -30,7 +30,14 @@ async function openStore(t: TestContext, server: TarantoolServer) {
 }
 
 function inline(subject: string, data: Uint8Array): MetadataRecord {
-  return { subject, timestampMs: Date.now(), headers: { 'content-type': 'application/octet-stream' }, size: data.length, inline: data, objectKey: '' };
+  return {
+    subject,
+    timestampMs: Date.now(),
+    headers: { 'content-type': 'application/octet-stream' },
+    size: data.length,
+    inline: data,
+    objectKey: '',
+  };
 }
 
 /** Sets a subject's counter directly in the data files, as only an admin could. */
@@ -126,7 +133,10 @@ test('survives a Tarantool crash: fails fast while down, reconnects, keeps data 
   await waitUntilConnected(store);
   assert.equal(await store.lastSequence('crash'), 3n);
   assert.equal(await store.ackFloor('d', 'crash'), 2n);
-  assert.deepEqual((await store.readAfter('crash', 0n, 10)).map((row) => row.inline?.[0]), [1, 2, 3]);
+  assert.deepEqual(
+    (await store.readAfter('crash', 0n, 10)).map((row) => row.inline?.[0]),
+    [1, 2, 3],
+  );
 
   // Retention deletes everything; after another crash the counter still continues.
   const link = openTarantoolLink(connectionOptions(server));
