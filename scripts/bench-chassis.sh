@@ -7,6 +7,10 @@
 # Environment: LOG_LEVEL of the service (default warn: no per-RPC log line).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+  echo "Usage: $(basename "$0") [SECONDS]   (per run, default 5; needs h2load from Debian's nghttp2-client)"
+  exit 0
+fi
 seconds=${1:-5}
 work=$(mktemp -d)
 port=$(node -e "const s = require('node:net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })")
