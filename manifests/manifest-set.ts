@@ -4,11 +4,12 @@
  * written so that what they say is what gets applied (no transformers besides the generator).
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, normalize, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodTemplateSpec } from 'kubernetes-models/v1/PodTemplateSpec';
+import { applyJsonPatch, type PatchOperation } from './json-patch.js';
 
 export const manifestsDir = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = dirname(manifestsDir);
@@ -34,9 +35,16 @@ export interface ConfigMapGenerator {
   options?: { labels?: Record<string, string>; disableNameSuffixHash?: boolean };
 }
 
+/** A JSON patch file and the objects it applies to (`name` is a regular expression). */
+export interface Patch {
+  path: string;
+  target: { group?: string; version?: string; kind: string; name: string };
+}
+
 export interface Kustomization {
   resources: string[];
   configMapGenerator: ConfigMapGenerator[];
+  patches: Patch[];
 }
 
 /** One object and the file it came from. */
@@ -45,9 +53,41 @@ export interface Loaded {
   object: KubeObject;
 }
 
-export function loadKustomization(): Kustomization {
-  const raw = parse(readFileSync(join(manifestsDir, 'kustomization.yaml'), 'utf8')) as Partial<Kustomization>;
-  return { resources: raw.resources ?? [], configMapGenerator: raw.configMapGenerator ?? [] };
+/** The kustomization (or component) in `dir`, a folder relative to manifests/. */
+export function loadKustomization(dir = '.'): Kustomization {
+  const raw = parse(readFileSync(join(manifestsDir, dir, 'kustomization.yaml'), 'utf8')) as Partial<Kustomization>;
+  return { resources: raw.resources ?? [], configMapGenerator: raw.configMapGenerator ?? [], patches: raw.patches ?? [] };
+}
+
+/** The files the kustomization in `dir` uses, itself included, relative to manifests/. */
+export function kustomizationFiles(dir = '.'): string[] {
+  const { resources, configMapGenerator, patches } = loadKustomization(dir);
+  const generated = configMapGenerator.flatMap((generator) => generator.files.map((entry) => generatorFile(entry).path));
+  return ['kustomization.yaml', ...resources, ...generated, ...patches.map((patch) => patch.path)].map((file) =>
+    normalize(join(dir, file)),
+  );
+}
+
+/**
+ * `all` as an overlay with the component in `dir` sees it: its JSON patches applied to copies of
+ * the objects their targets select. Strategic merge patches are not supported and throw.
+ */
+export function withComponent(all: Loaded[], dir: string): Loaded[] {
+  const copies = all.map(({ file, object }) => ({ file, object: structuredClone(object) }));
+  for (const { path, target } of loadKustomization(dir).patches) {
+    if (target === undefined) throw new Error(`${dir}/${path}: only JSON patches with a target are supported`);
+    const operations = parse(readFileSync(join(manifestsDir, dir, path), 'utf8')) as PatchOperation[];
+    if (!Array.isArray(operations)) throw new Error(`${dir}/${path}: not a JSON patch (a list of operations)`);
+    const apiVersion = [target.group, target.version].filter(Boolean).join('/');
+    const name = new RegExp(`^(?:${target.name})$`);
+    const selected = copies.filter(
+      ({ object }) =>
+        object.kind === target.kind && name.test(object.metadata.name) && (apiVersion === '' || object.apiVersion === apiVersion),
+    );
+    if (selected.length === 0) throw new Error(`${dir}/${path}: the target selects nothing`);
+    for (const { object } of selected) applyJsonPatch(object, operations);
+  }
+  return copies;
 }
 
 /** Splits a generator entry `key=path` into its key and path. */

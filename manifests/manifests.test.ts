@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import * as core from 'kubernetes-models/v1';
 import * as apps from 'kubernetes-models/apps/v1';
 import * as autoscaling from 'kubernetes-models/autoscaling/v2';
@@ -10,14 +10,14 @@ import * as networking from 'kubernetes-models/networking.k8s.io/v1';
 import {
   container,
   find,
-  generatorFile,
   listManifestFiles,
   loadAll,
-  loadKustomization,
+  kustomizationFiles,
   manifestsDir,
   namespace,
   podTemplate,
   repoRoot,
+  withComponent,
   type KubeObject,
 } from './manifest-set.js';
 
@@ -52,10 +52,12 @@ test('every object validates against the Kubernetes API schema of its kind', () 
   }
 });
 
-test('the kustomization lists every file in manifests/ and nothing else', () => {
-  const { resources, configMapGenerator } = loadKustomization();
-  const generated = configMapGenerator.flatMap((generator) => generator.files.map((entry) => generatorFile(entry).path));
-  const listed = [...resources, ...generated, 'kustomization.yaml'].sort();
+test('the kustomization and the components list every file in manifests/ and nothing else', () => {
+  const roots = listManifestFiles()
+    .filter((file) => basename(file) === 'kustomization.yaml')
+    .map((file) => dirname(file));
+  assert.deepEqual(roots.sort(), ['.', 'components/tls']);
+  const listed = roots.flatMap((root) => kustomizationFiles(root)).sort();
   assert.equal(new Set(listed).size, listed.length, 'a file is listed twice');
   // The Tarantool copy is checked (and its absence reported) by tarantool-config.test.ts.
   const present = [...new Set([...listManifestFiles(), tarantoolCopy])].sort();
@@ -134,6 +136,20 @@ test('the example Secret holds only obvious placeholders for the three keys', ()
   const secret = find(all, 'Secret', 'minitoolstream-secret') as KubeObject & { stringData: Record<string, string> };
   assert.deepEqual(Object.keys(secret.stringData).sort(), ['MINIO_ACCESS_KEY_ID', 'MINIO_SECRET_ACCESS_KEY', 'TARANTOOL_PASSWORD']);
   for (const value of Object.values(secret.stringData)) assert.match(value, /^CHANGE-ME-/);
+});
+
+test('the example JWT Secret holds only a placeholder for the public key', () => {
+  const secret = find(all, 'Secret', 'minitoolstream-jwt') as KubeObject & { stringData: Record<string, string> };
+  assert.deepEqual(Object.keys(secret.stringData), ['jwt.pub']);
+  assert.match(secret.stringData['jwt.pub']!, /^CHANGE-ME-/);
+  assert.doesNotMatch(secret.stringData['jwt.pub']!, /-----BEGIN/, 'a real key does not belong in the repository');
+});
+
+test('the TLS component yields objects that still validate', () => {
+  for (const { file, object } of withComponent(all, 'components/tls')) {
+    const Model = schemas[`${object.apiVersion}/${object.kind}`]!;
+    assert.doesNotThrow(() => new Model(object).validate(), `${file}: ${object.kind}/${object.metadata.name}`);
+  }
 });
 
 test('network policies admit only ingress and egress pods to the stores, on the store port', () => {

@@ -1,14 +1,19 @@
 /**
  * The Deployments and services/platform/config.ts agree: every variable a Deployment sets is
  * one the config reads (found by running loadConfig over a recording Proxy, so variables added
- * to config.ts later need no change here), and the probes hit what the chassis serves.
+ * to config.ts later need no change here), and the probes hit what the chassis serves. The same
+ * holds with the TLS component applied. Files the config names (JWT key, TLS pair) come from
+ * read-only folder mounts of Secrets that hold them, so key rotation and renewal reach the pods.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { basename, dirname } from 'node:path';
+import type { IContainer } from 'kubernetes-models/v1/Container';
 import { loadConfig, type ServiceName } from '../services/platform/config.js';
-import { container, containerEnv, find, loadAll, podTemplate } from './manifest-set.js';
+import { container, containerEnv, find, loadAll, podTemplate, withComponent, type KubeObject, type Loaded } from './manifest-set.js';
 
 const all = loadAll();
+const withTls = withComponent(all, 'components/tls');
 const services = [
   { name: 'ingress', port: 50051 },
   { name: 'egress', port: 50052 },
@@ -30,18 +35,79 @@ function readConfig(service: ServiceName, values: Map<string, string>) {
   return { config: loadConfig(service, env), read };
 }
 
-for (const { name, port } of services) {
-  const main = () => container(find(all, 'Deployment', `minitoolstream-${name}`), name);
+/** Asserts that `path` in `target` is key `basename(path)` of a Secret mounted read-only as a folder. */
+function assertSecretFile(objects: Loaded[], workload: KubeObject, target: IContainer, path: string, secretName: string): void {
+  const mount = target.volumeMounts?.find((candidate) => candidate.mountPath === dirname(path));
+  assert.ok(mount, `${target.name}: nothing is mounted at ${dirname(path)}`);
+  assert.equal(mount.readOnly, true, `${mount.name} is read-only`);
+  // A subPath mount is a copy made at pod start: a rotated key or renewed certificate would never arrive.
+  assert.equal(mount.subPath, undefined, `${mount.name} is a folder mount, not a subPath`);
+  const volume = podTemplate(workload).spec!.volumes!.find((candidate) => candidate.name === mount.name);
+  assert.equal(volume?.secret?.secretName, secretName, `${mount.name} mounts the Secret ${secretName}`);
+  assert.equal(volume.secret.items, undefined, 'every key of the Secret is mounted');
+  const secret = objects.find(({ object }) => object.kind === 'Secret' && object.metadata.name === secretName)?.object as
+    (KubeObject & { data?: Record<string, string>; stringData?: Record<string, string> }) | undefined;
+  // The TLS Secret is made outside the manifests (cert-manager or kubectl create secret tls).
+  if (secret !== undefined) assert.ok(basename(path) in { ...secret.data, ...secret.stringData }, `${secretName} has ${basename(path)}`);
+}
 
-  test(`${name}: every variable the Deployment sets is read by the config, and parses`, () => {
-    const env = containerEnv(all, main());
-    const { config, read } = readConfig(name, env);
-    const unread = [...env.keys()].filter((key) => !read.has(key));
-    assert.deepEqual(unread, [], 'set in the manifests but never read by services/platform/config.ts');
-    assert.equal(config.port, port);
-    assert.deepEqual([config.tarantool.host, config.tarantool.port], ['tarantool-service.minitoolstream.svc.cluster.local', 3301]);
-    assert.deepEqual([config.minio.host, config.minio.port], ['minio-service.minitoolstream.svc.cluster.local', 9000]);
-    assert.equal(config.storage, 'tarantool');
+for (const { name, port } of services) {
+  const main = (objects = all) => container(find(objects, 'Deployment', `minitoolstream-${name}`), name);
+
+  for (const [variant, objects] of [
+    ['', all],
+    [' (components/tls)', withTls],
+  ] as const) {
+    test(`${name}${variant}: every variable the Deployment sets is read by the config, and parses`, () => {
+      const env = containerEnv(objects, main(objects));
+      const { config, read } = readConfig(name, env);
+      const unread = [...env.keys()].filter((key) => !read.has(key));
+      assert.deepEqual(unread, [], 'set in the manifests but never read by services/platform/config.ts');
+      assert.equal(config.port, port);
+      assert.deepEqual([config.tarantool.host, config.tarantool.port], ['tarantool-service.minitoolstream.svc.cluster.local', 3301]);
+      assert.deepEqual([config.minio.host, config.minio.port], ['minio-service.minitoolstream.svc.cluster.local', 9000]);
+      assert.equal(config.storage, 'tarantool');
+    });
+
+    test(`${name}${variant}: every RPC needs a JWT, verified with the key of the Secret minitoolstream-jwt`, () => {
+      const { config } = readConfig(name, containerEnv(objects, main(objects)));
+      assert.equal(config.auth.mode, 'required');
+      assert.equal(config.auth.jwksUrl, undefined);
+      assert.equal(config.auth.publicKeyFile, '/etc/minitoolstream/jwt/jwt.pub');
+      assertSecretFile(
+        objects,
+        find(objects, 'Deployment', `minitoolstream-${name}`),
+        main(objects),
+        config.auth.publicKeyFile,
+        'minitoolstream-jwt',
+      );
+    });
+  }
+
+  test(`${name}: TLS is off by default`, () => {
+    assert.equal(readConfig(name, containerEnv(all, main())).config.tls, undefined);
+  });
+
+  test(`${name} (components/tls): serves TLS from the Secret minitoolstream-tls and probes over HTTPS`, () => {
+    const target = main(withTls);
+    const { config } = readConfig(name, containerEnv(withTls, target));
+    assert.deepEqual(config.tls && [config.tls.certFile, config.tls.keyFile], [
+      '/etc/minitoolstream/tls/tls.crt',
+      '/etc/minitoolstream/tls/tls.key',
+    ]);
+    const workload = find(withTls, 'Deployment', `minitoolstream-${name}`);
+    for (const file of [config.tls!.certFile, config.tls!.keyFile]) assertSecretFile(withTls, workload, target, file, 'minitoolstream-tls');
+    const [containerPort] = target.ports!;
+    for (const [kind, probe, path] of [
+      ['startup', target.startupProbe, '/healthz'],
+      ['liveness', target.livenessProbe, '/healthz'],
+      ['readiness', target.readinessProbe, '/readyz'],
+    ] as const) {
+      // A kubelet gRPC probe cannot speak TLS, so none may be left.
+      assert.equal(probe?.grpc, undefined, `${kind} probe`);
+      assert.deepEqual(probe?.httpGet, { path, port: containerPort!.name, scheme: 'HTTPS' }, `${kind} probe`);
+    }
+    assert.equal(podTemplate(workload).metadata!.annotations!['prometheus.io/scheme'], 'https');
   });
 
   test(`${name}: the variables the cluster needs are set`, () => {
