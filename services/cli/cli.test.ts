@@ -80,11 +80,13 @@ test('subscribe follows new messages and acknowledges what it printed', async (t
   await runMts(['publish', 'live.feed', '--data', 'before', ...urls]);
   const subscriber = spawnMts(['subscribe', 'live.feed', '--durable', 'reader', '--from', '2', '--count', '2', '--json', ...urls]);
   t.after(() => subscriber.kill());
+  // Listen now: the subscriber may finish while the test is still publishing.
+  const subscriberClosed = once(subscriber, 'close');
   let output = '';
   subscriber.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   await runMts(['publish', 'live.feed', '--data', 'second', ...urls]);
   await runMts(['publish', 'live.feed', '--data', 'third', ...urls]);
-  const [code] = await once(subscriber, 'close');
+  const [code] = await subscriberClosed;
   assert.equal(code, 0);
   assert.deepEqual(
     output

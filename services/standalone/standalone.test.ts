@@ -30,6 +30,8 @@ test('npm start: embedded by default, the compiled mts publishes and subscribes,
   // A follower that outlives the server: it prints one message now and one after the restart.
   const follower = spawnMts(['subscribe', 'demo.hello', '--durable', 'follower', '--count', '2', '--json', ...urls(first)]);
   t.after(() => follower.kill());
+  // Listen now: the follower may finish while the test is still publishing.
+  const followerClosed = once(follower, 'close');
   let followed = '';
   follower.stdout!.on('data', (chunk: Buffer) => (followed += chunk.toString()));
   let followerErrors = '';
@@ -47,7 +49,7 @@ test('npm start: embedded by default, the compiled mts publishes and subscribes,
   const next = await runMts(['publish', 'demo.hello', '--data', 'after restart', ...urls(second)]);
   assert.equal(next.stdout.toString(), '2\n');
 
-  const [code] = await once(follower, 'close');
+  const [code] = await followerClosed;
   assert.equal(code, 0, followerErrors);
   const lines = followed
     .trim()
