@@ -88,17 +88,32 @@ async function startEmbedded(dataDir: string): Promise<{ child: ChildProcess; ur
     },
     stdio: ['ignore', 'inherit', 'pipe'],
   });
-  let banner = '';
-  for await (const chunk of child.stderr!) {
-    banner += String(chunk);
-    const ingress = /^ {2}ingress +(\S+)$/m.exec(banner)?.[1];
-    const egress = /^ {2}egress +(\S+)$/m.exec(banner)?.[1];
-    if (ingress && egress) {
-      child.stderr!.pipe(process.stderr);
-      return { child, urls: ['--ingress', ingress, '--egress', egress] };
-    }
-  }
-  throw new Error(`the server exited before listening:\n${banner}`);
+  const banner = await outputUntil(child, child.stderr!, (text) => /^ {2}ingress +\S+$/m.test(text) && /^ {2}egress +\S+$/m.test(text));
+  const ingress = /^ {2}ingress +(\S+)$/m.exec(banner)![1]!;
+  const egress = /^ {2}egress +(\S+)$/m.exec(banner)![1]!;
+  return { child, urls: ['--ingress', ingress, '--egress', egress] };
+}
+
+/**
+ * Collects `stream` until `done(text)`; the stream stays open and is passed on
+ * to stderr, since a child writing to a closed pipe dies of SIGPIPE/EPIPE
+ * before it can stop cleanly.
+ */
+function outputUntil(child: ChildProcess, stream: NodeJS.ReadableStream, done: (text: string) => boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const onData = (chunk: Buffer) => {
+      text += String(chunk);
+      if (!done(text)) return;
+      stream.off('data', onData);
+      child.off('exit', onExit);
+      stream.pipe(process.stderr);
+      resolve(text);
+    };
+    const onExit = () => reject(new Error(`the server exited before it was ready:\n${text}`));
+    stream.on('data', onData);
+    child.once('exit', onExit);
+  });
 }
 
 async function freePort(): Promise<number> {
@@ -125,16 +140,9 @@ async function startTarantoolStack(dataDir: string): Promise<{ child: ChildProce
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  let output = '';
-  for await (const chunk of child.stdout!) {
-    output += String(chunk);
-    if (output.includes('local-stack: ready')) {
-      child.stdout!.resume();
-      const urls = ['--ingress', `http://127.0.0.1:${ingress}`, '--egress', `http://127.0.0.1:${egress}`];
-      return { child, urls, ingressPid: () => Number(readFileSync(path.join(dataDir, 'ingress.pid'), 'utf8')) };
-    }
-  }
-  throw new Error(`the local stack exited before it was ready:\n${output}`);
+  await outputUntil(child, child.stdout!, (text) => text.includes('local-stack: ready'));
+  const urls = ['--ingress', `http://127.0.0.1:${ingress}`, '--egress', `http://127.0.0.1:${egress}`];
+  return { child, urls, ingressPid: () => Number(readFileSync(path.join(dataDir, 'ingress.pid'), 'utf8')) };
 }
 
 const ms = (value: number): string => value.toFixed(1);
