@@ -27,7 +27,8 @@ export type SubscribeRequest = Message$1<"minitoolstream.SubscribeRequest"> & {
   subject: string;
 
   /**
-   * Notify about messages after this sequence instead of the ack floor.
+   * First sequence of interest, used instead of the durable's ack floor:
+   * the stream notifies at once if the subject has already reached it.
    *
    * @generated from field: optional uint64 start_sequence = 2;
    */
