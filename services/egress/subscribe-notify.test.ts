@@ -40,6 +40,13 @@ test('Subscribe pushes commits at once and costs one store wait per subject', as
     assert.deepEqual(await nextWithin(open('behind'), 1000), { $typeName: 'minitoolstream.Notification', subject, sequence: 1n });
   });
 
+  await t.test('start_sequence names the first sequence of interest, instead of the ack floor', async () => {
+    const from = (startSequence: bigint) =>
+      egress.subscribe({ subject, startSequence }, { signal: streams.signal })[Symbol.asyncIterator]();
+    assert.equal((await nextWithin(from(1n), 1000))?.sequence, 1n, 'sequence 1 exists: notified at once');
+    assert.equal(await nextWithin(from(2n), 300), undefined, 'sequence 2 does not exist yet: no notification');
+  });
+
   await t.test('a commit reaches a waiting subscriber well within a second', async () => {
     const stream = open('waiting');
     assert.equal((await nextWithin(stream, 1000))?.sequence, 1n);
