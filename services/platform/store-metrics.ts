@@ -23,6 +23,7 @@ export function instrumentStore(store: MessageStore, metrics: Metrics, backend: 
     lastSequence: timed('last_sequence', store.lastSequence.bind(store)),
     ackFloor: timed('ack_floor', store.ackFloor.bind(store)),
     ack: timed('ack', store.ack.bind(store)),
+    claimConsumer: timed('claim_consumer', store.claimConsumer.bind(store)),
     async *read(subject, afterSequence, limits, signal): AsyncGenerator<StoredMessage> {
       const stop = metrics.storageSeconds.startTimer({ operation: 'read', backend });
       try {

@@ -179,6 +179,27 @@ forEachBackend('acks move the floor forward only and never past the end', async 
   assert.equal(await store.ack('worker', 'jobs', 3n), 3n);
 });
 
+forEachBackend('the first claim of a consumer owns it, per durable and subject', async (_t, open) => {
+  const { store } = await open();
+  assert.equal(await store.claimConsumer('worker', 'jobs', 'client-a'), true, 'first claim wins');
+  assert.equal(await store.claimConsumer('worker', 'jobs', 'client-a'), true, 'the owner again');
+  assert.equal(await store.claimConsumer('worker', 'jobs', 'client-b'), false, 'another owner is refused');
+  assert.equal(await store.claimConsumer('worker', 'jobs', 'client-a'), true, 'a refused claim changes nothing');
+  assert.equal(await store.claimConsumer('worker', 'other.jobs', 'client-b'), true, 'another subject is another consumer');
+  assert.equal(await store.claimConsumer('helper', 'jobs', 'client-b'), true, 'another durable is another consumer');
+  assert.equal(await store.claimConsumer('anon', 'jobs', ''), true, 'the empty owner is an owner like any other');
+  assert.equal(await store.claimConsumer('anon', 'jobs', 'client-a'), false);
+});
+
+forEachBackend('concurrent first claims of one consumer have exactly one winner', async (_t, open) => {
+  const { store } = await open();
+  const owners = Array.from({ length: 20 }, (_, index) => `client-${index}`);
+  const won = await Promise.all(owners.map((owner) => store.claimConsumer('race', 'jobs', owner)));
+  const winners = owners.filter((_, index) => won[index]);
+  assert.equal(winners.length, 1, `winners: ${winners.join(', ')}`);
+  assert.equal(await store.claimConsumer('race', 'jobs', winners[0]!), true);
+});
+
 forEachBackend('lastSequence is 0 for an unknown subject', async (_t, open) => {
   const { store } = await open();
   assert.equal(await store.lastSequence('nobody.published.here'), 0n);

@@ -48,6 +48,7 @@ export function createMessageStore(options: MessageStoreOptions): MessageStore {
     lastSequence: (subject, signal) => metadata.lastSequence(subject, signal),
     ackFloor: (durable, subject, signal) => metadata.ackFloor(durable, subject, signal),
     ack: (durable, subject, sequence, signal) => metadata.ack(durable, subject, sequence, signal),
+    claimConsumer: (durable, subject, owner, signal) => metadata.claimConsumer(durable, subject, owner, signal),
     waitForCommit: (subject, afterSequence, timeoutMs, signal) => metadata.waitForCommit(subject, afterSequence, timeoutMs, signal),
 
     checkHealth: () => Promise.all([healthOf(metadata), healthOf(objects)]),

@@ -66,6 +66,12 @@ export interface MessageStore {
    */
   ack(durable: string, subject: string, sequence: bigint, signal?: AbortSignal): Promise<bigint>;
   /**
+   * Records `owner` for (durable, subject) if it has none, atomically, and
+   * returns whether the recorded owner equals `owner`. The first claim wins
+   * and an owner never changes, so a true answer stays true.
+   */
+  claimConsumer(durable: string, subject: string, owner: string, signal?: AbortSignal): Promise<boolean>;
+  /**
    * Resolves with the subject's last sequence as soon as it exceeds
    * `afterSequence`, or with the current last sequence after `timeoutMs`.
    */
@@ -109,6 +115,8 @@ export interface MetadataStore {
   ackFloor(durable: string, subject: string, signal?: AbortSignal): Promise<bigint>;
   /** See {@link MessageStore.ack}. */
   ack(durable: string, subject: string, sequence: bigint, signal?: AbortSignal): Promise<bigint>;
+  /** See {@link MessageStore.claimConsumer}. */
+  claimConsumer(durable: string, subject: string, owner: string, signal?: AbortSignal): Promise<boolean>;
   /** See {@link MessageStore.waitForCommit}. */
   waitForCommit(subject: string, afterSequence: bigint, timeoutMs: number, signal?: AbortSignal): Promise<bigint>;
   /** Records an object key about to be written, so an upload never committed can be swept. */

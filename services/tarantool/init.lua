@@ -97,6 +97,18 @@ local migrations = {
         pending:create_index('primary', { parts = { 'object_key' }, if_not_exists = true })
         pending:create_index('created_ms', { parts = { 'created_ms' }, unique = false, if_not_exists = true })
     end,
+    function()
+        -- The client that first used a durable consumer; it never changes.
+        local owners = box.schema.space.create('mts_consumer_owners', {
+            if_not_exists = true,
+            format = {
+                { name = 'durable', type = 'string' },
+                { name = 'subject', type = 'string' },
+                { name = 'owner', type = 'string' },
+            },
+        })
+        owners:create_index('primary', { parts = { 'durable', 'subject' }, if_not_exists = true })
+    end,
 }
 
 local function migrate()
@@ -264,6 +276,17 @@ function mts_ack(durable, subject, sequence)
     return { ok = true, floor = decimal(floor) }
 end
 
+--- Records `owner` for (durable, subject) if it has none and returns
+--- {ok = true, owned} with whether the recorded owner is `owner`. insert-or-get
+--- runs without yielding, so two first claims cannot both win.
+function mts_claim_consumer(durable, subject, owner)
+    local row = box.space.mts_consumer_owners:get({ durable, subject })
+    if row == nil then
+        row = box.space.mts_consumer_owners:insert({ durable, subject, owner })
+    end
+    return { ok = true, owned = row.owner == owner }
+end
+
 --- Blocks until the subject's last sequence exceeds `after` or `timeout_s`
 --- passes, then returns the last sequence. Woken by mts_commit, never polls.
 function mts_wait_for_commit(subject, after, timeout_s)
@@ -357,7 +380,7 @@ end
 
 local procedures = {
     'mts_ping', 'mts_commit', 'mts_read_after', 'mts_last_sequence', 'mts_ack_floor', 'mts_ack',
-    'mts_wait_for_commit', 'mts_add_pending_upload', 'mts_list_stale_pending_uploads',
+    'mts_claim_consumer', 'mts_wait_for_commit', 'mts_add_pending_upload', 'mts_list_stale_pending_uploads',
     'mts_remove_pending_upload', 'mts_delete_through',
 }
 

@@ -35,6 +35,7 @@ export function countWaits(inner: MetadataStore, counter: WaitCounter): Metadata
     lastSequence: (subject, signal) => inner.lastSequence(subject, signal),
     ackFloor: (durable, subject, signal) => inner.ackFloor(durable, subject, signal),
     ack: (durable, subject, sequence, signal) => inner.ack(durable, subject, sequence, signal),
+    claimConsumer: (durable, subject, owner, signal) => inner.claimConsumer(durable, subject, owner, signal),
     async waitForCommit(subject, after, timeoutMs, signal) {
       counter.started++;
       counter.inFlight++;

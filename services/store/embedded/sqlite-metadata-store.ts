@@ -80,6 +80,10 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
        ON CONFLICT (durable, subject) DO UPDATE SET ack_floor = excluded.ack_floor
        WHERE excluded.ack_floor > consumers.ack_floor`,
     ),
+    claimOwner: db.prepare<[string, string, string]>(
+      'INSERT INTO consumer_owners (durable, subject, owner) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+    ),
+    ownerOf: db.prepare<[string, string], string>('SELECT owner FROM consumer_owners WHERE durable = ? AND subject = ?').pluck(),
     addPending: db.prepare<[string, number]>(
       'INSERT INTO pending_uploads (object_key, created_at_ms) VALUES (?, ?) ON CONFLICT DO NOTHING',
     ),
@@ -123,6 +127,11 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     return statements.ackFloor.get(durable, subject) ?? 0n;
   });
 
+  const claimTransaction = db.transaction((durable: string, subject: string, owner: string): boolean => {
+    statements.claimOwner.run(durable, subject, owner);
+    return statements.ownerOf.get(durable, subject) === owner;
+  });
+
   const commits = createCommitWatch({ readLast: lastSequenceOf, pollIntervalMs: crossProcessPollMs });
   let closed = false;
 
@@ -158,6 +167,10 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
 
     async ack(durable, subject, sequence, signal) {
       return run('ack', () => ackTransaction.immediate(durable, subject, sequence), signal);
+    },
+
+    async claimConsumer(durable, subject, owner, signal) {
+      return run('claim a consumer', () => claimTransaction.immediate(durable, subject, owner), signal);
     },
 
     async waitForCommit(subject, afterSequence, timeoutMs, signal) {

@@ -36,6 +36,15 @@ const migrations: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX pending_uploads_by_age ON pending_uploads (created_at_ms);
   `,
+  `
+  -- The client that first used a durable consumer; it never changes.
+  CREATE TABLE consumer_owners (
+    durable TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    owner   TEXT NOT NULL,
+    PRIMARY KEY (durable, subject)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** Brings the schema up to date; safe to run on every open and from two processes at once. */

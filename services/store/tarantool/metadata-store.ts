@@ -91,6 +91,10 @@ function createProcedures(link: TarantoolLink): MetadataStore {
       return BigInt(outcome.floor as string);
     },
 
+    async claimConsumer(durable, subject, owner, signal) {
+      return (await expectOk('mts_claim_consumer', [durable, subject, owner], signal)).owned === true;
+    },
+
     async waitForCommit(subject, afterSequence, timeoutMs, signal) {
       const wait = Math.max(0, timeoutMs);
       const args = [subject, afterSequence.toString(), wait / 1000];

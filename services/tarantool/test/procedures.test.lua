@@ -24,7 +24,7 @@ local function object(subject, key, size)
 end
 
 local test = tap.test('mts procedures')
-test:plan(10)
+test:plan(11)
 
 test:test('ping', function(t)
     t:plan(1)
@@ -91,6 +91,16 @@ test:test('ack is cumulative, monotonic and bounded by the last sequence', funct
     t:is(r.code, 'ACK_BEYOND_END', 'with its code')
     t:is(r.last, '3', 'and the last sequence')
     t:is(mts_ack_floor('d', 'a').floor, '2', 'floor unchanged')
+end)
+
+test:test('claim_consumer: the first owner of a (durable, subject) keeps it', function(t)
+    t:plan(6)
+    t:is(mts_claim_consumer('d', 'a', 'client-a').owned, true, 'first claim wins')
+    t:is(mts_claim_consumer('d', 'a', 'client-a').owned, true, 'the owner again')
+    t:is(mts_claim_consumer('d', 'a', 'client-b').owned, false, 'another owner is refused')
+    t:is(box.space.mts_consumer_owners:get({ 'd', 'a' }).owner, 'client-a', 'the refused claim changed nothing')
+    t:is(mts_claim_consumer('d', 'b', 'client-b').owned, true, 'another subject is another consumer')
+    t:is(mts_claim_consumer('e', 'a', 'client-b').owned, true, 'another durable is another consumer')
 end)
 
 test:test('numbers above 2^53 stay exact', function(t)
