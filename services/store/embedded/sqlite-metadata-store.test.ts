@@ -66,15 +66,24 @@ test('the sequence counter survives deleted rows and a reopen', async (t) => {
   assert.deepEqual(await reopened.commit([record('kept')]), [4n]);
 });
 
-test('the schema is created once and a newer schema is refused', async (t) => {
+test('the schema is created once, upgraded in place, and a newer schema is refused', async (t) => {
   const file = await databaseFile(t);
   await (await openSqliteMetadataStore({ file })).close();
   await (await openSqliteMetadataStore({ file })).close();
   const raw = new Database(file);
-  assert.equal(raw.pragma('user_version', { simple: true }), 1);
+  assert.equal(raw.pragma('user_version', { simple: true }), 2);
   assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
-  raw.pragma('user_version = 99');
+  // A database of the first schema gains the consumer owners on open.
+  raw.exec('DROP TABLE consumer_owners');
+  raw.pragma('user_version = 1');
   raw.close();
+  const upgraded = await openSqliteMetadataStore({ file });
+  assert.equal(await upgraded.claimConsumer('d', 's', 'client-a'), true);
+  await upgraded.close();
+  const again = new Database(file);
+  assert.equal(again.pragma('user_version', { simple: true }), 2);
+  again.pragma('user_version = 99');
+  again.close();
   await assert.rejects(openSqliteMetadataStore({ file }), /newer than this program knows/);
 });
 

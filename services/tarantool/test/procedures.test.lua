@@ -24,7 +24,7 @@ local function object(subject, key, size)
 end
 
 local test = tap.test('mts procedures')
-test:plan(11)
+test:plan(12)
 
 test:test('ping', function(t)
     t:plan(1)
@@ -156,6 +156,16 @@ test:test('init is idempotent', function(t)
     t:is(box.space._mts_schema:get('version').version, version, 'no migration re-ran')
     t:is(mts_last_sequence('a').last, '3', 'data untouched')
     t:ok(box.space.mts_messages ~= nil, 'spaces still there')
+end)
+
+test:test('a schema of version 1 gains the consumer owners', function(t)
+    t:plan(3)
+    box.space.mts_consumer_owners:drop()
+    box.space._mts_schema:replace({ 'version', 1 })
+    app.migrate()
+    t:is(box.space._mts_schema:get('version').version, 2, 'migrated to version 2')
+    t:is(mts_claim_consumer('d', 'a', 'client-b').owned, true, 'claims work again')
+    t:is(mts_last_sequence('a').last, '3', 'data untouched')
 end)
 
 test:test('connector user may execute only our procedures', function(t)
