@@ -2,8 +2,7 @@ import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { ConnectRouter, HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { EgressService } from '../../gen/minitoolstream/egress_pb.js';
 import { EgressService as UnqualifiedEgressService } from '../../gen/unqualified_aliases_pb.js';
-import { AuthFailure } from '../platform/auth/auth-failure.js';
-import { durableKey } from '../platform/auth/durable-owner.js';
+import { durableOwnership } from '../platform/auth/durable-owner.js';
 import { principalKey } from '../platform/auth/principal.js';
 import type { ServiceDefinition, ServiceDeps } from '../platform/start-service.js';
 import { batchSize, checkDurableName, checkSequence, checkSubject } from '../platform/validation.js';
@@ -19,14 +18,12 @@ export const fetchMaxBytes = 16 * 1024 * 1024;
  */
 export function egressRoutes({ store, metrics, logger, readiness }: ServiceDeps): (router: ConnectRouter) => void {
   const watch = createSubjectWatch({ store, logger });
-  // The store name of the caller's durable: each client's consumers are its own (see durable-owner.ts).
-  const ownDurable = (name: string, context: HandlerContext): string => {
-    try {
-      return durableKey(context.values.get(principalKey), checkDurableName(name));
-    } catch (error) {
-      if (error instanceof AuthFailure) metrics.authFailures.inc({ reason: error.reason });
-      throw error;
-    }
+  const ownership = durableOwnership(store, metrics);
+  // The checked durable name, once the caller is known to own it on `subject`.
+  const ownDurable = async (name: string, subject: string, context: HandlerContext): Promise<string> => {
+    const durable = checkDurableName(name);
+    await ownership.check(context.values.get(principalKey), durable, subject, context.signal);
+    return durable;
   };
 
   const impl: ServiceImpl<typeof EgressService> = {
@@ -38,7 +35,7 @@ export function egressRoutes({ store, metrics, logger, readiness }: ServiceDeps)
           ? request.startSequence > 0n
             ? request.startSequence - 1n
             : 0n
-          : await store.ackFloor(ownDurable(request.durableName, context), subject, context.signal);
+          : await store.ackFloor(await ownDurable(request.durableName, subject, context), subject, context.signal);
       const ended = AbortSignal.any([context.signal, readiness.draining]);
       for await (const sequence of watch.follow(subject, after, ended)) {
         yield { subject, sequence };
@@ -47,7 +44,7 @@ export function egressRoutes({ store, metrics, logger, readiness }: ServiceDeps)
 
     async *fetch(request, context) {
       const subject = checkSubject(request.subject);
-      const durable = ownDurable(request.durableName, context);
+      const durable = await ownDurable(request.durableName, subject, context);
       const maxMessages = batchSize(request.batchSize);
       const floor = await store.ackFloor(durable, subject, context.signal);
       for await (const message of store.read(subject, floor, { maxMessages, maxBytes: fetchMaxBytes }, context.signal)) {
@@ -69,7 +66,7 @@ export function egressRoutes({ store, metrics, logger, readiness }: ServiceDeps)
 
     async ackMessage(request, context) {
       const subject = checkSubject(request.subject);
-      const durable = ownDurable(request.durableName, context);
+      const durable = await ownDurable(request.durableName, subject, context);
       await store.ack(durable, subject, checkSequence(request.sequence, 'sequence'), context.signal);
       return { success: true, errorMessage: '' };
     },

@@ -16,7 +16,6 @@ export const authFailureReasons = [
   'wrong_issuer',
   'wrong_audience',
   'invalid_claims',
-  'anonymous_namespace',
   'permission_denied',
   'key_source_unavailable',
 ] as const;
@@ -40,7 +39,7 @@ export class AuthFailure extends Error {
 }
 
 function codeFor(reason: AuthFailureReason): Code {
-  if (reason === 'permission_denied' || reason === 'anonymous_namespace') return Code.PermissionDenied;
+  if (reason === 'permission_denied') return Code.PermissionDenied;
   // The token may be fine; the keys could not be fetched, so the client should retry.
   if (reason === 'key_source_unavailable') return Code.Unavailable;
   return Code.Unauthenticated;

@@ -188,24 +188,43 @@ test("a client cannot fetch or ack another client's durable consumer", async (t)
   const services = await startTestServices(t, { env: { AUTH_MODE: 'required', JWT_PUBLIC_KEY_FILE: keys.publicKeyFile } });
   const subject = 'shared.s';
   await services.store.publish([1, 2, 3].map((n) => ({ subject, data: new Uint8Array([n]), headers: {} })));
-  const egress = egressClient(services, 'grpc');
-  const as = async (clientId: string) => ({ headers: { authorization: `Bearer ${await keys.token({ clientId })}` } });
-  const fetchAs = async (clientId: string, durableName: string) => {
-    const sequences: bigint[] = [];
-    for await (const message of egress.fetch({ subject, durableName, batchSize: 10 }, await as(clientId))) sequences.push(message.sequence);
-    return sequences;
-  };
+  const tokenOf = async (clientId: string) => `Bearer ${await keys.token({ clientId })}`;
+  const [a, b] = [await tokenOf('client-a'), await tokenOf('client-b')];
 
-  await egress.ackMessage({ subject, durableName: 'd', sequence: 2n }, await as('client-a'));
-  assert.deepEqual(await fetchAs('client-a', 'd'), [3n]);
-  // The same name is another consumer for client-b: it starts at the beginning and its acks stay its own.
-  assert.deepEqual(await fetchAs('client-b', 'd'), [1n, 2n, 3n]);
-  await egress.ackMessage({ subject, durableName: 'd', sequence: 3n }, await as('client-b'));
-  // Naming client-a's namespace reaches nothing of client-a's either.
-  await egress.ackMessage({ subject, durableName: 'client-a/d', sequence: 3n }, await as('client-b'));
-  assert.deepEqual(await fetchAs('client-b', 'client-a/d'), []);
-  assert.deepEqual(await fetchAs('client-a', 'd'), [3n]);
-  assert.equal(await services.store.ackFloor('client-a/d', subject), 2n);
+  const egress = egressClient(services, 'grpc');
+  await egress.ackMessage({ subject, durableName: 'd', sequence: 2n }, { headers: { authorization: a } });
+  for (const protocol of protocols) {
+    await t.test(protocol, async () => {
+      for (const rpc of ['Fetch', 'AckMessage'] as const) {
+        assert.equal(await call(services, protocol, rpc, b, subject, 'd'), Code.PermissionDenied, `${rpc} of client-a's durable`);
+        assert.equal(await call(services, protocol, rpc, a, subject, 'd'), 'ok', `${rpc} by its owner`);
+        assert.equal(await call(services, protocol, rpc, b, subject, `b-${protocol}`), 'ok', `${rpc} of client-b's own durable`);
+      }
+    });
+  }
+  // The refusals left client-a's consumer as it was; names are stored as sent.
+  assert.equal(await services.store.ackFloor('d', subject), 2n);
+  await assert.rejects(egress.ackMessage({ subject, durableName: 'd', sequence: 3n }, { headers: { authorization: b } }), {
+    message: '[permission_denied] durable "d" on subject "shared.s" belongs to another client',
+  });
+  const metrics = (await services.egress.app.inject({ url: '/metrics' })).body;
+  assert.match(metrics, new RegExp(`^${AUTH_FAILURES}\\{reason="permission_denied"\\} 7$`, 'm'));
+
+  // Subscribe reads the durable's floor only without a start sequence, and only then claims it.
+  const subscribe = async (authorization: string, startSequence?: bigint) => {
+    const request = { subject, durableName: 'd', ...(startSequence === undefined ? {} : { startSequence }) };
+    const controller = new AbortController();
+    try {
+      for await (const _ of egress.subscribe(request, { headers: { authorization }, signal: controller.signal })) break;
+      controller.abort();
+      return 'ok';
+    } catch (failure) {
+      return ConnectError.from(failure).code;
+    }
+  };
+  assert.equal(await subscribe(b), Code.PermissionDenied);
+  assert.equal(await subscribe(b, 1n), 'ok', 'a start sequence does not use the durable');
+  assert.equal(await subscribe(a), 'ok');
 });
 
 test('optional mode: no token is anonymous, a bad token is still refused', async (t) => {
@@ -225,7 +244,11 @@ test('optional mode: no token is anonymous, a bad token is still refused', async
       `${rpc} no permission`,
     );
   }
-  // Anonymous names never contain "/", so they cannot reach a client's namespace.
-  assert.equal(await call(services, 'grpc', 'AckMessage', undefined, 'allowed.x', 'client-a/d'), Code.PermissionDenied);
-  assert.equal(await call(services, 'grpc', 'Fetch', undefined, 'allowed.x', 'client-a/d'), Code.PermissionDenied);
+  // Anonymous callers share the durables they use first; a client's stay its own, and the other way round.
+  const client = `Bearer ${await keys.token()}`;
+  assert.equal(await call(services, 'grpc', 'Fetch', client, 'allowed.x', 'owned'), 'ok');
+  for (const rpc of ['Fetch', 'AckMessage'] as const) {
+    assert.equal(await call(services, 'grpc', rpc, undefined, 'allowed.x', 'owned'), Code.PermissionDenied, `anonymous ${rpc}`);
+    assert.equal(await call(services, 'grpc', rpc, client, 'allowed.x', 'd'), Code.PermissionDenied, `client ${rpc}`);
+  }
 });

@@ -1,20 +1,51 @@
-import type { Principal } from './principal.js';
+import type { MessageStore } from '../../store/store.js';
+import type { Metrics } from '../metrics.js';
 import { AuthFailure } from './auth-failure.js';
+import type { Principal } from './principal.js';
+
+/** Confirmed (durable, subject, owner) triples kept at most; beyond that the oldest is forgotten. */
+const defaultCacheSize = 10_000;
 
 /**
- * The store name of a durable consumer: with auth on, a client's durables live
- * under its own namespace, `<client_id>/<name>` (client id percent-encoded so
- * it holds no `/`). Two clients using the same durable name therefore get two
- * consumers, and no name a client can send reaches another client's consumer.
- * Anonymous callers (AUTH_MODE=optional) keep plain names, which never contain
- * `/`, so they cannot reach a namespaced one either; with auth disabled names
- * pass unchanged.
+ * The owner a caller claims durables as. Tokens always carry a non-empty
+ * client_id, so `""` is free to stand for every anonymous caller
+ * (AUTH_MODE=optional without a token): they share the durables they use
+ * first, and cannot reach one a client has claimed, nor a client theirs.
+ * With auth disabled there is no principal and no ownership at all.
  */
-export function durableKey(principal: Principal | undefined, name: string): string {
-  if (principal === undefined) return name;
-  if (principal.kind === 'client') return `${encodeURIComponent(principal.clientId)}/${name}`;
-  if (name.includes('/')) {
-    throw new AuthFailure('anonymous_namespace', 'durable names containing "/" belong to authenticated clients; send a token');
-  }
-  return name;
+function ownerOf(principal: Principal | undefined): string | undefined {
+  if (principal === undefined) return undefined;
+  return principal.kind === 'client' ? principal.clientId : '';
+}
+
+export interface DurableOwnership {
+  /**
+   * Resolves when `principal` owns (durable, subject), claiming it if nobody
+   * has; otherwise throws a `permission_denied` {@link AuthFailure}, counted.
+   */
+  check(principal: Principal | undefined, durable: string, subject: string, signal?: AbortSignal): Promise<void>;
+}
+
+/**
+ * A durable consumer belongs to the caller that first used it (see
+ * MessageStore.claimConsumer). Names are stored as clients send them. An owner
+ * never changes once recorded, so confirmed claims are remembered in-process
+ * and a steady stream of Fetch and Ack adds no store call.
+ */
+export function durableOwnership(store: MessageStore, metrics: Metrics, cacheSize = defaultCacheSize): DurableOwnership {
+  const confirmed = new Set<string>();
+  return {
+    async check(principal, durable, subject, signal) {
+      const owner = ownerOf(principal);
+      if (owner === undefined) return;
+      const key = JSON.stringify([durable, subject, owner]);
+      if (confirmed.has(key)) return;
+      if (!(await store.claimConsumer(durable, subject, owner, signal))) {
+        metrics.authFailures.inc({ reason: 'permission_denied' });
+        throw new AuthFailure('permission_denied', `durable "${durable}" on subject "${subject}" belongs to another client`);
+      }
+      if (confirmed.size >= cacheSize) confirmed.delete(confirmed.values().next().value!);
+      confirmed.add(key);
+    },
+  };
 }
