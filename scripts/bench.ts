@@ -13,9 +13,9 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort } from '../services/testing/free-port.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values: flags } = parseArgs({
@@ -114,14 +114,6 @@ function outputUntil(child: ChildProcess, stream: NodeJS.ReadableStream, done: (
     stream.on('data', onData);
     child.once('exit', onExit);
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  return port;
 }
 
 /** scripts/local-stack.sh on free ports in `dataDir`; resolves once it says it is ready. */

@@ -10,7 +10,7 @@ import { createClient } from '@connectrpc/connect';
 import { EgressService } from '../gen/minitoolstream/egress_pb.js';
 import { IngressService } from '../gen/minitoolstream/ingress_pb.js';
 import { waitForReadyz } from '../services/testing/service-process.js';
-import { freePort } from '../services/testing/tarantool-server.js';
+import { freePort } from '../services/testing/free-port.js';
 import { transportFor } from '../services/testing/test-services.js';
 
 const script = fileURLToPath(new URL('./local-stack.sh', import.meta.url));

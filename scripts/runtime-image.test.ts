@@ -13,10 +13,10 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../services/testing/free-port.js';
 
 const repoRoot = dirname(dirname(fileURLToPath(import.meta.url)));
 const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
@@ -51,16 +51,6 @@ function productionNodeModules(): string {
     rmSync(staging, { recursive: true, force: true });
   }
   return join(cached, 'node_modules');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 async function waitForStatus(url: string, child: ChildProcess, output: () => string): Promise<number> {

@@ -5,7 +5,8 @@ import { Health, HealthCheckResponse_ServingStatus as Status } from '../../gen/g
 import { IngressService } from '../../gen/minitoolstream/ingress_pb.js';
 import { startS3Server } from '../testing/s3-server.js';
 import { spawnService } from '../testing/service-process.js';
-import { freePort, startTarantool } from '../testing/tarantool-server.js';
+import { freePort } from '../testing/free-port.js';
+import { startTarantool } from '../testing/tarantool-server.js';
 import { startTestServices, transportFor } from '../testing/test-services.js';
 import type { ReadinessReport } from './readiness.js';
 

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
+import { freePort } from './free-port.js';
 
 /** A Tarantool process running services/tarantool/init.lua for one test. */
 export interface TarantoolServer {
@@ -115,14 +115,4 @@ function ready(child: ChildProcess): Promise<void> {
       }
     });
   });
-}
-
-/** A port the OS just handed out, so very likely still free. */
-export async function freePort(host: string): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(0, host, resolve));
-  const address = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no port assigned');
-  return address.port;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { freePort } from '../../testing/tarantool-server.js';
+import { freePort } from '../../testing/free-port.js';
 import { startS3Server, type S3Server } from '../../testing/s3-server.js';
 import { ObjectMissingError, StoreUnavailableError } from '../store.js';
 import { openMinioObjectStore } from './object-store.js';
