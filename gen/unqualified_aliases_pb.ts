@@ -4,16 +4,16 @@
 
 import type { GenFile, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { AckRequestSchema, AckResponseSchema, FetchRequestSchema, GetLastSequenceRequestSchema, GetLastSequenceResponseSchema, MessageSchema, NotificationSchema, SubscribeRequestSchema } from "./minitoolstream/egress_pb.js";
+import type { AckRequestSchema, AckResponseSchema, ConsumeRequestSchema, ConsumeResponseSchema, FetchRequestSchema, GetLastSequenceRequestSchema, GetLastSequenceResponseSchema, MessageSchema, NotificationSchema, SubscribeRequestSchema } from "./minitoolstream/egress_pb.js";
 import { file_minitoolstream_egress } from "./minitoolstream/egress_pb.js";
-import type { PublishRequestSchema, PublishResponseSchema } from "./minitoolstream/ingress_pb.js";
+import type { PublishBatchRequestSchema, PublishBatchResponseSchema, PublishRequestSchema, PublishResponseSchema, PublishStreamRequestSchema, PublishStreamResponseSchema } from "./minitoolstream/ingress_pb.js";
 import { file_minitoolstream_ingress } from "./minitoolstream/ingress_pb.js";
 
 /**
  * Describes the file unqualified_aliases.proto.
  */
 export const file_unqualified_aliases: GenFile = /*@__PURE__*/
-  fileDesc("Chl1bnF1YWxpZmllZF9hbGlhc2VzLnByb3RvMlwKDkluZ3Jlc3NTZXJ2aWNlEkoKB1B1Ymxpc2gSHi5taW5pdG9vbHN0cmVhbS5QdWJsaXNoUmVxdWVzdBofLm1pbml0b29sc3RyZWFtLlB1Ymxpc2hSZXNwb25zZTLLAgoNRWdyZXNzU2VydmljZRJNCglTdWJzY3JpYmUSIC5taW5pdG9vbHN0cmVhbS5TdWJzY3JpYmVSZXF1ZXN0GhwubWluaXRvb2xzdHJlYW0uTm90aWZpY2F0aW9uMAESQAoFRmV0Y2gSHC5taW5pdG9vbHN0cmVhbS5GZXRjaFJlcXVlc3QaFy5taW5pdG9vbHN0cmVhbS5NZXNzYWdlMAESYgoPR2V0TGFzdFNlcXVlbmNlEiYubWluaXRvb2xzdHJlYW0uR2V0TGFzdFNlcXVlbmNlUmVxdWVzdBonLm1pbml0b29sc3RyZWFtLkdldExhc3RTZXF1ZW5jZVJlc3BvbnNlEkUKCkFja01lc3NhZ2USGi5taW5pdG9vbHN0cmVhbS5BY2tSZXF1ZXN0GhsubWluaXRvb2xzdHJlYW0uQWNrUmVzcG9uc2ViBnByb3RvMw", [file_minitoolstream_egress, file_minitoolstream_ingress]);
+  fileDesc("Chl1bnF1YWxpZmllZF9hbGlhc2VzLnByb3RvMpkCCg5JbmdyZXNzU2VydmljZRJKCgdQdWJsaXNoEh4ubWluaXRvb2xzdHJlYW0uUHVibGlzaFJlcXVlc3QaHy5taW5pdG9vbHN0cmVhbS5QdWJsaXNoUmVzcG9uc2USWQoMUHVibGlzaEJhdGNoEiMubWluaXRvb2xzdHJlYW0uUHVibGlzaEJhdGNoUmVxdWVzdBokLm1pbml0b29sc3RyZWFtLlB1Ymxpc2hCYXRjaFJlc3BvbnNlEmAKDVB1Ymxpc2hTdHJlYW0SJC5taW5pdG9vbHN0cmVhbS5QdWJsaXNoU3RyZWFtUmVxdWVzdBolLm1pbml0b29sc3RyZWFtLlB1Ymxpc2hTdHJlYW1SZXNwb25zZSgBMAEymQMKDUVncmVzc1NlcnZpY2USTQoJU3Vic2NyaWJlEiAubWluaXRvb2xzdHJlYW0uU3Vic2NyaWJlUmVxdWVzdBocLm1pbml0b29sc3RyZWFtLk5vdGlmaWNhdGlvbjABEkAKBUZldGNoEhwubWluaXRvb2xzdHJlYW0uRmV0Y2hSZXF1ZXN0GhcubWluaXRvb2xzdHJlYW0uTWVzc2FnZTABEmIKD0dldExhc3RTZXF1ZW5jZRImLm1pbml0b29sc3RyZWFtLkdldExhc3RTZXF1ZW5jZVJlcXVlc3QaJy5taW5pdG9vbHN0cmVhbS5HZXRMYXN0U2VxdWVuY2VSZXNwb25zZRJFCgpBY2tNZXNzYWdlEhoubWluaXRvb2xzdHJlYW0uQWNrUmVxdWVzdBobLm1pbml0b29sc3RyZWFtLkFja1Jlc3BvbnNlEkwKB0NvbnN1bWUSHi5taW5pdG9vbHN0cmVhbS5Db25zdW1lUmVxdWVzdBofLm1pbml0b29sc3RyZWFtLkNvbnN1bWVSZXNwb25zZTABYgZwcm90bzM", [file_minitoolstream_egress, file_minitoolstream_ingress]);
 
 /**
  * @generated from service IngressService
@@ -26,6 +26,22 @@ export const IngressService: GenService<{
     methodKind: "unary";
     input: typeof PublishRequestSchema;
     output: typeof PublishResponseSchema;
+  },
+  /**
+   * @generated from rpc IngressService.PublishBatch
+   */
+  publishBatch: {
+    methodKind: "unary";
+    input: typeof PublishBatchRequestSchema;
+    output: typeof PublishBatchResponseSchema;
+  },
+  /**
+   * @generated from rpc IngressService.PublishStream
+   */
+  publishStream: {
+    methodKind: "bidi_streaming";
+    input: typeof PublishStreamRequestSchema;
+    output: typeof PublishStreamResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_unqualified_aliases, 0);
@@ -65,6 +81,14 @@ export const EgressService: GenService<{
     methodKind: "unary";
     input: typeof AckRequestSchema;
     output: typeof AckResponseSchema;
+  },
+  /**
+   * @generated from rpc EgressService.Consume
+   */
+  consume: {
+    methodKind: "server_streaming";
+    input: typeof ConsumeRequestSchema;
+    output: typeof ConsumeResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_unqualified_aliases, 1);

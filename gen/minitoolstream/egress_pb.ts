@@ -15,7 +15,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file minitoolstream/egress.proto.
  */
 export const file_minitoolstream_egress: GenFile = /*@__PURE__*/
-  fileDesc("ChttaW5pdG9vbHN0cmVhbS9lZ3Jlc3MucHJvdG8SDm1pbml0b29sc3RyZWFtImkKEFN1YnNjcmliZVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgCIAEoBEgAiAEBEhQKDGR1cmFibGVfbmFtZRgDIAEoCUIRCg9fc3RhcnRfc2VxdWVuY2UiMQoMTm90aWZpY2F0aW9uEg8KB3N1YmplY3QYASABKAkSEAoIc2VxdWVuY2UYAiABKAQiSQoMRmV0Y2hSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSFAoMZHVyYWJsZV9uYW1lGAIgASgJEhIKCmJhdGNoX3NpemUYAyABKAUiKQoWR2V0TGFzdFNlcXVlbmNlUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJIjAKF0dldExhc3RTZXF1ZW5jZVJlc3BvbnNlEhUKDWxhc3Rfc2VxdWVuY2UYASABKAQi0AEKB01lc3NhZ2USDwoHc3ViamVjdBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIMCgRkYXRhGAMgASgMEjUKB2hlYWRlcnMYBCADKAsyJC5taW5pdG9vbHN0cmVhbS5NZXNzYWdlLkhlYWRlcnNFbnRyeRItCgl0aW1lc3RhbXAYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKCkFja1JlcXVlc3QSFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkSEAoIc2VxdWVuY2UYAyABKAQiNQoLQWNrUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIVCg1lcnJvcl9tZXNzYWdlGAIgASgJMssCCg1FZ3Jlc3NTZXJ2aWNlEk0KCVN1YnNjcmliZRIgLm1pbml0b29sc3RyZWFtLlN1YnNjcmliZVJlcXVlc3QaHC5taW5pdG9vbHN0cmVhbS5Ob3RpZmljYXRpb24wARJACgVGZXRjaBIcLm1pbml0b29sc3RyZWFtLkZldGNoUmVxdWVzdBoXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UwARJiCg9HZXRMYXN0U2VxdWVuY2USJi5taW5pdG9vbHN0cmVhbS5HZXRMYXN0U2VxdWVuY2VSZXF1ZXN0GicubWluaXRvb2xzdHJlYW0uR2V0TGFzdFNlcXVlbmNlUmVzcG9uc2USRQoKQWNrTWVzc2FnZRIaLm1pbml0b29sc3RyZWFtLkFja1JlcXVlc3QaGy5taW5pdG9vbHN0cmVhbS5BY2tSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChttaW5pdG9vbHN0cmVhbS9lZ3Jlc3MucHJvdG8SDm1pbml0b29sc3RyZWFtImkKEFN1YnNjcmliZVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgCIAEoBEgAiAEBEhQKDGR1cmFibGVfbmFtZRgDIAEoCUIRCg9fc3RhcnRfc2VxdWVuY2UiMQoMTm90aWZpY2F0aW9uEg8KB3N1YmplY3QYASABKAkSEAoIc2VxdWVuY2UYAiABKAQiSQoMRmV0Y2hSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSFAoMZHVyYWJsZV9uYW1lGAIgASgJEhIKCmJhdGNoX3NpemUYAyABKAUiKQoWR2V0TGFzdFNlcXVlbmNlUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJIjAKF0dldExhc3RTZXF1ZW5jZVJlc3BvbnNlEhUKDWxhc3Rfc2VxdWVuY2UYASABKAQi0AEKB01lc3NhZ2USDwoHc3ViamVjdBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIMCgRkYXRhGAMgASgMEjUKB2hlYWRlcnMYBCADKAsyJC5taW5pdG9vbHN0cmVhbS5NZXNzYWdlLkhlYWRlcnNFbnRyeRItCgl0aW1lc3RhbXAYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKCkFja1JlcXVlc3QSFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkSEAoIc2VxdWVuY2UYAyABKAQiNQoLQWNrUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIVCg1lcnJvcl9tZXNzYWdlGAIgASgJIpMBCg5Db25zdW1lUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEhQKDGR1cmFibGVfbmFtZRgCIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgDIAEoBEgAiAEBEhcKD21heF9hY2tfcGVuZGluZxgEIAEoDRIRCgltYXhfYmF0Y2gYBSABKA1CEQoPX3N0YXJ0X3NlcXVlbmNlIjwKD0NvbnN1bWVSZXNwb25zZRIpCghtZXNzYWdlcxgBIAMoCzIXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UymQMKDUVncmVzc1NlcnZpY2USTQoJU3Vic2NyaWJlEiAubWluaXRvb2xzdHJlYW0uU3Vic2NyaWJlUmVxdWVzdBocLm1pbml0b29sc3RyZWFtLk5vdGlmaWNhdGlvbjABEkAKBUZldGNoEhwubWluaXRvb2xzdHJlYW0uRmV0Y2hSZXF1ZXN0GhcubWluaXRvb2xzdHJlYW0uTWVzc2FnZTABEmIKD0dldExhc3RTZXF1ZW5jZRImLm1pbml0b29sc3RyZWFtLkdldExhc3RTZXF1ZW5jZVJlcXVlc3QaJy5taW5pdG9vbHN0cmVhbS5HZXRMYXN0U2VxdWVuY2VSZXNwb25zZRJFCgpBY2tNZXNzYWdlEhoubWluaXRvb2xzdHJlYW0uQWNrUmVxdWVzdBobLm1pbml0b29sc3RyZWFtLkFja1Jlc3BvbnNlEkwKB0NvbnN1bWUSHi5taW5pdG9vbHN0cmVhbS5Db25zdW1lUmVxdWVzdBofLm1pbml0b29sc3RyZWFtLkNvbnN1bWVSZXNwb25zZTABYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message minitoolstream.SubscribeRequest
@@ -223,6 +223,68 @@ export const AckResponseSchema: GenMessage<AckResponse> = /*@__PURE__*/
   messageDesc(file_minitoolstream_egress, 7);
 
 /**
+ * @generated from message minitoolstream.ConsumeRequest
+ */
+export type ConsumeRequest = Message$1<"minitoolstream.ConsumeRequest"> & {
+  /**
+   * @generated from field: string subject = 1;
+   */
+  subject: string;
+
+  /**
+   * @generated from field: string durable_name = 2;
+   */
+  durableName: string;
+
+  /**
+   * As in SubscribeRequest; without it the durable's ack floor.
+   *
+   * @generated from field: optional uint64 start_sequence = 3;
+   */
+  startSequence?: bigint | undefined;
+
+  /**
+   * 0 means 1000: delivered but unacked messages before pausing.
+   *
+   * @generated from field: uint32 max_ack_pending = 4;
+   */
+  maxAckPending: number;
+
+  /**
+   * 0 means 256: messages per frame at most.
+   *
+   * @generated from field: uint32 max_batch = 5;
+   */
+  maxBatch: number;
+};
+
+/**
+ * Describes the message minitoolstream.ConsumeRequest.
+ * Use `create(ConsumeRequestSchema)` to create a new message.
+ */
+export const ConsumeRequestSchema: GenMessage<ConsumeRequest> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 8);
+
+/**
+ * @generated from message minitoolstream.ConsumeResponse
+ */
+export type ConsumeResponse = Message$1<"minitoolstream.ConsumeResponse"> & {
+  /**
+   * Empty is a heartbeat.
+   *
+   * @generated from field: repeated minitoolstream.Message messages = 1;
+   */
+  messages: Message[];
+};
+
+/**
+ * Describes the message minitoolstream.ConsumeResponse.
+ * Use `create(ConsumeResponseSchema)` to create a new message.
+ */
+export const ConsumeResponseSchema: GenMessage<ConsumeResponse> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 9);
+
+/**
  * EgressService serves subscribers with durable, at-least-once positions.
  *
  * @generated from service minitoolstream.EgressService
@@ -270,6 +332,20 @@ export const EgressService: GenService<{
     methodKind: "unary";
     input: typeof AckRequestSchema;
     output: typeof AckResponseSchema;
+  },
+  /**
+   * Consume pushes messages after the durable's ack floor (or from
+   * start_sequence), in order, as soon as they are committed, packed into
+   * frames. It pauses while max_ack_pending messages are delivered but
+   * unacked and resumes as AckMessage moves the floor. An empty frame is a
+   * heartbeat, sent every 15 s while there is nothing to send.
+   *
+   * @generated from rpc minitoolstream.EgressService.Consume
+   */
+  consume: {
+    methodKind: "server_streaming";
+    input: typeof ConsumeRequestSchema;
+    output: typeof ConsumeResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_minitoolstream_egress, 0);

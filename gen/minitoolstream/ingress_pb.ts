@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file minitoolstream/ingress.proto.
  */
 export const file_minitoolstream_ingress: GenFile = /*@__PURE__*/
-  fileDesc("ChxtaW5pdG9vbHN0cmVhbS9pbmdyZXNzLnByb3RvEg5taW5pdG9vbHN0cmVhbSKdAQoOUHVibGlzaFJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCRIMCgRkYXRhGAIgASgMEjwKB2hlYWRlcnMYAyADKAsyKy5taW5pdG9vbHN0cmVhbS5QdWJsaXNoUmVxdWVzdC5IZWFkZXJzRW50cnkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiZAoPUHVibGlzaFJlc3BvbnNlEhAKCHNlcXVlbmNlGAEgASgEEhMKC29iamVjdF9uYW1lGAIgASgJEhMKC3N0YXR1c19jb2RlGAMgASgDEhUKDWVycm9yX21lc3NhZ2UYBCABKAkyXAoOSW5ncmVzc1NlcnZpY2USSgoHUHVibGlzaBIeLm1pbml0b29sc3RyZWFtLlB1Ymxpc2hSZXF1ZXN0Gh8ubWluaXRvb2xzdHJlYW0uUHVibGlzaFJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChxtaW5pdG9vbHN0cmVhbS9pbmdyZXNzLnByb3RvEg5taW5pdG9vbHN0cmVhbSKdAQoOUHVibGlzaFJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCRIMCgRkYXRhGAIgASgMEjwKB2hlYWRlcnMYAyADKAsyKy5taW5pdG9vbHN0cmVhbS5QdWJsaXNoUmVxdWVzdC5IZWFkZXJzRW50cnkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiZAoPUHVibGlzaFJlc3BvbnNlEhAKCHNlcXVlbmNlGAEgASgEEhMKC29iamVjdF9uYW1lGAIgASgJEhMKC3N0YXR1c19jb2RlGAMgASgDEhUKDWVycm9yX21lc3NhZ2UYBCABKAkiRwoTUHVibGlzaEJhdGNoUmVxdWVzdBIwCghtZXNzYWdlcxgBIAMoCzIeLm1pbml0b29sc3RyZWFtLlB1Ymxpc2hSZXF1ZXN0IkgKFFB1Ymxpc2hCYXRjaFJlc3BvbnNlEjAKB3Jlc3VsdHMYASADKAsyHy5taW5pdG9vbHN0cmVhbS5QdWJsaXNoUmVzcG9uc2UiVAoUUHVibGlzaFN0cmVhbVJlcXVlc3QSCgoCaWQYASABKAQSMAoIbWVzc2FnZXMYAiADKAsyHi5taW5pdG9vbHN0cmVhbS5QdWJsaXNoUmVxdWVzdCKAAQoVUHVibGlzaFN0cmVhbVJlc3BvbnNlEgoKAmlkGAEgASgEEjAKB3Jlc3VsdHMYAiADKAsyHy5taW5pdG9vbHN0cmVhbS5QdWJsaXNoUmVzcG9uc2USEgoKZXJyb3JfY29kZRgDIAEoCRIVCg1lcnJvcl9tZXNzYWdlGAQgASgJMpkCCg5JbmdyZXNzU2VydmljZRJKCgdQdWJsaXNoEh4ubWluaXRvb2xzdHJlYW0uUHVibGlzaFJlcXVlc3QaHy5taW5pdG9vbHN0cmVhbS5QdWJsaXNoUmVzcG9uc2USWQoMUHVibGlzaEJhdGNoEiMubWluaXRvb2xzdHJlYW0uUHVibGlzaEJhdGNoUmVxdWVzdBokLm1pbml0b29sc3RyZWFtLlB1Ymxpc2hCYXRjaFJlc3BvbnNlEmAKDVB1Ymxpc2hTdHJlYW0SJC5taW5pdG9vbHN0cmVhbS5QdWJsaXNoU3RyZWFtUmVxdWVzdBolLm1pbml0b29sc3RyZWFtLlB1Ymxpc2hTdHJlYW1SZXNwb25zZSgBMAFiBnByb3RvMw");
 
 /**
  * @generated from message minitoolstream.PublishRequest
@@ -87,6 +87,104 @@ export const PublishResponseSchema: GenMessage<PublishResponse> = /*@__PURE__*/
   messageDesc(file_minitoolstream_ingress, 1);
 
 /**
+ * @generated from message minitoolstream.PublishBatchRequest
+ */
+export type PublishBatchRequest = Message<"minitoolstream.PublishBatchRequest"> & {
+  /**
+   * @generated from field: repeated minitoolstream.PublishRequest messages = 1;
+   */
+  messages: PublishRequest[];
+};
+
+/**
+ * Describes the message minitoolstream.PublishBatchRequest.
+ * Use `create(PublishBatchRequestSchema)` to create a new message.
+ */
+export const PublishBatchRequestSchema: GenMessage<PublishBatchRequest> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_ingress, 2);
+
+/**
+ * @generated from message minitoolstream.PublishBatchResponse
+ */
+export type PublishBatchResponse = Message<"minitoolstream.PublishBatchResponse"> & {
+  /**
+   * One result per message, in request order.
+   *
+   * @generated from field: repeated minitoolstream.PublishResponse results = 1;
+   */
+  results: PublishResponse[];
+};
+
+/**
+ * Describes the message minitoolstream.PublishBatchResponse.
+ * Use `create(PublishBatchResponseSchema)` to create a new message.
+ */
+export const PublishBatchResponseSchema: GenMessage<PublishBatchResponse> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_ingress, 3);
+
+/**
+ * @generated from message minitoolstream.PublishStreamRequest
+ */
+export type PublishStreamRequest = Message<"minitoolstream.PublishStreamRequest"> & {
+  /**
+   * Chosen by the client, echoed in the response.
+   *
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * One atomic batch.
+   *
+   * @generated from field: repeated minitoolstream.PublishRequest messages = 2;
+   */
+  messages: PublishRequest[];
+};
+
+/**
+ * Describes the message minitoolstream.PublishStreamRequest.
+ * Use `create(PublishStreamRequestSchema)` to create a new message.
+ */
+export const PublishStreamRequestSchema: GenMessage<PublishStreamRequest> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_ingress, 4);
+
+/**
+ * @generated from message minitoolstream.PublishStreamResponse
+ */
+export type PublishStreamResponse = Message<"minitoolstream.PublishStreamResponse"> & {
+  /**
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * One result per message, in request order; empty when the batch failed.
+   *
+   * @generated from field: repeated minitoolstream.PublishResponse results = 2;
+   */
+  results: PublishResponse[];
+
+  /**
+   * "" on success, else a gRPC code name, e.g. "invalid_argument".
+   *
+   * @generated from field: string error_code = 3;
+   */
+  errorCode: string;
+
+  /**
+   * @generated from field: string error_message = 4;
+   */
+  errorMessage: string;
+};
+
+/**
+ * Describes the message minitoolstream.PublishStreamResponse.
+ * Use `create(PublishStreamResponseSchema)` to create a new message.
+ */
+export const PublishStreamResponseSchema: GenMessage<PublishStreamResponse> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_ingress, 5);
+
+/**
  * IngressService accepts messages from publishers.
  *
  * @generated from service minitoolstream.IngressService
@@ -102,6 +200,30 @@ export const IngressService: GenService<{
     methodKind: "unary";
     input: typeof PublishRequestSchema;
     output: typeof PublishResponseSchema;
+  },
+  /**
+   * PublishBatch commits every message in one store transaction with gapless
+   * sequences in request order, or none. A bad message rejects the whole
+   * batch with INVALID_ARGUMENT naming its index.
+   *
+   * @generated from rpc minitoolstream.IngressService.PublishBatch
+   */
+  publishBatch: {
+    methodKind: "unary";
+    input: typeof PublishBatchRequestSchema;
+    output: typeof PublishBatchResponseSchema;
+  },
+  /**
+   * PublishStream: each request is one atomic batch, answered in request
+   * order. A rejected batch is answered with error_code and the stream goes
+   * on; only a failure of the stream itself ends it with a status.
+   *
+   * @generated from rpc minitoolstream.IngressService.PublishStream
+   */
+  publishStream: {
+    methodKind: "bidi_streaming";
+    input: typeof PublishStreamRequestSchema;
+    output: typeof PublishStreamResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_minitoolstream_ingress, 0);

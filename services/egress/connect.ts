@@ -26,7 +26,7 @@ export function egressRoutes({ store, metrics, logger, readiness }: ServiceDeps)
     return durable;
   };
 
-  const impl: ServiceImpl<typeof EgressService> = {
+  const impl: Partial<ServiceImpl<typeof EgressService>> = {
     async *subscribe(request, context) {
       const subject = checkSubject(request.subject);
       // A start sequence names the first message of interest; without one the durable's ack floor decides.

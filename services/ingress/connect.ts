@@ -6,7 +6,7 @@ import { checkHeaders, checkSubject } from '../platform/validation.js';
 
 /** Publish: validate, store (inline or object, then commit), answer the sequence. */
 export function ingressRoutes({ store, metrics }: ServiceDeps): (router: ConnectRouter) => void {
-  const impl: ServiceImpl<typeof IngressService> = {
+  const impl: Partial<ServiceImpl<typeof IngressService>> = {
     async publish(request, context) {
       const subject = checkSubject(request.subject);
       const headers = checkHeaders(request.headers);
