@@ -11,6 +11,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
+# postinstall applies these to node_modules (patch-package); npm ci fails if one does not apply.
+COPY patches ./patches
 
 FROM toolchain AS build
 RUN npm ci

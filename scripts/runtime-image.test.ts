@@ -5,14 +5,14 @@
  * HTTP/1.1 while Tarantool and MinIO are unreachable.
  *
  * The production node_modules is cached in the temp folder, keyed like Docker's layer cache
- * (package.json, package-lock.json, Node version), because compiling better-sqlite3 takes
- * longer than the rest of the test.
+ * (package.json, package-lock.json, patches/, Node version), because compiling better-sqlite3
+ * takes longer than the rest of the test.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +20,9 @@ import { freePort } from '../services/testing/free-port.js';
 
 const repoRoot = dirname(dirname(fileURLToPath(import.meta.url)));
 const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
-const manifestFiles = ['package.json', 'package-lock.json'];
+const patchFiles = readdirSync(join(repoRoot, 'patches')).map((file) => join('patches', file));
+// What the Dockerfile copies before `npm ci`: postinstall applies patches/ (patch-package).
+const manifestFiles = ['package.json', 'package-lock.json', ...patchFiles];
 
 /** The runtime CMD: ["/bin/sh", "-c", "<command using $SERVICE>"]. */
 function imageCommand(): string[] {
@@ -34,7 +36,7 @@ function run(command: string, args: string[], cwd: string): void {
   assert.equal(result.status, 0, `${command} ${args.join(' ')}: ${result.stdout}${result.stderr}`);
 }
 
-/** `npm ci --omit=dev` in a folder holding only package.json and package-lock.json, cached. */
+/** `npm ci --omit=dev` in a folder holding only the manifest files, cached. */
 function productionNodeModules(): string {
   const hash = createHash('sha256');
   for (const file of manifestFiles) hash.update(readFileSync(join(repoRoot, file)));
@@ -42,6 +44,7 @@ function productionNodeModules(): string {
   const cached = join(tmpdir(), `minitoolstream-production-deps-${hash.digest('hex').slice(0, 16)}`);
   if (existsSync(join(cached, 'node_modules'))) return join(cached, 'node_modules');
   const staging = mkdtempSync(join(tmpdir(), 'mts-deps-'));
+  mkdirSync(join(staging, 'patches'));
   for (const file of manifestFiles) copyFileSync(join(repoRoot, file), join(staging, file));
   run('npm', ['ci', '--omit=dev', '--ignore-scripts=false', '--prefer-offline', '--no-audit', '--no-fund'], staging);
   try {
@@ -69,6 +72,7 @@ async function waitForStatus(url: string, child: ChildProcess, output: () => str
 test('the image layout starts both services from production dependencies', { timeout: 600_000 }, async (t) => {
   assert.match(dockerfile, /^ARG NODE_IMAGE=node:20\.\d+\.\d+-bookworm-slim$/m, 'base image pinned by tag');
   assert.match(dockerfile, /RUN npm ci --omit=dev/);
+  assert.match(dockerfile, /^COPY patches \.\/patches$[^]*^RUN npm ci$/m, 'patches/ is in the image before npm ci');
   assert.doesNotMatch(dockerfile, /^HEALTHCHECK/m);
 
   const app = mkdtempSync(join(tmpdir(), 'mts-image-'));
@@ -79,7 +83,18 @@ test('the image layout starts both services from production dependencies', { tim
     repoRoot,
   );
   copyFileSync(join(repoRoot, 'package.json'), join(app, 'package.json'));
-  symlinkSync(productionNodeModules(), join(app, 'node_modules'), 'dir');
+  const nodeModules = productionNodeModules();
+  symlinkSync(nodeModules, join(app, 'node_modules'), 'dir');
+  for (const file of [
+    '@connectrpc/connect/dist/esm/protocol-grpc/handler-factory.js',
+    '@connectrpc/connect-node/dist/esm/node-universal-handler.js',
+  ]) {
+    assert.equal(
+      readFileSync(join(nodeModules, file), 'utf8'),
+      readFileSync(join(repoRoot, 'node_modules', file), 'utf8'),
+      `${file} is patched in the production install as in the development one`,
+    );
+  }
 
   const [shell, ...shellArgs] = imageCommand();
   for (const service of ['ingress', 'egress']) {

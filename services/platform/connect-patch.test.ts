@@ -1,0 +1,156 @@
+/**
+ * The patches in patches/ (applied by patch-package at install) cut connect-node's per-call
+ * server CPU. These tests assert the patched behaviour itself, so they fail when an upgrade or
+ * a reinstall drops a patch; docs/upstream/connect-es-grpc-unary-cost.md explains each one.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { createConnectRouter, type HandlerContext } from '@connectrpc/connect';
+import { createAsyncIterable, encodeEnvelope, type UniversalServerResponse } from '@connectrpc/connect/protocol';
+import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
+import {
+  Health,
+  HealthCheckRequestSchema,
+  HealthCheckResponse_ServingStatus,
+  HealthCheckResponseSchema,
+} from '../../gen/grpc/health/v1/health_pb.js';
+import { withinDeadline } from '../testing/within-deadline.js';
+
+const repoRoot = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
+
+/** The Health/Check handler of a router that records each call's context. */
+function healthCheckHandler(contexts: HandlerContext[]) {
+  const router = createConnectRouter({ grpc: true, grpcWeb: false, connect: false });
+  router.service(Health, {
+    check(_request, context) {
+      contexts.push(context);
+      return { status: HealthCheckResponse_ServingStatus.SERVING };
+    },
+  });
+  const handler = router.handlers.find((candidate) => candidate.method.name === 'Check');
+  assert.ok(handler);
+  return handler;
+}
+
+/** A gRPC Health/Check call straight into the universal handler, response body unread. */
+function callHealthCheck(handler: ReturnType<typeof healthCheckHandler>): Promise<UniversalServerResponse> {
+  const message = toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema));
+  return handler({
+    httpVersion: '2.0',
+    method: 'POST',
+    url: 'http://127.0.0.1/grpc.health.v1.Health/Check',
+    header: new Headers({ 'content-type': 'application/grpc', te: 'trailers' }),
+    body: createAsyncIterable([encodeEnvelope(0, message)]),
+    signal: new AbortController().signal,
+  });
+}
+
+async function readBody(response: UniversalServerResponse): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  if (response.body && Symbol.asyncIterator in response.body) for await (const chunk of response.body) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+test('the installed connect packages are the versions the patches were made for', () => {
+  const patches = readdirSync(join(repoRoot, 'patches')).filter((file) => file.startsWith('@connectrpc+'));
+  assert.deepEqual(patches.sort(), ['@connectrpc+connect+2.2.0.patch', '@connectrpc+connect-node+2.2.0.patch']);
+  for (const file of patches) {
+    const [, name, version] = /^@connectrpc\+(.+)\+(\d+\.\d+\.\d+)\.patch$/.exec(file)!;
+    const installed = JSON.parse(readFileSync(join(repoRoot, 'node_modules/@connectrpc', name!, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    assert.equal(installed.version, version, `@connectrpc/${name} ${installed.version} installed, patch made for ${version}`);
+  }
+});
+
+test('the install step fails when a patch was made for another version', { timeout: 120_000 }, (t) => {
+  const app = mkdtempSync(join(tmpdir(), 'mts-patch-mismatch-'));
+  t.after(() => rmSync(app, { recursive: true, force: true }));
+  const packageJson = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: { postinstall: string } };
+  const [command, ...args] = packageJson.scripts.postinstall.split(' ');
+  assert.equal(command, 'patch-package');
+  // The patched package as an upgrade would leave it: another version, same files.
+  const installed = join(app, 'node_modules/@connectrpc/connect');
+  cpSync(join(repoRoot, 'node_modules/@connectrpc/connect'), installed, { recursive: true });
+  const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { version: string };
+  writeFileSync(join(installed, 'package.json'), JSON.stringify({ ...manifest, version: '2.2.1' }));
+  mkdirSync(join(app, 'patches'));
+  cpSync(join(repoRoot, 'patches/@connectrpc+connect+2.2.0.patch'), join(app, 'patches/@connectrpc+connect+2.2.0.patch'));
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'mismatch', version: '1.0.0', private: true }));
+  const result = spawnSync(process.execPath, [join(repoRoot, 'node_modules/patch-package/index.js'), ...args], {
+    cwd: app,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.notEqual(result.status, 0, `patch-package accepted a version mismatch:\n${result.stdout}${result.stderr}`);
+  assert.match(result.stdout + result.stderr, /version mismatch/);
+});
+
+test('a gRPC unary call is answered without the streaming pipeline: its context ends before the body is read', async () => {
+  const contexts: HandlerContext[] = [];
+  const response = await callHealthCheck(healthCheckHandler(contexts));
+  assert.equal(contexts.length, 1);
+  // The streaming pipeline ends the context only when its body is drained.
+  assert.equal(contexts[0]!.signal.aborted, true, 'the context ended when the response was returned');
+  const body = await readBody(response);
+  assert.equal(body[0], 0, 'an uncompressed envelope');
+  assert.equal(body.readUInt32BE(1), body.length - 5);
+  const answer = fromBinary(HealthCheckResponseSchema, body.subarray(5));
+  assert.equal(answer.status, HealthCheckResponse_ServingStatus.SERVING);
+  assert.equal(response.trailer?.get('grpc-status'), '0');
+});
+
+test('calls that end without a reason share one prebuilt abort reason', async () => {
+  const contexts: HandlerContext[] = [];
+  const handler = healthCheckHandler(contexts);
+  for (let call = 0; call < 2; call++) await readBody(await callHealthCheck(handler));
+  const [first, second] = contexts.map((context) => context.signal.reason as unknown);
+  assert.ok(first instanceof DOMException);
+  assert.equal(first.name, 'AbortError');
+  assert.equal(second, first, 'one reason object, not a DOMException (and stack trace) per call');
+});
+
+test('the Node response adapter finishes, and request signals share one abort reason', async (t) => {
+  const finished: Promise<void>[] = [];
+  const requestSignals: AbortSignal[] = [];
+  const requestClosed: Promise<void>[] = [];
+  const server = http2.createServer((request, response) => {
+    const universal = universalRequestFromNodeRequest(request, response, undefined, undefined);
+    requestSignals.push(universal.signal);
+    requestClosed.push(new Promise((resolve) => universal.signal.addEventListener('abort', () => resolve(), { once: true })));
+    finished.push(
+      universalResponseToNodeResponse(
+        { status: 200, header: new Headers(), body: createAsyncIterable([new Uint8Array([1, 2, 3])]) },
+        response,
+      ),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const session = http2.connect(`http://127.0.0.1:${(server.address() as { port: number }).port}`);
+  t.after(() => {
+    session.close();
+    server.close();
+  });
+  for (let call = 0; call < 2; call++) {
+    const stream = session.request({ ':method': 'POST', ':path': '/' });
+    stream.end();
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await withinDeadline(new Promise((resolve) => stream.once('close', resolve)), 'the response stream closing');
+    assert.deepEqual([...Buffer.concat(chunks)], [1, 2, 3]);
+  }
+  // Unpatched, the adapter waits for an "end" event that Node's responses never emit.
+  await withinDeadline(Promise.all(finished), 'universalResponseToNodeResponse resolving');
+  await withinDeadline(Promise.all(requestClosed), 'the request signals aborting on close');
+  const [first, second] = requestSignals.map((signal) => signal.reason as unknown);
+  assert.ok(first instanceof DOMException);
+  assert.equal(first.name, 'AbortError');
+  assert.equal(second, first, 'one reason object, not a DOMException (and stack trace) per request');
+});
