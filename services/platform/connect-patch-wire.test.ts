@@ -1,13 +1,16 @@
 /**
  * The patched connect-node answers every request with the same bytes as the published one:
- * both serve the same routes on node:http2 in this process (the published copy is the installed
- * one with patches/ reversed), each edge case is sent to both as raw HTTP/2, and the responses
- * (status, headers, body bytes, trailers, stream reset code) and what the implementation saw of
- * its call's end are compared.
+ * both serve the same routes in this process (the published copy is the installed one with
+ * patches/ reversed), on node:http2 and node:http. Each edge case is sent to both, as HTTP/2
+ * (status, headers, body bytes, trailers and stream reset code are compared) or as raw HTTP/1.1
+ * (the response bytes as they come off the socket, chunk framing included); what the
+ * implementation saw of its call's end is compared too.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import http from 'node:http';
 import http2 from 'node:http2';
+import net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +40,7 @@ interface Waiter {
 
 interface Server {
   url: string;
+  http1Port: number;
   nextWaiter(): Waiter;
   close(): Promise<void>;
 }
@@ -87,14 +91,20 @@ async function startServer(connect: typeof Connect, connectNode: typeof ConnectN
     },
   });
   const server = http2.createServer(handler);
+  const http1Server = http.createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => http1Server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    http1Port: (http1Server.address() as net.AddressInfo).port,
     nextWaiter: () => ({
       started: new Promise((resolve) => (waiterStarted = resolve)),
       ended: new Promise((resolve) => (waiterEnded = resolve)),
     }),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: async () => {
+      await new Promise((resolve) => server.close(resolve));
+      await new Promise((resolve) => http1Server.close(resolve));
+    },
   };
 }
 
@@ -111,6 +121,8 @@ const fetchRequest = (subject: string) => toBinary(FetchRequestSchema, create(Fe
 const unaryPath = '/minitoolstream.EgressService/GetLastSequence';
 const streamPath = '/minitoolstream.EgressService/Fetch';
 const grpc = { 'content-type': 'application/grpc', te: 'trailers' };
+const grpcWeb = { 'content-type': 'application/grpc-web+proto' };
+const trailerFlag = 0x80;
 
 interface Case {
   name: string;
@@ -121,6 +133,8 @@ interface Case {
   waits?: boolean;
   /** Reset the stream once the call is waiting for its end. */
   cancel?: boolean;
+  /** Sent as raw HTTP/1.1 (with Connection: close) instead of HTTP/2. */
+  http1?: boolean;
 }
 
 const cases: Case[] = [
@@ -174,17 +188,57 @@ const cases: Case[] = [
     headers: { ...grpc, 'content-type': 'application/grpc+json' },
     body: envelope(0, Buffer.from(toJsonString(GetLastSequenceRequestSchema, create(GetLastSequenceRequestSchema, { subject: 'json' })))),
   },
+  { name: 'unary gRPC over HTTP/1.1', path: unaryPath, headers: grpc, body: envelope(0, lastSequence('h1')), http1: true },
+  { name: 'unary gRPC-Web', path: unaryPath, headers: grpcWeb, body: envelope(0, lastSequence('web')) },
+  { name: 'unary gRPC-Web over HTTP/1.1', path: unaryPath, headers: grpcWeb, body: envelope(0, lastSequence('web')), http1: true },
   {
-    name: 'unary gRPC-Web',
+    name: 'unary gRPC-Web error with details over HTTP/1.1',
     path: unaryPath,
-    headers: { 'content-type': 'application/grpc-web+proto' },
-    body: envelope(0, lastSequence('web')),
+    headers: grpcWeb,
+    body: envelope(0, lastSequence('details')),
+    http1: true,
   },
   {
-    name: 'unary Connect error',
+    name: 'unary gRPC-Web gzip over HTTP/1.1',
+    path: unaryPath,
+    headers: { ...grpcWeb, 'grpc-encoding': 'gzip', 'grpc-accept-encoding': 'gzip' },
+    body: envelope(1, gzipSync(lastSequence('compressed'))),
+    http1: true,
+  },
+  {
+    name: 'unary gRPC-Web request trailer envelope is skipped',
+    path: unaryPath,
+    headers: grpcWeb,
+    body: Buffer.concat([envelope(0, lastSequence('web')), envelope(trailerFlag, Buffer.from('x-client: 1\r\n'))]),
+  },
+  {
+    name: 'unary gRPC-Web with two request messages',
+    path: unaryPath,
+    headers: grpcWeb,
+    body: Buffer.concat([envelope(0, lastSequence('one')), envelope(0, lastSequence('two'))]),
+  },
+  { name: 'unary gRPC-Web without a request message', path: unaryPath, headers: grpcWeb, body: Buffer.alloc(0) },
+  { name: 'unary gRPC-Web non-Connect error', path: unaryPath, headers: grpcWeb, body: envelope(0, lastSequence('crash')) },
+  {
+    name: 'unary gRPC-Web deadline exceeded',
+    path: unaryPath,
+    headers: { ...grpcWeb, 'grpc-timeout': '50m' },
+    body: envelope(0, lastSequence('wait')),
+    waits: true,
+  },
+  {
+    name: 'unary Connect error over HTTP/1.1',
     path: unaryPath,
     headers: { 'content-type': 'application/proto', 'connect-protocol-version': '1' },
     body: Buffer.from(lastSequence('details')),
+    http1: true,
+  },
+  {
+    name: 'server stream gRPC-Web failing after two messages over HTTP/1.1',
+    path: streamPath,
+    headers: grpcWeb,
+    body: envelope(0, fetchRequest('fail')),
+    http1: true,
   },
   { name: 'server stream of three 1 KiB messages', path: streamPath, headers: grpc, body: envelope(0, fetchRequest('ok')) },
   { name: 'server stream failing after two messages', path: streamPath, headers: grpc, body: envelope(0, fetchRequest('fail')) },
@@ -197,7 +251,7 @@ const cases: Case[] = [
   },
 ];
 
-interface Exchange {
+interface Http2Exchange {
   headers: [string, unknown][];
   body: string;
   trailers: [string, unknown][];
@@ -213,7 +267,27 @@ function entries(headers: http2.IncomingHttpHeaders | undefined): [string, unkno
     .sort(([a], [b]) => a.localeCompare(b));
 }
 
-async function exchange(server: Server, request: Case): Promise<Exchange> {
+/** The raw response bytes, Date header left out. */
+async function exchangeHttp1(server: Server, request: Case): Promise<string> {
+  const socket = net.connect(server.http1Port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const ended = once(socket, 'end');
+  const fields = { ...request.headers, host: '127.0.0.1', connection: 'close', 'content-length': String(request.body.length) };
+  const head = Object.entries(fields)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  // Not end(): the server would drop a response still being computed when the client half-closes.
+  socket.write(Buffer.concat([Buffer.from(`POST ${request.path} HTTP/1.1\r\n${head}\r\n`), request.body]));
+  await withinDeadline(ended, 'the HTTP/1.1 response ending');
+  socket.destroy();
+  return Buffer.concat(chunks)
+    .toString('latin1')
+    .replace(/\r\ndate: [^\r]*/i, '');
+}
+
+async function exchange(server: Server, request: Case): Promise<Http2Exchange | string> {
+  if (request.http1) return exchangeHttp1(server, request);
   const session = http2.connect(server.url);
   try {
     const waiter = server.nextWaiter();

@@ -27,7 +27,7 @@ const repoRoot = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
 /** The Health/Check handler of a router that records each call's context. */
 function healthCheckHandler(contexts: HandlerContext[]) {
-  const router = createConnectRouter({ grpc: true, grpcWeb: false, connect: false });
+  const router = createConnectRouter({ grpc: true, grpcWeb: true, connect: false });
   router.service(Health, {
     check(_request, context) {
       contexts.push(context);
@@ -39,14 +39,17 @@ function healthCheckHandler(contexts: HandlerContext[]) {
   return handler;
 }
 
-/** A gRPC Health/Check call straight into the universal handler, response body unread. */
-function callHealthCheck(handler: ReturnType<typeof healthCheckHandler>): Promise<UniversalServerResponse> {
+/** A gRPC (or gRPC-Web) Health/Check call straight into the universal handler, response body unread. */
+function callHealthCheck(
+  handler: ReturnType<typeof healthCheckHandler>,
+  contentType = 'application/grpc',
+): Promise<UniversalServerResponse> {
   const message = toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema));
   return handler({
     httpVersion: '2.0',
     method: 'POST',
     url: 'http://127.0.0.1/grpc.health.v1.Health/Check',
-    header: new Headers({ 'content-type': 'application/grpc', te: 'trailers' }),
+    header: new Headers({ 'content-type': contentType, te: 'trailers' }),
     body: createAsyncIterable([encodeEnvelope(0, message)]),
     signal: new AbortController().signal,
   });
@@ -93,19 +96,25 @@ test('the install step fails when a patch was made for another version', { timeo
   assert.match(result.stdout + result.stderr, /version mismatch/);
 });
 
-test('a gRPC unary call is answered without the streaming pipeline: its context ends before the body is read', async () => {
-  const contexts: HandlerContext[] = [];
-  const response = await callHealthCheck(healthCheckHandler(contexts));
-  assert.equal(contexts.length, 1);
-  // The streaming pipeline ends the context only when its body is drained.
-  assert.equal(contexts[0]!.signal.aborted, true, 'the context ended when the response was returned');
-  const body = await readBody(response);
-  assert.equal(body[0], 0, 'an uncompressed envelope');
-  assert.equal(body.readUInt32BE(1), body.length - 5);
-  const answer = fromBinary(HealthCheckResponseSchema, body.subarray(5));
-  assert.equal(answer.status, HealthCheckResponse_ServingStatus.SERVING);
-  assert.equal(response.trailer?.get('grpc-status'), '0');
-});
+for (const [protocol, contentType] of [
+  ['gRPC', 'application/grpc'],
+  ['gRPC-Web', 'application/grpc-web+proto'],
+]) {
+  test(`a ${protocol} unary call is answered without the streaming pipeline: its context ends before the body is read`, async () => {
+    const contexts: HandlerContext[] = [];
+    const response = await callHealthCheck(healthCheckHandler(contexts), contentType);
+    assert.equal(contexts.length, 1);
+    // The streaming pipeline ends the context only when its body is drained.
+    assert.equal(contexts[0]!.signal.aborted, true, 'the context ended when the response was returned');
+    const body = await readBody(response);
+    assert.equal(body[0], 0, 'an uncompressed message envelope first');
+    const answer = fromBinary(HealthCheckResponseSchema, body.subarray(5, 5 + body.readUInt32BE(1)));
+    assert.equal(answer.status, HealthCheckResponse_ServingStatus.SERVING);
+    // gRPC sends the status as HTTP trailers, gRPC-Web as a last envelope.
+    if (protocol === 'gRPC') assert.equal(response.trailer?.get('grpc-status'), '0');
+    else assert.match(body.subarray(5 + body.readUInt32BE(1)).toString('latin1'), /^\x80[^]{4}grpc-status: 0\r\n$/);
+  });
+}
 
 test('calls that end without a reason share one prebuilt abort reason', async () => {
   const contexts: HandlerContext[] = [];
