@@ -26,6 +26,7 @@ import { createUnpatchedConnect } from '../services/testing/unpatched-connect.js
 
 const repoRoot = dirname(dirname(fileURLToPath(import.meta.url)));
 const framesPerStream = 1000;
+const warmUpUnits = 20_000;
 const { values: options } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
@@ -104,25 +105,13 @@ interface H2loadResult {
   seconds: number;
 }
 
-function h2load(url: string, bodyFile: string, streams: number, durationSeconds: number): H2loadResult {
+/** One h2load run: for `seconds`, or `{ requests }` in all. */
+function h2load(url: string, bodyFile: string, streams: number, length: number | { requests: number }): H2loadResult {
+  const limit = typeof length === 'number' ? ['-D', String(length)] : ['-n', String(length.requests)];
   const result = spawnSync(
     'h2load',
-    [
-      '-c',
-      '1',
-      '-m',
-      String(streams),
-      '-D',
-      String(durationSeconds),
-      '-H',
-      'content-type: application/grpc',
-      '-H',
-      'te: trailers',
-      '-d',
-      bodyFile,
-      url,
-    ],
-    { encoding: 'utf8', timeout: (durationSeconds + 60) * 1000 },
+    ['-c', '1', '-m', String(streams), ...limit, '-H', 'content-type: application/grpc', '-H', 'te: trailers', '-d', bodyFile, url],
+    { encoding: 'utf8', timeout: (seconds + 120) * 1000 },
   );
   if (result.status !== 0) throw new Error(`h2load failed: ${result.error ?? ''}${result.stdout}${result.stderr}`);
   const finished = /finished in ([\d.]+)(m?s),/.exec(result.stdout);
@@ -153,7 +142,8 @@ interface Measurement {
 
 async function measure(server: Server, bodyFile: string, path: string, streams: number, unitsPerRequest: number): Promise<Measurement> {
   const url = server.url + path;
-  h2load(url, bodyFile, streams, 1);
+  // Warm-up by count, not time: the JIT has seen as many calls however busy the machine is.
+  h2load(url, bodyFile, streams, { requests: warmUpUnits / unitsPerRequest });
   const cpuBefore = await server.cpuMicros();
   const run = h2load(url, bodyFile, streams, seconds);
   const cpuMicros = (await server.cpuMicros()) - cpuBefore;
