@@ -12,7 +12,7 @@
  * Usage: npm run bench:transport -- [--seconds 5] [--rounds 2] [--compare] [--workload unary|stream|both]
  *        [--cpu-prof DIR]   (one .cpuprofile per server process, in DIR/<variant>/)
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -46,7 +46,6 @@ interface Variant {
 }
 
 interface Server {
-  child: ChildProcess;
   url: string;
   cpuMicros(): Promise<number>;
   stop(): Promise<void>;
@@ -69,7 +68,6 @@ async function startServer(variant: Variant): Promise<Server> {
     });
   });
   return {
-    child,
     url: `http://127.0.0.1:${port}`,
     cpuMicros: () =>
       new Promise((resolve) => {
