@@ -23,6 +23,15 @@ local function object(subject, key, size)
     return { subject = subject, timestamp_ms = 1700000000000, headers = {}, size = size, data = box.NULL, object_key = key }
 end
 
+-- All 256 byte values, in order.
+local function every_byte()
+    local bytes = {}
+    for i = 0, 255 do
+        bytes[#bytes + 1] = string.char(i)
+    end
+    return table.concat(bytes)
+end
+
 local test = tap.test('mts procedures')
 test:plan(13)
 
@@ -45,11 +54,7 @@ end)
 
 test:test('positional rows carry raw bytes and answer each subject its first sequence', function(t)
     t:plan(6)
-    local bytes = {}
-    for i = 0, 255 do
-        bytes[#bytes + 1] = string.char(i)
-    end
-    local all = table.concat(bytes)
+    local all = every_byte()
     local function row(subject, data)
         return { subject, 1700000000000, { ['data-size'] = tostring(#data) }, #data, data, '' }
     end
@@ -64,11 +69,7 @@ end)
 
 test:test('read_after returns rows in order with raw bytes round-tripped', function(t)
     t:plan(7)
-    local bytes = {}
-    for i = 0, 255 do
-        bytes[#bytes + 1] = string.char(i)
-    end
-    local all = table.concat(bytes)
+    local all = every_byte()
     local seq = mts_commit({ msg('bin', all), msg('bin', '') }).sequences
     t:is_deeply(seq, { '1', '2' }, 'committed')
     t:is(box.space.mts_messages:get({ 'bin', 1 }).data, all, 'stored as raw bytes, not base64')
