@@ -5,7 +5,7 @@ import { codeName, toConnectError } from '../platform/rpc-errors.js';
 import type { ServiceDeps } from '../platform/start-service.js';
 import { PublishOrder } from '../store/publish-order.js';
 import { MessageTooLargeError, UploadExpiredError } from '../store/store.js';
-import { checkBatch, payloadBytes, toResponses } from './publish-batch.js';
+import { checkBatch, payloadBytes } from './publish-batch.js';
 import { inOrder, publishStreamReadAhead } from './read-ahead.js';
 
 type Response = MessageInitShape<typeof PublishStreamResponseSchema>;
@@ -32,7 +32,7 @@ export function publishStreamHandler({ store, metrics, config, logger }: Service
       try {
         const results = await store.publish(checkBatch(request.messages, config.maxMessageBytes), context.signal, order);
         metrics.publishedBytes.inc(payloadBytes(request.messages));
-        return { id, results: toResponses(results), errorCode: '', errorMessage: '' };
+        return { id, results, errorCode: '', errorMessage: '' };
       } catch (reason) {
         if (!refusedBatch(reason)) throw reason;
         const error = toConnectError(reason, logger);
