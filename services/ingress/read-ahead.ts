@@ -51,8 +51,8 @@ export async function* inOrder<I, O>(
     for (;;) {
       while (!inputEnded && !wasStopped && hasRoom()) {
         reading ??= new Promise<Step<I>>((resolve) => {
+          if (stop.aborted) return resolve({ kind: 'stop' });
           stopWaiting = () => resolve({ kind: 'stop' });
-          if (stop.aborted) stopWaiting();
           iterator.next().then(
             (step) => resolve({ kind: 'input', step }),
             (reason: unknown) => resolve({ kind: 'input-failed', reason }),
