@@ -65,10 +65,11 @@ function createProcedures(link: TarantoolLink): MetadataStore {
     async commit(batch: MetadataRecord[], signal?: AbortSignal): Promise<bigint[]> {
       const outcome = await invoke('mts_commit', [batch.map(toWireRecord)], signal);
       if (outcome.code === 'UPLOAD_EXPIRED') {
-        throw new UploadExpiredError(`pending upload ${String(outcome.object_key)} expired before its commit`);
+        const key = String(outcome.object_key);
+        throw new UploadExpiredError(`pending upload ${key} expired before its commit`, key);
       }
       if (!outcome.ok) throw new StoreError(`tarantool procedure mts_commit failed with ${outcome.code}`);
-      return (outcome.sequences as string[]).map((sequence) => BigInt(sequence));
+      return sequencesFrom(batch, outcome.first as string[]);
     },
 
     async readAfter(subject, afterSequence, limit, signal) {
@@ -127,16 +128,34 @@ function createProcedures(link: TarantoolLink): MetadataStore {
   };
 }
 
-/** Inline bytes travel as base64: the driver would mangle them as UTF-8 text. */
+/**
+ * A record as mts_commit's positional row. Inline bytes go as MessagePack bin:
+ * the driver encodes a Buffer so, and a view over the payload copies nothing.
+ */
 function toWireRecord(record: MetadataRecord) {
-  return {
-    subject: record.subject,
-    timestamp_ms: String(record.timestampMs),
-    headers: record.headers,
-    size: record.size,
-    data: record.inline === null ? null : Buffer.from(record.inline).toString('base64'),
-    object_key: record.objectKey,
-  };
+  const { inline } = record;
+  return [
+    record.subject,
+    record.timestampMs,
+    record.headers,
+    record.size,
+    inline === null ? null : Buffer.from(inline.buffer, inline.byteOffset, inline.byteLength),
+    record.objectKey,
+  ];
+}
+
+/**
+ * mts_commit answers the first sequence of each subject, in the order the
+ * subjects first appear in the batch; a subject's later records follow one by
+ * one, in input order.
+ */
+function sequencesFrom(batch: MetadataRecord[], first: string[]): bigint[] {
+  const next = new Map<string, bigint>();
+  return batch.map(({ subject }) => {
+    const sequence = next.get(subject) ?? BigInt(first[next.size]!);
+    next.set(subject, sequence + 1n);
+    return sequence;
+  });
 }
 
 function fromWireRow(subject: string, row: WireRow): MetadataRow {
