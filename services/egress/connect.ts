@@ -17,7 +17,7 @@ export const fetchMaxBytes = 16 * 1024 * 1024;
  * as it is read, never the whole batch first.
  */
 export function egressRoutes({ store, metrics, logger, readiness }: ServiceDeps): (router: ConnectRouter) => void {
-  const watch = createSubjectWatch({ store, logger });
+  const watch = createSubjectWatch({ store, logger, signal: readiness.draining });
   const ownership = durableOwnership(store, metrics);
   // The checked durable name, once the caller is known to own it on `subject`.
   const ownDurable = async (name: string, subject: string, context: HandlerContext): Promise<string> => {
