@@ -133,7 +133,7 @@ export function loadConfig(service: ServiceName, env: Env = process.env): Readon
     inlineMaxBytes: read.integer('INLINE_MAX_BYTES', 64 * KiB, 0, maxMessageBytes),
     maxMessageBytes,
     // At least one largest message plus its framing must fit.
-    payloadInFlightMaxBytes: read.integer('PAYLOAD_IN_FLIGHT_MAX_BYTES', 256 * MiB, maxMessageBytes + MiB, 64 * 1024 * MiB),
+    payloadInFlightMaxBytes: read.integer('PAYLOAD_IN_FLIGHT_MAX_BYTES', 96 * MiB, maxMessageBytes + MiB, 64 * 1024 * MiB),
     payloadAdmissionWaitMs: read.integer('PAYLOAD_ADMISSION_WAIT_MS', 2000, 0, 600_000),
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     corsOrigins: read.list('CORS_ORIGINS', ['*']),
