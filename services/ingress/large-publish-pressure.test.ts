@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect, type ClientHttp2Session } from 'node:http2';
-import { test } from 'node:test';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { PublishRequestSchema, PublishResponseSchema } from '../../gen/minitoolstream/ingress_pb.js';
 import { startS3Server } from '../testing/s3-server.js';
@@ -66,10 +68,25 @@ async function peakRssBytes(pid: number): Promise<number> {
   return Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)![1]) * 1024;
 }
 
-test('20 concurrent 60 MiB publishes on Tarantool + S3 commit or get resource_exhausted, in bounded memory', async (t) => {
-  const [tarantool, s3] = await Promise.all([startTarantool(t), startS3Server(t)]);
+const stacks: Record<string, (t: TestContext) => Promise<Record<string, string>>> = {
+  'Tarantool + S3': async (t) => {
+    const [tarantool, s3] = await Promise.all([startTarantool(t), startS3Server(t)]);
+    return remoteStorageEnv(tarantool, s3);
+  },
+  embedded: async (t) => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'mts-pressure-'));
+    t.after(() => rm(dataDir, { recursive: true, force: true }));
+    return { STORAGE: 'embedded', MTS_DATA_DIR: dataDir };
+  },
+};
+
+for (const [stack, storageEnv] of Object.entries(stacks)) {
+  test(`20 concurrent 60 MiB publishes on ${stack} commit or get resource_exhausted, in bounded memory`, (t) => pressure(t, storageEnv));
+}
+
+async function pressure(t: TestContext, storageEnv: (t: TestContext) => Promise<Record<string, string>>): Promise<void> {
   // The shipped defaults: PAYLOAD_IN_FLIGHT_MAX_BYTES, PAYLOAD_ADMISSION_WAIT_MS, MAX_MESSAGE_BYTES.
-  const ingress = await startServiceProcess(t, 'ingress', remoteStorageEnv(tarantool, s3));
+  const ingress = await startServiceProcess(t, 'ingress', await storageEnv(t));
   // Node's http2 client counts queued outgoing data against maxSessionMemory (10 MB by default)
   // and resets its own streams beyond it; these calls queue 20 x 60 MiB.
   const session = connect(ingress.url, { maxSessionMemory: 4096 });
@@ -93,4 +110,4 @@ test('20 concurrent 60 MiB publishes on Tarantool + S3 commit or get resource_ex
 
   const later = await publish(session, framed);
   assert.deepEqual(later, { sequence: BigInt(committed.length + 1) }, 'a later 60 MiB publish succeeds');
-});
+}
