@@ -67,27 +67,44 @@ async function declaredBytes(
 }
 
 /**
- * The first `count` bytes of the body (fewer only if it ends sooner), left in the
- * stream for its reader: `read(count)` answers only once that much is buffered
- * or the body ended, and `unshift` puts the bytes back before anyone else reads.
+ * The first `count` bytes of the body (fewer only if it ends sooner), left in
+ * the stream for its reader: chunks are taken as they arrive ('data' fires only
+ * for new bytes, so a client that sends a few bytes and stalls costs nothing
+ * but the wait), then the stream is paused and the bytes are put back with
+ * `unshift` before anyone else reads. A body that ended within them stays
+ * consumed: it was shorter than any valid frame.
  */
 async function peek(stream: IncomingMessage | Http2ServerRequest, count: number, signal: AbortSignal): Promise<Buffer> {
-  for (;;) {
-    signal.throwIfAborted();
-    const head = stream.read(count) as Buffer | null;
-    if (head !== null) {
-      stream.unshift(head);
-      return head;
-    }
-    if (stream.readableEnded || stream.destroyed) return Buffer.alloc(0);
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        for (const event of ['readable', 'end', 'close', 'error']) stream.off(event, done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      for (const event of ['readable', 'end', 'close', 'error']) stream.once(event, done);
-      signal.addEventListener('abort', done, { once: true });
-    });
-  }
+  signal.throwIfAborted();
+  const chunks: Buffer[] = [];
+  let length = 0;
+  let head = Buffer.alloc(0);
+  await new Promise<void>((resolve) => {
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      length += chunk.length;
+      if (length >= count) finish();
+    };
+    const onEnd = () => finish(true);
+    const onStop = () => finish();
+    const finish = (ended = false) => {
+      stream.pause();
+      head = Buffer.concat(chunks, length);
+      // Now, in the same tick: an end already scheduled then sees the bytes and waits for them.
+      if (length > 0 && !ended && !stream.destroyed) stream.unshift(head);
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('close', onStop);
+      stream.off('error', onStop);
+      signal.removeEventListener('abort', onStop);
+      resolve();
+    };
+    stream.on('data', onData);
+    stream.once('end', onEnd);
+    stream.once('close', onStop);
+    stream.once('error', onStop);
+    signal.addEventListener('abort', onStop, { once: true });
+  });
+  signal.throwIfAborted();
+  return head;
 }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http2 from 'node:http2';
 import { test } from 'node:test';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { EgressService } from '../../gen/minitoolstream/egress_pb.js';
@@ -65,4 +67,27 @@ test('payload bytes in flight are bounded per process: beyond the bound calls wa
   for await (const message of egress.fetch({ subject: 'stored', durableName: 'reader' })) fetched.push(message.data.byteLength);
   assert.deepEqual(fetched, [large.byteLength]);
   assert.equal(services.payloadBudget.inFlightBytes, 0, 'every call gave its room back');
+});
+
+test('a body that stalls inside its first frame header holds no room and blocks no other call', async (t) => {
+  const services = await startTestServices(t);
+  const session = http2.connect(services.ingress.url);
+  t.after(() => session.destroy());
+  const stalled = session.request({
+    ':method': 'POST',
+    ':path': '/minitoolstream.IngressService/Publish',
+    'content-type': 'application/grpc',
+  });
+  const closed = new Promise<void>((resolve) => stalled.once('close', resolve));
+  stalled.on('error', () => {});
+  // Three of the five header bytes, then nothing.
+  stalled.write(Buffer.from([0, 0, 0]));
+  await once(stalled, 'ready');
+  const ingress = createClient(IngressService, transportFor(services.ingress.url));
+  for (let index = 1; index <= 3; index++) {
+    assert.equal((await ingress.publish({ subject: 'beside', data: payload(100, index) })).sequence, BigInt(index));
+  }
+  assert.equal(services.payloadBudget.inFlightBytes, 0);
+  stalled.close(http2.constants.NGHTTP2_CANCEL);
+  await closed;
 });
