@@ -117,8 +117,9 @@ export function openMinioObjectStore(options: MinioObjectStoreOptions): ObjectSt
           timeoutFor(body.length),
         );
       } catch (error) {
-        // A failed multipart upload leaves its parts on the server until they are aborted.
-        if (body.length > partSizeBytes) await abortParts(key);
+        // A failed multipart upload leaves its parts on the server until they are aborted;
+        // the caller need not wait for that.
+        if (body.length > partSizeBytes) void abortParts(key);
         throw error;
       }
     },
