@@ -160,9 +160,12 @@ test('Tarantool gets the variables init.lua reads, with memtx memory below the c
     'TARANTOOL_MEMTX_MEMORY',
     'TARANTOOL_PASSWORD',
     'TARANTOOL_USER',
+    'TARANTOOL_WAL_MODE',
     'TARANTOOL_WORK_DIR',
   ]);
   assert.equal(env.get('TARANTOOL_LISTEN'), '3301');
+  // Acknowledged publishes survive a node crash; the cost is measured by scripts/bench-wal-mode.ts.
+  assert.equal(env.get('TARANTOOL_WAL_MODE'), 'fsync');
   assert.equal(env.get('TARANTOOL_USER'), 'minitoolstream_connector');
   assert.deepEqual(tarantool.command, ['tarantool', '/opt/minitoolstream/init.lua']);
   const limit = tarantool.resources!.limits!.memory as string;

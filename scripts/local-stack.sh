@@ -100,6 +100,7 @@ start_service() {
     STORAGE=tarantool SERVER_HOST="${host}" SERVER_PORT="${port}" \
       TARANTOOL_ADDRESS="${host}:${tarantool_port}" TARANTOOL_PASSWORD="${password}" \
       MINIO_ENDPOINT="${host}:${s3_port}" MINIO_ACCESS_KEY_ID=S3RVER MINIO_SECRET_ACCESS_KEY=S3RVER \
+      MINIO_PART_SIZE_BYTES=$((64 * 1024 * 1024)) \
       LOG_LEVEL="${LOG_LEVEL:-info}" exec node --import tsx "services/${name}/main.ts"
   ) >"${data_dir}/${name}.log" 2>&1 &
   pids+=($!)

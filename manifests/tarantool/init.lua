@@ -5,6 +5,10 @@
 --   TARANTOOL_LISTEN        port or host:port to listen on (default 3301)
 --   TARANTOOL_WORK_DIR      folder for snapshots and WAL (default: current folder)
 --   TARANTOOL_MEMTX_MEMORY  memtx arena in bytes (default 256 MiB)
+--   TARANTOOL_WAL_MODE      `fsync` (default): a commit is acknowledged once its WAL
+--                           record is on disk, so it survives an OS crash or power loss;
+--                           `write`: once it is handed to the OS, so only a Tarantool
+--                           crash is survived and an OS crash can lose acknowledged writes
 --   TARANTOOL_USER          connector user (default minitoolstream_connector)
 --   TARANTOOL_PASSWORD      its password; required, since an empty password would
 --                           leave the connector unauthenticated (guest has no grants)
@@ -34,12 +38,16 @@ if password == nil then
     error('TARANTOOL_PASSWORD must be set: the connector user cannot log in without one')
 end
 local user = env('TARANTOOL_USER', 'minitoolstream_connector')
+local wal_mode = env('TARANTOOL_WAL_MODE', 'fsync')
+if wal_mode ~= 'fsync' and wal_mode ~= 'write' then
+    error(string.format("TARANTOOL_WAL_MODE must be 'fsync' or 'write', not %q", wal_mode))
+end
 
 box.cfg({
     listen = tonumber(listen) or listen,
     work_dir = env('TARANTOOL_WORK_DIR', nil),
     memtx_memory = tonumber(env('TARANTOOL_MEMTX_MEMORY', tostring(256 * 1024 * 1024))),
-    wal_mode = 'write',
+    wal_mode = wal_mode,
     log_level = 5,
     -- Egress replicas hold one mts_wait_for_changes request open each; the
     -- headroom is for egress replicas of the previous release, which hold one
@@ -514,6 +522,6 @@ if not box.info.ro then
     migrate()
     grant()
 end
-log.info('mts: ready, listening on %s', tostring(box.cfg.listen))
+log.info('mts: ready, listening on %s, wal_mode %s', tostring(box.cfg.listen), box.cfg.wal_mode)
 
 return { migrate = migrate, grant = grant, procedures = procedures }

@@ -1,10 +1,12 @@
 import type http from 'node:http';
 import cors from '@fastify/cors';
 import type { DescService } from '@bufbuild/protobuf';
-import { cors as connectCors, type ConnectRouter, type Interceptor } from '@connectrpc/connect';
+import { cors as connectCors, createContextValues, type ConnectRouter, type HandlerContext, type Interceptor } from '@connectrpc/connect';
 import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
 import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { PayloadBudget } from '../store/payload-budget.js';
+import { createAdmissionGate, nodeRequestKey } from './admission-gate.js';
 import type { AuthLayer } from './auth/auth-layer.js';
 import { closeDeadlineSignal } from './close-deadline.js';
 import type { Config } from './config.js';
@@ -28,6 +30,8 @@ export interface AppOptions {
   interceptors?: Interceptor[];
   /** Authentication and authorization of every RPC; none when AUTH_MODE=disabled. */
   auth?: AuthLayer | undefined;
+  /** The process's bound on payload bytes in flight; unary request bodies are admitted against it. */
+  payloadBudget: PayloadBudget;
 }
 
 // Room for protobuf framing and headers around the largest payload.
@@ -65,11 +69,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const { auth } = options;
+  const readMaxBytes = config.maxMessageBytes + envelopeSlackBytes;
+  const admit = createAdmissionGate(options.payloadBudget, readMaxBytes);
+  // Authentication first, so an anonymous caller never takes room in the payload budget.
+  const gate = async (context: HandlerContext) => {
+    await auth?.requestGate(context);
+    await admit(context);
+  };
   await app.register(fastifyConnectPlugin, {
     routes: allRoutes(options),
-    ...(auth ? { requestGate: observeGate(auth.requestGate, metrics, logger) } : {}),
+    requestGate: observeGate(gate, metrics, logger),
+    contextValues: (request) => createContextValues().set(nodeRequestKey, request.raw),
     interceptors: [createRpcObserver(metrics, logger), ...(auth ? [auth.interceptor] : []), ...(options.interceptors ?? [])],
-    readMaxBytes: config.maxMessageBytes + envelopeSlackBytes,
+    readMaxBytes,
     writeMaxBytes: config.maxMessageBytes + envelopeSlackBytes,
     shutdownSignal: closeDeadlineSignal(app, config.shutdownTimeoutMs),
     grpc: true,

@@ -11,6 +11,10 @@ const bad: [string, Record<string, string>][] = [
   ['TARANTOOL_ADDRESS', { STORAGE: 'embedded', TARANTOOL_ADDRESS: 'no-port' }],
   ['MINIO_BUCKET_NAME', { STORAGE: 'embedded', MINIO_BUCKET_NAME: 'Bad_Bucket' }],
   ['MAX_MESSAGE_BYTES', { STORAGE: 'embedded', MAX_MESSAGE_BYTES: '1024' }],
+  // The payload budget must hold one largest message with its framing.
+  ['PAYLOAD_IN_FLIGHT_MAX_BYTES', { STORAGE: 'embedded', PAYLOAD_IN_FLIGHT_MAX_BYTES: String(64 * 1024 * 1024) }],
+  ['PAYLOAD_ADMISSION_WAIT_MS', { STORAGE: 'embedded', PAYLOAD_ADMISSION_WAIT_MS: '-1' }],
+  ['MINIO_PART_SIZE_BYTES', { STORAGE: 'embedded', MINIO_PART_SIZE_BYTES: '1024' }],
 ];
 
 test('a bad value throws a ConfigError naming the variable', () => {
@@ -33,6 +37,10 @@ test('defaults follow the deployment guide', () => {
     ['localhost', 9000, 'minitoolstream', false],
   );
   assert.deepEqual([config.logLevel, config.logFormat], ['info', 'json']);
+  assert.deepEqual(
+    [config.payloadInFlightMaxBytes, config.payloadAdmissionWaitMs, config.minio.partSizeBytes],
+    [96 * 1024 * 1024, 2000, 16 * 1024 * 1024],
+  );
   assert.ok(Object.isFrozen(config));
 });
 

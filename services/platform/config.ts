@@ -46,6 +46,8 @@ export interface MinioConfig {
   secretKey: string;
   bucket: string;
   useSSL: boolean;
+  /** Objects above this size are uploaded in parts of this size (S3 multipart). */
+  partSizeBytes: number;
 }
 
 export interface Config {
@@ -63,6 +65,10 @@ export interface Config {
   inlineMaxBytes: number;
   /** Largest accepted message payload. */
   maxMessageBytes: number;
+  /** Payload bytes one process holds in flight at most (publish bodies, fetched payloads). */
+  payloadInFlightMaxBytes: number;
+  /** How long a call waits for room in that bound before it is refused with resource_exhausted. */
+  payloadAdmissionWaitMs: number;
   /** How long in-flight calls may run after SIGTERM before they are aborted. */
   shutdownTimeoutMs: number;
   /** Allowed CORS origins; `["*"]` allows any. */
@@ -121,9 +127,14 @@ export function loadConfig(service: ServiceName, env: Env = process.env): Readon
       secretKey: read.string('MINIO_SECRET_ACCESS_KEY', ''),
       bucket: read.bucket('MINIO_BUCKET_NAME', 'minitoolstream'),
       useSSL: read.boolean('MINIO_USE_SSL', false),
+      // S3 allows parts of 5 MiB to 5 GiB.
+      partSizeBytes: read.integer('MINIO_PART_SIZE_BYTES', 16 * MiB, 5 * MiB, 5 * 1024 * MiB),
     },
     inlineMaxBytes: read.integer('INLINE_MAX_BYTES', 64 * KiB, 0, maxMessageBytes),
     maxMessageBytes,
+    // At least one largest message plus its framing must fit.
+    payloadInFlightMaxBytes: read.integer('PAYLOAD_IN_FLIGHT_MAX_BYTES', 96 * MiB, maxMessageBytes + MiB, 64 * 1024 * MiB),
+    payloadAdmissionWaitMs: read.integer('PAYLOAD_ADMISSION_WAIT_MS', 2000, 0, 600_000),
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     corsOrigins: read.list('CORS_ORIGINS', ['*']),
     auth: readAuth(read),

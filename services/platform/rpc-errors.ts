@@ -1,7 +1,14 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Logger } from 'pino';
 import { AuthFailure } from './auth/auth-failure.js';
-import { AckBeyondEndError, MessageTooLargeError, StoreClosedError, StoreUnavailableError, UploadExpiredError } from '../store/store.js';
+import {
+  AckBeyondEndError,
+  MessageTooLargeError,
+  PayloadBudgetExceededError,
+  StoreClosedError,
+  StoreUnavailableError,
+  UploadExpiredError,
+} from '../store/store.js';
 
 const unavailableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'EAI_AGAIN']);
 
@@ -13,7 +20,8 @@ const unavailableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ET
 export function toConnectError(reason: unknown, logger: Logger): ConnectError {
   if (reason instanceof ConnectError) return reason;
   if (reason instanceof AuthFailure) return new ConnectError(reason.message, reason.code);
-  if (reason instanceof MessageTooLargeError) return new ConnectError(reason.message, Code.ResourceExhausted);
+  if (reason instanceof MessageTooLargeError || reason instanceof PayloadBudgetExceededError)
+    return new ConnectError(reason.message, Code.ResourceExhausted);
   if (reason instanceof AckBeyondEndError) return new ConnectError(reason.message, Code.FailedPrecondition);
   if (reason instanceof StoreUnavailableError || reason instanceof UploadExpiredError || reason instanceof StoreClosedError) {
     return new ConnectError(reason.message, Code.Unavailable, undefined, undefined, reason);

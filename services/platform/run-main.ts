@@ -3,7 +3,7 @@ import { openStore } from '../store/open-store.js';
 import type { MessageStore } from '../store/store.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
-import { startService, type RunningService, type ServiceDefinition } from './start-service.js';
+import { payloadBudgetOf, startService, type RunningService, type ServiceDefinition } from './start-service.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -29,11 +29,13 @@ export async function runMain(definitions: ServiceDefinition[], env: Env = proce
   }
   const config = configs[0]!;
   const logger = createLogger(config);
-  const store = await openStore(config, logger);
+  // One bound per process, shared by its services and its store.
+  const payloadBudget = payloadBudgetOf(config);
+  const store = await openStore(config, logger, payloadBudget);
   const running: RunningService[] = [];
   try {
     for (const [index, definition] of definitions.entries()) {
-      running.push(await startService(definition, { config: configs[index]!, logger, store }));
+      running.push(await startService(definition, { config: configs[index]!, logger, store, payloadBudget }));
     }
   } catch (error) {
     // A file named by the configuration (a key, a certificate) can only be judged once read.

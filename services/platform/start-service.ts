@@ -2,6 +2,7 @@ import type { DescService } from '@bufbuild/protobuf';
 import type { ConnectRouter, Interceptor } from '@connectrpc/connect';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { createPayloadBudget, type PayloadBudget } from '../store/payload-budget.js';
 import type { MessageStore } from '../store/store.js';
 import { buildApp } from './app.js';
 import { openAuthLayer } from './auth/auth-layer.js';
@@ -41,6 +42,8 @@ export interface StartOptions {
   logger: Logger;
   store: MessageStore;
   interceptors?: Interceptor[];
+  /** Shared by every service of the process and its store's reads; one from config when absent. */
+  payloadBudget?: PayloadBudget;
 }
 
 /** Builds a service's app over a shared store and listens on its port. */
@@ -64,6 +67,7 @@ export async function startService(definition: ServiceDefinition, options: Start
     routes: definition.routes(deps),
     interceptors: options.interceptors ?? [],
     auth,
+    payloadBudget: options.payloadBudget ?? payloadBudgetOf(config),
   });
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
@@ -86,4 +90,13 @@ export async function startService(definition: ServiceDefinition, options: Start
       return stopping;
     },
   };
+}
+
+/** The process's bound on payload bytes in flight, as configured. */
+export function payloadBudgetOf(config: Readonly<Config>): PayloadBudget {
+  return createPayloadBudget({
+    maxBytes: config.payloadInFlightMaxBytes,
+    waitMs: config.payloadAdmissionWaitMs,
+    limitName: 'PAYLOAD_IN_FLIGHT_MAX_BYTES',
+  });
 }

@@ -23,6 +23,8 @@ test('subjects: dot-separated tokens of 1-255 bytes, no wildcard, whitespace or 
   for (const subject of ['a..b', '.a', 'a.']) assertInvalid(() => checkSubject(subject), /empty token/);
   for (const subject of ['a.*', 'a.>', '*', 'a*b']) assertInvalid(() => checkSubject(subject), /wildcard/);
   for (const subject of ['a b', 'a\tb', 'a\nb', 'a\u0000b', 'a\u007fb', ' a']) assertInvalid(() => checkSubject(subject), /whitespace/);
+  for (const subject of ['/x', 'x/', '//x', 'a/./b', '%2F', 'a:b', '😀']) assert.equal(checkSubject(subject), subject);
+  assertInvalid(() => checkSubject('a\ud800'), /well-formed/);
 });
 
 test('durable names: 1-255 bytes without whitespace', () => {
@@ -36,12 +38,26 @@ test('headers: bounded in count, name, value and total size', () => {
   assert.deepEqual(checkHeaders({ 'content-type': 'text/plain' }), { 'content-type': 'text/plain' });
   const many = Object.fromEntries(Array.from({ length: limits.headerMaxCount + 1 }, (_, i) => [`h${i}`, 'v']));
   assertInvalid(() => checkHeaders(many), /more than 64 headers/);
-  assertInvalid(() => checkHeaders({ '': 'v' }), /non-empty/);
-  assertInvalid(() => checkHeaders({ 'a b': 'v' }), /whitespace/);
+  assertInvalid(() => checkHeaders({ '': 'v' }), /non-empty HTTP token/);
+  for (const name of ['a b', 'a:b', 'é', 'a\nb']) assertInvalid(() => checkHeaders({ [name]: 'v' }), /HTTP token/);
   assertInvalid(() => checkHeaders({ ['n'.repeat(limits.headerNameMaxBytes + 1)]: 'v' }), /header name .* longer than/);
   assertInvalid(() => checkHeaders({ big: 'v'.repeat(limits.headerValueMaxBytes + 1) }), /header "big" is longer than/);
   const large = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`h${i}`, 'v'.repeat(limits.headerValueMaxBytes)]));
   assertInvalid(() => checkHeaders(large), /in all/);
+});
+
+test('header values: text without control characters; content-type is visible ASCII', () => {
+  const accepted = { 'x-note': 'é € 😀', 'content-type': 'text/plain; charset=utf-8', 'x-empty': '' };
+  assert.deepEqual(checkHeaders(accepted), accepted);
+  assert.deepEqual(checkHeaders({ 'content-type': '' }), { 'content-type': '' });
+  for (const value of ['a\r\nb', 'a\u0000', 'a\u007f', 'a\u0085', 'a\tb']) {
+    assertInvalid(() => checkHeaders({ 'x-note': value }), /control character/);
+  }
+  for (const value of ['text/€', 'text/é', ' text/plain', 'text/plain ']) {
+    assertInvalid(() => checkHeaders({ 'content-type': value }), /visible ASCII/);
+    assertInvalid(() => checkHeaders({ 'Content-Type': value }), /visible ASCII/);
+  }
+  assertInvalid(() => checkHeaders({ 'x-note': 'a\udc00' }), /well-formed/);
 });
 
 test('batch size: 0 is the default, above the maximum is capped, negative is rejected', () => {

@@ -15,17 +15,34 @@ export const limits = {
 const utf8 = new TextEncoder();
 // Whitespace and control characters never belong in a subject or name.
 const forbiddenCharacter = /[\s\p{Cc}]/u;
+// RFC 9110 token characters: a header name any HTTP hop would carry unchanged.
+const httpToken = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// A header value is text: any well-formed Unicode without control characters (CR, LF, NUL, DEL, C1...).
+const controlCharacter = /\p{Cc}/u;
+// The object store receives content-type as an HTTP header: visible ASCII, inner spaces, nothing around.
+const contentTypeValue = /^(?:[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)?$/;
 
 function invalid(message: string): ConnectError {
   return new ConnectError(message, Code.InvalidArgument);
 }
 
+// In a `u` pattern a surrogate pair is one code point, so this matches only a lone half.
+const loneSurrogate = /[\uD800-\uDFFF]/u;
+
+/** Text the wire can carry unchanged: no lone UTF-16 surrogate (JSON can smuggle one in). */
+function checkWellFormed(text: string, what: string): void {
+  if (loneSurrogate.test(text)) throw invalid(`${what} is not well-formed Unicode`);
+}
+
 /**
  * A publishable subject: 1-255 bytes of dot-separated tokens, no empty token,
  * no whitespace or control characters; `*` and `>` are reserved for patterns.
+ * Any other character (`/`, `:`, `-`, `_`, `%`, non-ASCII) is allowed: storage
+ * never uses the raw subject as a file name or object key.
  */
 export function checkSubject(subject: string): string {
   if (subject === '') throw invalid('subject is required');
+  checkWellFormed(subject, 'subject');
   if (utf8.encode(subject).length > limits.subjectMaxBytes) throw invalid(`subject is longer than ${limits.subjectMaxBytes} bytes`);
   if (forbiddenCharacter.test(subject)) throw invalid('subject must not contain whitespace or control characters');
   if (subject.split('.').some((token) => token === '')) throw invalid(`subject "${subject}" has an empty token`);
@@ -36,24 +53,36 @@ export function checkSubject(subject: string): string {
 /** A durable consumer name: 1-255 bytes, no whitespace or control characters. */
 export function checkDurableName(name: string): string {
   if (name === '') throw invalid('durable_name is required');
+  checkWellFormed(name, 'durable_name');
   if (utf8.encode(name).length > limits.durableMaxBytes) throw invalid(`durable_name is longer than ${limits.durableMaxBytes} bytes`);
   if (forbiddenCharacter.test(name)) throw invalid('durable_name must not contain whitespace or control characters');
   return name;
 }
 
-/** Headers bounded in count and size; names are non-empty and free of whitespace. */
+/**
+ * Headers bounded in count and size and safe as HTTP fields, so every backend
+ * accepts the same set and returns it byte-exact: names are HTTP tokens,
+ * values are Unicode text without control characters, and `content-type`
+ * (which becomes the payload object's content type) is visible ASCII with
+ * inner spaces only, or empty for the default.
+ */
 export function checkHeaders(headers: Record<string, string>): Record<string, string> {
   const entries = Object.entries(headers);
   if (entries.length > limits.headerMaxCount) throw invalid(`more than ${limits.headerMaxCount} headers`);
   let total = 0;
   for (const [name, value] of entries) {
+    checkWellFormed(name, 'a header name');
+    checkWellFormed(value, `header "${name}"`);
     const nameBytes = utf8.encode(name).length;
     const valueBytes = utf8.encode(value).length;
-    if (nameBytes === 0 || forbiddenCharacter.test(name))
-      throw invalid(`header name "${name}" must be non-empty without whitespace or control characters`);
+    if (!httpToken.test(name))
+      throw invalid(`header name "${name.slice(0, 32)}" must be a non-empty HTTP token (letters, digits, !#$%&'*+-.^_\`|~)`);
     if (nameBytes > limits.headerNameMaxBytes)
       throw invalid(`header name "${name.slice(0, 32)}…" is longer than ${limits.headerNameMaxBytes} bytes`);
     if (valueBytes > limits.headerValueMaxBytes) throw invalid(`header "${name}" is longer than ${limits.headerValueMaxBytes} bytes`);
+    if (controlCharacter.test(value)) throw invalid(`header "${name}" contains a control character (CR, LF, NUL, DEL or similar)`);
+    if (name.toLowerCase() === 'content-type' && !contentTypeValue.test(value))
+      throw invalid(`header "${name}" must be visible ASCII with no surrounding spaces (it becomes the object's content type)`);
     total += nameBytes + valueBytes;
   }
   if (total > limits.headersMaxBytes) throw invalid(`headers exceed ${limits.headersMaxBytes} bytes in all`);

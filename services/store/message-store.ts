@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { createGroupCommit, defaultGroupCommitLimits, type GroupCommitLimits } from './group-commit.js';
 import { startOrphanSweeper } from './orphan-sweeper.js';
+import type { PayloadBudget } from './payload-budget.js';
 import { publishMessages } from './publish-messages.js';
 import { readMessages } from './read-messages.js';
 import type { DependencyStatus, MessageStore, MetadataStore, ObjectStore } from './store.js';
@@ -13,6 +14,8 @@ export interface MessageStoreOptions {
   /** Larger payloads are refused with MessageTooLargeError. */
   maxMessageBytes: number;
   logger?: Logger;
+  /** Bounds the object payloads reads hold in memory (the services admit publish bodies against it too). */
+  payloadBudget?: PayloadBudget;
   /** Payload objects fetched (and uploaded) concurrently at most; default 4. */
   fetchParallelism?: number;
   /** An upload not committed within this time is an orphan; default 1 hour. */
@@ -52,7 +55,7 @@ export function createMessageStore(options: MessageStoreOptions): MessageStore {
     orphanGraceMs,
     logger,
   };
-  const readDeps = { metadata, objects, fetchParallelism, logger };
+  const readDeps = { metadata, objects, fetchParallelism, payloadBudget: options.payloadBudget, logger };
   let closing: Promise<void> | undefined;
 
   return {

@@ -5,6 +5,7 @@ import type { Config } from '../platform/config.js';
 import { openFolderObjectStore } from './embedded/folder-object-store.js';
 import { openSqliteMetadataStore } from './embedded/sqlite-metadata-store.js';
 import { createMessageStore } from './message-store.js';
+import type { PayloadBudget } from './payload-budget.js';
 import { openMinioObjectStore } from './s3/object-store.js';
 import type { MessageStore, MetadataStore, ObjectStore } from './store.js';
 import { openTarantoolMetadataStore } from './tarantool/metadata-store.js';
@@ -15,13 +16,14 @@ import { openTarantoolMetadataStore } from './tarantool/metadata-store.js';
  * `STORAGE=embedded` asks for it. Opening Tarantool/MinIO never waits for
  * them: the store reconnects in the background and readiness reports it.
  */
-export async function openStore(config: Config, logger: Logger): Promise<MessageStore> {
+export async function openStore(config: Config, logger: Logger, payloadBudget: PayloadBudget): Promise<MessageStore> {
   const [metadata, objects] = config.storage === 'embedded' ? await openEmbedded(config.dataDir) : openRemote(config);
   return createMessageStore({
     metadata,
     objects,
     inlineMaxBytes: config.inlineMaxBytes,
     maxMessageBytes: config.maxMessageBytes,
+    payloadBudget,
     logger: logger.child({ component: 'store' }),
   });
 }

@@ -113,7 +113,7 @@ async function upload(deps: PublishDependencies, uploads: PlannedMessage[], star
   const store = async ({ message, headers, objectKey }: PlannedMessage, uploadSignal: AbortSignal): Promise<void> => {
     await deps.metadata.addPendingUpload(objectKey, startedAtMs);
     registered.push(objectKey);
-    await deps.objects.put(objectKey, message.data, headers['content-type'] ?? defaultContentType, uploadSignal);
+    await deps.objects.put(objectKey, message.data, headers['content-type'] || defaultContentType, uploadSignal);
   };
   try {
     for await (const _stored of mapOrdered(uploads, deps.uploadParallelism, store, signal));

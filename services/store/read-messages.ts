@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { mapOrdered } from './map-ordered.js';
+import type { PayloadBudget, Release } from './payload-budget.js';
 import {
   ObjectMissingError,
   type MetadataRow,
@@ -18,6 +19,8 @@ export interface ReadDependencies {
   metadata: MetadataStore;
   objects: ObjectStore;
   fetchParallelism: number;
+  /** Object payloads are fetched only once they fit; each holds its room until the next message is asked for. */
+  payloadBudget?: PayloadBudget | undefined;
   logger?: Logger | undefined;
 }
 
@@ -31,6 +34,11 @@ export interface ReadDependencies {
  * stall a consumer forever, as it did in the original system: the message is
  * delivered with empty data and the header {@link payloadMissingHeader} naming
  * the key, and a warning is logged. Other object store failures are thrown.
+ *
+ * With a payload budget, each object payload reserves its size before it is
+ * fetched, in sequence order (so a later small payload never takes the room an
+ * earlier large one waits for), and gives it back once the consumer asks for
+ * the next message or stops.
  */
 export async function* readMessages(
   deps: ReadDependencies,
@@ -42,22 +50,47 @@ export async function* readMessages(
   let cursor = afterSequence;
   let delivered = 0;
   let bytes = 0;
-  while (delivered < limits.maxMessages) {
-    signal?.throwIfAborted();
-    const wanted = Math.min(pageSize, limits.maxMessages - delivered);
-    const page = await deps.metadata.readAfter(subject, cursor, wanted, signal);
-    const selected: MetadataRow[] = [];
-    for (const row of page) {
-      // The first message of a read is delivered whatever its size.
-      if (delivered + selected.length > 0 && bytes + row.size > limits.maxBytes) break;
-      bytes += row.size;
-      selected.push(row);
+  const held = new Set<Release>();
+  let turn: Promise<unknown> = Promise.resolve();
+  const reserve = (row: MetadataRow, loadSignal: AbortSignal): Promise<Release> => {
+    if (deps.payloadBudget === undefined || row.objectKey === '') return Promise.resolve(() => {});
+    const budget = deps.payloadBudget;
+    const reserved = turn.then(() => budget.acquire(row.size, loadSignal));
+    turn = reserved.catch(() => undefined);
+    return reserved;
+  };
+  const load = async (row: MetadataRow, loadSignal: AbortSignal) => {
+    const release = await reserve(row, loadSignal);
+    held.add(release);
+    return { message: await loadMessage(deps, row, loadSignal), release };
+  };
+  try {
+    while (delivered < limits.maxMessages) {
+      signal?.throwIfAborted();
+      const wanted = Math.min(pageSize, limits.maxMessages - delivered);
+      const page = await deps.metadata.readAfter(subject, cursor, wanted, signal);
+      const selected: MetadataRow[] = [];
+      for (const row of page) {
+        // The first message of a read is delivered whatever its size.
+        if (delivered + selected.length > 0 && bytes + row.size > limits.maxBytes) break;
+        bytes += row.size;
+        selected.push(row);
+      }
+      for await (const { message, release } of mapOrdered(selected, deps.fetchParallelism, load, signal)) {
+        try {
+          yield message;
+        } finally {
+          held.delete(release);
+          release();
+        }
+      }
+      delivered += selected.length;
+      if (selected.length < wanted) return;
+      cursor = selected[selected.length - 1]!.sequence;
     }
-    const load = (row: MetadataRow, loadSignal: AbortSignal) => loadMessage(deps, row, loadSignal);
-    yield* mapOrdered(selected, deps.fetchParallelism, load, signal);
-    delivered += selected.length;
-    if (selected.length < wanted) return;
-    cursor = selected[selected.length - 1]!.sequence;
+  } finally {
+    // Loads finished but never delivered (an early stop, a failure) give their room back here.
+    for (const release of held) release();
   }
 }
 
@@ -71,7 +104,7 @@ async function loadMessage(deps: ReadDependencies, row: MetadataRow, signal: Abo
   });
   if (row.objectKey === '') return message(row.inline ?? new Uint8Array(0));
   try {
-    return message(await deps.objects.get(row.objectKey, signal));
+    return message(await deps.objects.get(row.objectKey, signal, row.size));
   } catch (error) {
     if (!(error instanceof ObjectMissingError)) throw error;
     deps.logger?.warn(

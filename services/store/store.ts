@@ -183,8 +183,11 @@ export interface MetadataStore {
 export interface ObjectStore {
   readonly name: string;
   put(key: string, data: Uint8Array, contentType: string, signal?: AbortSignal): Promise<void>;
-  /** Throws {@link ObjectMissingError} when the key does not exist. */
-  get(key: string, signal?: AbortSignal): Promise<Uint8Array>;
+  /**
+   * Throws {@link ObjectMissingError} when the key does not exist.
+   * `expectedBytes` (the size the metadata records) lets a remote store allow the transfer time.
+   */
+  get(key: string, signal?: AbortSignal, expectedBytes?: number): Promise<Uint8Array>;
   /** Deleting a missing key is not an error. */
   remove(key: string): Promise<void>;
   checkHealth(): Promise<DependencyStatus>;
@@ -204,6 +207,11 @@ export class StoreUnavailableError extends StoreError {
 /** A message exceeds a configured size limit. */
 export class MessageTooLargeError extends StoreError {
   override name = 'MessageTooLargeError';
+}
+
+/** Payload bytes in flight stayed at the process's bound for the whole wait; retry later. */
+export class PayloadBudgetExceededError extends StoreError {
+  override name = 'PayloadBudgetExceededError';
 }
 
 /** An ack names a sequence the subject has not reached yet. */

@@ -113,6 +113,9 @@ export function remoteStorageEnv(tarantool: TarantoolServer, s3: S3Server): Reco
     MINIO_ENDPOINT: s3.endpoint,
     MINIO_ACCESS_KEY_ID: s3.accessKey,
     MINIO_SECRET_ACCESS_KEY: s3.secretKey,
+    // s3rver has no multipart listing, which the minio client needs for multipart uploads:
+    // one part as large as the largest message keeps every upload a single PUT.
+    MINIO_PART_SIZE_BYTES: String(64 * 1024 * 1024),
   };
 }
 

@@ -40,6 +40,13 @@ const startTimeoutMs = 15_000;
  * password; `t.after` kills it and removes the folder.
  */
 export async function startTarantool(t: TestContext, options: StartTarantoolOptions = {}): Promise<TarantoolServer> {
+  const server = await launchTarantool(options);
+  t.after(() => server.remove());
+  return server;
+}
+
+/** {@link startTarantool} for a script: the caller calls `remove()` (kill, then delete the folder). */
+export async function launchTarantool(options: StartTarantoolOptions = {}): Promise<TarantoolServer & { remove(): Promise<void> }> {
   const workDir = await mkdtemp(join(tmpdir(), 'mts-tarantool-'));
   const host = '127.0.0.1';
   const port = options.port ?? (await freePort(host));
@@ -47,7 +54,7 @@ export async function startTarantool(t: TestContext, options: StartTarantoolOpti
   const password = options.password ?? randomBytes(12).toString('hex');
   let child: ChildProcess | undefined;
 
-  const server: TarantoolServer = {
+  const server = {
     host,
     port,
     address: `${host}:${port}`,
@@ -74,16 +81,18 @@ export async function startTarantool(t: TestContext, options: StartTarantoolOpti
           TARANTOOL_MEMTX_MEMORY: String(64 * 1024 * 1024),
           TARANTOOL_USER: user,
           TARANTOOL_PASSWORD: password,
+          // Tests crash processes, never the machine: fsync would only slow them (wal-mode.test.ts covers it).
+          TARANTOOL_WAL_MODE: 'write',
           ...options.env,
         },
       });
       await ready(child);
     },
+    async remove() {
+      await server.kill();
+      await rm(workDir, { recursive: true, force: true });
+    },
   };
-  t.after(async () => {
-    await server.kill();
-    await rm(workDir, { recursive: true, force: true });
-  });
   await server.start();
   return server;
 }

@@ -7,8 +7,9 @@ import { IngressService } from '../../gen/minitoolstream/ingress_pb.js';
 import { egressService } from '../egress/connect.js';
 import { ingressService } from '../ingress/connect.js';
 import { loadConfig } from '../platform/config.js';
-import { startService, type RunningService, type ServiceDefinition, type StartOptions } from '../platform/start-service.js';
+import { payloadBudgetOf, startService, type RunningService, type ServiceDefinition, type StartOptions } from '../platform/start-service.js';
 import { createMessageStore, type MessageStoreOptions } from '../store/message-store.js';
+import type { PayloadBudget } from '../store/payload-budget.js';
 import type { MessageStore } from '../store/store.js';
 import { embeddedBackend } from './embedded-backend.js';
 import type { TestBackend } from './test-backend.js';
@@ -20,6 +21,8 @@ export interface TestServices {
   egress: RunningService;
   store: MessageStore;
   logger: Logger;
+  /** The bound on payload bytes in flight the services and the store share. */
+  payloadBudget: PayloadBudget;
 }
 
 export interface TestServicesOptions {
@@ -52,20 +55,22 @@ export async function startTestServices(t: TestContext, options: TestServicesOpt
   const ingressConfig = loadConfig('ingress', env);
   const egressConfig = loadConfig('egress', env);
   const logger = options.logger ?? pino({ level: 'silent' });
+  const payloadBudget = payloadBudgetOf(ingressConfig);
   store = createMessageStore({
     metadata,
     objects,
     inlineMaxBytes: ingressConfig.inlineMaxBytes,
     maxMessageBytes: ingressConfig.maxMessageBytes,
+    payloadBudget,
     logger,
     ...options.store,
   });
-  const shared = { logger, store, ...(options.interceptors ? { interceptors: options.interceptors } : {}) };
+  const shared = { logger, store, payloadBudget, ...(options.interceptors ? { interceptors: options.interceptors } : {}) };
   const ingress = await startService(ingressService, { config: ingressConfig, ...shared });
   started.push(ingress);
   const egress = await startService(options.egress ?? egressService, { config: egressConfig, ...shared });
   started.push(egress);
-  return { ingress, egress, store, logger };
+  return { ingress, egress, store, logger, payloadBudget };
 }
 
 /** A transport of the generated clients' stack for `baseUrl`. */

@@ -1,6 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { probePath, removeLeftovers, temporaryPath } from './leftover-files.js';
 import { ObjectMissingError, StoreClosedError, StoreUnavailableError, type DependencyStatus, type ObjectStore } from '../store.js';
 
 export interface FolderObjectStoreOptions {
@@ -23,7 +24,8 @@ export function objectPath(dir: string, key: string): string {
  * Opens an {@link ObjectStore} over a local folder. A put is durable when it
  * resolves: data goes to a temporary file that is fsynced, renamed over the
  * final name and the directory fsynced, so a crash leaves the old state or the
- * whole new object, never a torn one. File system failures other than a
+ * whole new object, never a torn one; the temporary files a crash leaves
+ * behind are removed when the store opens. File system failures other than a
  * missing object are {@link StoreUnavailableError} (a full disk or a lost mount
  * may recover).
  */
@@ -31,6 +33,7 @@ export async function openFolderObjectStore(options: FolderObjectStoreOptions): 
   const { dir } = options;
   if (!dir) throw new TypeError('openFolderObjectStore: dir is required');
   await unavailableOnFailure('create the object folder', () => mkdir(dir, { recursive: true }));
+  await unavailableOnFailure('remove temporary files left by a crash', () => removeLeftovers(dir));
   let closed = false;
 
   const ensureOpen = (): void => {
@@ -63,7 +66,7 @@ export async function openFolderObjectStore(options: FolderObjectStoreOptions): 
 
     async checkHealth(): Promise<DependencyStatus> {
       if (closed) return { name: 'folder', ok: false, detail: 'closed' };
-      const probe = join(dir, `.health-${randomBytes(6).toString('hex')}`);
+      const probe = probePath(dir);
       try {
         await writeDurably(probe, new Uint8Array(0));
         await unlink(probe);
@@ -82,7 +85,7 @@ export async function openFolderObjectStore(options: FolderObjectStoreOptions): 
 async function writeDurably(path: string, data: Uint8Array, signal?: AbortSignal): Promise<void> {
   const folder = join(path, '..');
   await mkdir(folder, { recursive: true });
-  const temporary = `${path}.tmp-${randomBytes(6).toString('hex')}`;
+  const temporary = temporaryPath(path);
   try {
     const file = await open(temporary, 'w');
     try {

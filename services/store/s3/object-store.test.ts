@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { freePort } from '../../testing/free-port.js';
 import { startS3Server, type S3Server } from '../../testing/s3-server.js';
 import { ObjectMissingError, StoreUnavailableError } from '../store.js';
-import { openMinioObjectStore } from './object-store.js';
+import { openMinioObjectStore, type MinioObjectStoreOptions } from './object-store.js';
 
-function openStore(t: TestContext, server: Pick<S3Server, 'host' | 'port' | 'accessKey' | 'secretKey'>) {
+function openStore(
+  t: TestContext,
+  server: Pick<S3Server, 'host' | 'port' | 'accessKey' | 'secretKey'>,
+  options: Partial<MinioObjectStoreOptions> = {},
+) {
   const store = openMinioObjectStore({
     host: server.host,
     port: server.port,
@@ -13,6 +20,7 @@ function openStore(t: TestContext, server: Pick<S3Server, 'host' | 'port' | 'acc
     accessKey: server.accessKey,
     secretKey: server.secretKey,
     bucket: 'minitoolstream',
+    ...options,
   });
   t.after(() => store.close());
   return store;
@@ -63,4 +71,53 @@ test('an aborted get rejects with the abort reason', async (t) => {
   const controller = new AbortController();
   controller.abort();
   await assert.rejects(store.get('any', controller.signal), { name: 'AbortError' });
+});
+
+/**
+ * An S3 endpoint that answers bucket checks but never answers an upload, and
+ * reports (with the bytes it got) when the client closes an upload's connection.
+ */
+async function silentUploadServer(
+  t: TestContext,
+): Promise<{ host: string; port: number; accessKey: string; secretKey: string; uploadStarted: Promise<void>; uploadCut: Promise<number> }> {
+  let reportStart: () => void = () => {};
+  const uploadStarted = new Promise<void>((resolve) => (reportStart = resolve));
+  let reportCut: (received: number) => void = () => {};
+  const uploadCut = new Promise<number>((resolve) => (reportCut = resolve));
+  const server = createServer((request, response) => {
+    if (request.method !== 'PUT') {
+      response.end();
+      return;
+    }
+    reportStart();
+    let received = 0;
+    request.on('data', (chunk: Buffer) => (received += chunk.length));
+    response.on('close', () => reportCut(received));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const port = (server.address() as AddressInfo).port;
+  return { host: '127.0.0.1', port, accessKey: 'any', secretKey: 'any', uploadStarted, uploadCut };
+}
+
+test('an upload that times out, or whose caller gives up, is cut off at the server', async (t) => {
+  const size = 32 * 1024 * 1024;
+  const timedOut = await silentUploadServer(t);
+  // Long enough for the upload to reach the server before it ends; 32 MiB at 1 GiB/s adds 32 ms.
+  const store = openStore(t, timedOut, { requestTimeoutMs: 2000, minBytesPerSecond: 1024 ** 3 });
+  await assert.rejects(store.put('big', new Uint8Array(size), 'application/octet-stream'), /timed out after 2032 ms/);
+  assert.ok((await timedOut.uploadCut) <= size, 'the client closed the upload');
+
+  const abandoned = await silentUploadServer(t);
+  const patient = openStore(t, abandoned);
+  const controller = new AbortController();
+  const upload = patient.put('big', new Uint8Array(size), 'application/octet-stream', controller.signal);
+  await abandoned.uploadStarted;
+  controller.abort();
+  await assert.rejects(upload, { name: 'AbortError' });
+  assert.ok((await abandoned.uploadCut) <= size, 'the client closed the upload');
 });

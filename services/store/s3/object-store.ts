@@ -1,5 +1,6 @@
-import { Agent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import http, { Agent, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import https, { Agent as HttpsAgent } from 'node:https';
 import { Client, S3Error } from 'minio';
 import {
   ObjectMissingError,
@@ -19,8 +20,12 @@ export interface MinioObjectStoreOptions {
   accessKey: string;
   secretKey: string;
   bucket: string;
-  /** Bound of one request, ms (default 30 000; large objects need time). */
+  /** Bound of one request before its transfer time, ms (default 30 000). */
   requestTimeoutMs?: number;
+  /** Slowest transfer rate still waited for: an object of n bytes gets n / rate more time (default 1 MiB/s). */
+  minBytesPerSecond?: number;
+  /** Objects larger than this are uploaded in parts (multipart), one part in memory at a time; default 64 MiB. */
+  partSizeBytes?: number;
   /** Bound of the health probe, ms (default 1000). */
   healthTimeoutMs?: number;
 }
@@ -34,7 +39,9 @@ const retryableCodes = new Set(['InternalError', 'ServiceUnavailable', 'SlowDown
  * meanwhile calls throw StoreUnavailableError.
  */
 export function openMinioObjectStore(options: MinioObjectStoreOptions): ObjectStore {
-  const { bucket, requestTimeoutMs = 30_000, healthTimeoutMs = 1000 } = options;
+  const { bucket, requestTimeoutMs = 30_000, minBytesPerSecond = 1024 * 1024, healthTimeoutMs = 1000 } = options;
+  const partSizeBytes = options.partSizeBytes ?? 64 * 1024 * 1024;
+  const timeoutFor = (bytes: number) => requestTimeoutMs + Math.ceil((bytes / minBytesPerSecond) * 1000);
   // Our own agent, so close() leaves no pooled socket behind.
   const agent = options.useSSL ? new HttpsAgent({ keepAlive: true }) : new Agent({ keepAlive: true });
   const client = new Client({
@@ -46,6 +53,8 @@ export function openMinioObjectStore(options: MinioObjectStoreOptions): ObjectSt
     // A fixed region skips a lookup request before the first call.
     region: 'us-east-1',
     transportAgent: agent,
+    transport: cancellableTransport(options.useSSL),
+    partSize: partSizeBytes,
     // Retrying is the caller's choice; an outage must surface promptly.
     retryOptions: { disableRetry: true },
   });
@@ -73,10 +82,12 @@ export function openMinioObjectStore(options: MinioObjectStoreOptions): ObjectSt
 
   async function run<T>(operation: string, action: () => Promise<T>, signal?: AbortSignal, timeoutMs = requestTimeoutMs) {
     if (closed) throw new StoreClosedError('object store is closed');
-    const work = async () => {
-      await ensureBucket();
-      return action();
-    };
+    // The requests the action makes end with the call: on timeout or abort they are destroyed.
+    const work = (callSignal: AbortSignal) =>
+      requestSignal.run(callSignal, async () => {
+        await ensureBucket();
+        return action();
+      });
     try {
       return await withCallBounds(`minio ${operation}`, work, timeoutMs, signal);
     } catch (error) {
@@ -85,15 +96,35 @@ export function openMinioObjectStore(options: MinioObjectStoreOptions): ObjectSt
     }
   }
 
+  async function abortParts(key: string): Promise<void> {
+    try {
+      await run(`abort the parts of ${key}`, () => client.removeIncompleteUpload(bucket, key));
+    } catch {
+      // The server's own expiry of stale multipart uploads is the fallback.
+    }
+  }
+
   return {
     name: 'minio',
 
     async put(key, data, contentType, signal) {
       const body = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-      await run(`put ${key}`, () => client.putObject(bucket, key, body, body.length, { 'Content-Type': contentType }), signal);
+      try {
+        await run(
+          `put ${key}`,
+          () => client.putObject(bucket, key, body, body.length, { 'Content-Type': contentType }),
+          signal,
+          timeoutFor(body.length),
+        );
+      } catch (error) {
+        // A failed multipart upload leaves its parts on the server until they are aborted;
+        // the caller need not wait for that.
+        if (body.length > partSizeBytes) void abortParts(key);
+        throw error;
+      }
     },
 
-    async get(key, signal) {
+    async get(key, signal, expectedBytes = 0) {
       return run(
         `get ${key}`,
         async () => {
@@ -103,6 +134,7 @@ export function openMinioObjectStore(options: MinioObjectStoreOptions): ObjectSt
           return new Uint8Array(Buffer.concat(chunks));
         },
         signal,
+        timeoutFor(expectedBytes),
       );
     },
 
@@ -124,6 +156,23 @@ export function openMinioObjectStore(options: MinioObjectStoreOptions): ObjectSt
       agent.destroy();
     },
   };
+}
+
+/** The abort signal of the object-store call a request belongs to. */
+const requestSignal = new AsyncLocalStorage<AbortSignal>();
+
+/**
+ * The client's HTTP transport, with each request bound to the signal of the
+ * call that made it. The minio client takes no AbortSignal, so without this a
+ * timed-out or abandoned upload would go on streaming to the server.
+ */
+function cancellableTransport(useSSL: boolean): { request: typeof http.request } {
+  const transport = useSSL ? https : http;
+  const request = (options: RequestOptions, callback?: (response: IncomingMessage) => void): ClientRequest => {
+    const signal = requestSignal.getStore();
+    return transport.request(signal ? { ...options, signal } : options, callback);
+  };
+  return { request: request as typeof http.request };
 }
 
 /** S3 refusals keep their meaning; anything else (sockets, 5xx) is an outage. */
