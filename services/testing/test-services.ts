@@ -7,7 +7,13 @@ import { IngressService } from '../../gen/minitoolstream/ingress_pb.js';
 import { egressService } from '../egress/connect.js';
 import { ingressService } from '../ingress/connect.js';
 import { loadConfig } from '../platform/config.js';
-import { payloadBudgetOf, startService, type RunningService, type ServiceDefinition, type StartOptions } from '../platform/start-service.js';
+import {
+  payloadBudgetOf,
+  startService,
+  type RunningService,
+  type ServiceDefinition,
+  type StartOptions,
+} from '../platform/start-service.js';
 import { createMessageStore, type MessageStoreOptions } from '../store/message-store.js';
 import type { PayloadBudget } from '../store/payload-budget.js';
 import type { MessageStore } from '../store/store.js';
