@@ -14,6 +14,7 @@ import { healthRoutes, registerHealthEndpoints } from './health.js';
 import type { Metrics } from './metrics.js';
 import type { Readiness } from './readiness.js';
 import { reflectionRoutes } from './reflection.js';
+import { limitRequestSize } from './request-size-limit.js';
 import { createRpcObserver, observeGate } from './rpc-observer.js';
 
 export interface AppOptions {
@@ -65,12 +66,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const { auth } = options;
+  const readMaxBytes = config.maxMessageBytes + envelopeSlackBytes;
   await app.register(fastifyConnectPlugin, {
-    routes: allRoutes(options),
+    routes: limitRequestSize(allRoutes(options), { limitBytes: readMaxBytes, maxMessageBytes: config.maxMessageBytes }, logger),
     ...(auth ? { requestGate: observeGate(auth.requestGate, metrics, logger) } : {}),
     interceptors: [createRpcObserver(metrics, logger), ...(auth ? [auth.interceptor] : []), ...(options.interceptors ?? [])],
-    readMaxBytes: config.maxMessageBytes + envelopeSlackBytes,
-    writeMaxBytes: config.maxMessageBytes + envelopeSlackBytes,
+    readMaxBytes,
+    writeMaxBytes: readMaxBytes,
     shutdownSignal: closeDeadlineSignal(app, config.shutdownTimeoutMs),
     grpc: true,
     grpcWeb: true,

@@ -43,20 +43,22 @@ export interface Standalone {
   child: ChildProcess;
   /** Everything written to stderr so far (the banner). */
   stderr(): string;
+  /** The JSON log lines written to stdout so far. */
+  logs(): Record<string, unknown>[];
   /** SIGTERM and wait; resolves with the exit code. */
   stop(): Promise<number | null>;
 }
 
 /**
- * The compiled `npm start` process (dist/services/standalone/main.js) on
- * loopback, resolved once both services log that they listen. Ports are 0
- * (ephemeral) unless `env` names them; killed at test end if still running.
+ * The compiled `npm start` process (dist/services/standalone/main.js), on
+ * its default host (loopback), resolved once both services log that they
+ * listen. Ports are 0 (ephemeral) unless `env` names them; killed at test end
+ * if still running.
  */
 export async function startStandalone(t: TestContext, env: Record<string, string>): Promise<Standalone> {
-  const { STORAGE: _ignored, ...inherited } = process.env;
   const child = spawn(process.execPath, ['dist/services/standalone/main.js'], {
     cwd: repoRoot,
-    env: { ...inherited, SERVER_HOST: '127.0.0.1', INGRESS_PORT: '0', EGRESS_PORT: '0', LOG_LEVEL: 'info', ...env },
+    env: { ...standaloneEnv(), INGRESS_PORT: '0', EGRESS_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.after(() => {
@@ -65,24 +67,26 @@ export async function startStandalone(t: TestContext, env: Record<string, string
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const urls: Record<string, string> = {};
+  const logs: Record<string, unknown>[] = [];
   const exited = once(child, 'exit').then(([code]) => {
     throw new Error(`the standalone process exited with ${code}: ${stderr}`);
   });
-  const listening = (async () => {
-    for await (const line of createInterface({ input: child.stdout! })) {
+  const listening = new Promise<void>((resolve) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
       const entry = JSON.parse(line) as { msg?: string; service?: string; url?: string };
+      logs.push(entry);
       if (entry.msg?.endsWith(' listening') && entry.service && entry.url) urls[entry.service] = entry.url;
-      if (urls.ingress && urls.egress) return;
-    }
-  })();
+      if (urls.ingress && urls.egress) resolve();
+    });
+  });
   await Promise.race([listening, exited]);
   exited.catch(() => undefined);
-  child.stdout!.resume();
   return {
     ingress: urls.ingress!,
     egress: urls.egress!,
     child,
     stderr: () => stderr,
+    logs: () => logs,
     async stop() {
       const done = once(child, 'exit');
       child.kill('SIGTERM');
@@ -90,4 +94,25 @@ export async function startStandalone(t: TestContext, env: Record<string, string
       return code;
     },
   };
+}
+
+/** The test's environment without the variables `npm start` gives its own defaults to. */
+function standaloneEnv(): NodeJS.ProcessEnv {
+  const { STORAGE: _storage, SERVER_HOST: _host, LOG_FORMAT: _format, ...inherited } = process.env;
+  return inherited;
+}
+
+/** Runs the compiled `npm start` process to its exit (a start-up failure); resolves with its code and output. */
+export async function runStandaloneToExit(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['dist/services/standalone/main.js'], {
+    cwd: repoRoot,
+    env: { ...standaloneEnv(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code, stdout, stderr };
 }
