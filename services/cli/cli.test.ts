@@ -159,3 +159,27 @@ test('bench publish and e2e report throughput and latency percentiles as JSON', 
   assert.equal(result.delivered, 20);
   assert.equal(result.latency.count, 20);
 });
+
+test('pointed at the wrong service, mts says which service the URL is and where the other RPCs are', async (t) => {
+  const services = await startTestServices(t);
+  const asked = await runMts(['last', 'a.b', '--egress', services.ingress.url]);
+  assert.equal(asked.code, 1);
+  assert.equal(
+    asked.stderr,
+    `mts: unimplemented: ${services.ingress.url} is the ingress service, egress RPCs are on the egress service (port 50052 by default): give --egress URL, or set MTS_EGRESS or MTS_URL\n`,
+  );
+  const published = await runMts(['publish', 'a.b', '--data', 'x', '--protocol', 'connect', '--ingress', services.egress.url]);
+  assert.match(published.stderr, /is the egress service, ingress RPCs are on the ingress service .*give --ingress URL/);
+});
+
+test('global flags work before the command, and MTS_INGRESS / MTS_EGRESS point mts at the services', async (t) => {
+  const services = await startTestServices(t);
+  const before = await runMts(['--ingress', services.ingress.url, '--protocol=connect', 'publish', 'a.b', '--data', 'x']);
+  assert.equal(before.stderr, '');
+  assert.equal(before.stdout.toString(), '1\n');
+  const fromEnv = await runMts(['last', 'a.b'], undefined, { MTS_INGRESS: services.ingress.url, MTS_EGRESS: services.egress.url });
+  assert.equal(fromEnv.stdout.toString(), '1\n');
+  const unknown = await runMts(['--ingress', services.ingress.url, '--bogus', 'publish']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /^mts: unknown command "--bogus"/);
+});

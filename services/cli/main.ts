@@ -1,5 +1,5 @@
 /** `mts`: the MiniToolStream command line. Commands live one per file beside this one. */
-import { UsageError } from './args.js';
+import { splitCommandLine, UsageError } from './args.js';
 import { benchCommand } from './bench.js';
 import type { Command } from './command.js';
 import { describeError, exitCodes } from './errors.js';
@@ -25,11 +25,13 @@ ${Object.entries(offline)
   .map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`)
   .join('\n')}
 
-Run "mts <command> --help" for its flags. Every command takes --ingress URL,
---egress URL, --token TOKEN and --protocol grpc|connect.
+Run "mts <command> --help" for its flags. Every command takes --url URL (both
+services at one address, as npm start serves them), --ingress URL, --egress URL,
+--token TOKEN and --protocol grpc|connect, before or after the command name;
+MTS_URL, MTS_INGRESS, MTS_EGRESS and MTS_TOKEN set them from the environment.
 Exit status: 0 done, 1 the call failed (the line names the gRPC code), 2 bad usage.`;
 
-const [name, ...rest] = process.argv.slice(2);
+const { name, args: rest } = splitCommandLine(process.argv.slice(2));
 const command = commands.find((candidate) => candidate.name === name);
 
 if (name === undefined || name === 'help' || name === '--help' || name === '-h') {

@@ -95,3 +95,15 @@ test('a message over MAX_MESSAGE_BYTES is refused naming MAX_MESSAGE_BYTES and i
   assert.equal(logged[0]!.maxMessageBytes, 10 * 1024 * 1024);
   assert.equal(await server.stop(), 0);
 });
+
+test('each port of npm start serves both services, so one MTS_URL (or --url) is enough', async (t) => {
+  const server = await startStandalone(t, { MTS_DATA_DIR: await dataDir(t) });
+  for (const [index, url] of [server.ingress, server.egress].entries()) {
+    const published = await runMts(['publish', 'one.url', '--data', `via ${index}`], undefined, { MTS_URL: url });
+    assert.equal(published.stdout.toString(), `${index + 1}\n`, published.stderr);
+    const fetched = await runMts(['fetch', 'one.url', '--durable', `d${index}`, '--json', '--url', url]);
+    assert.equal(fetched.code, 0, fetched.stderr);
+    assert.equal(fetched.stdout.toString().trim().split('\n').length, index + 1);
+  }
+  assert.equal(await server.stop(), 0);
+});

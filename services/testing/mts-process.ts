@@ -20,9 +20,9 @@ export interface MtsResult {
   stderr: string;
 }
 
-/** Runs the compiled `bin/mts.js` to completion, optionally feeding stdin. */
-export async function runMts(args: string[], input?: string | Buffer): Promise<MtsResult> {
-  const child = spawnMts(args);
+/** Runs the compiled `bin/mts.js` to completion, optionally feeding stdin and adding to its environment. */
+export async function runMts(args: string[], input?: string | Buffer, env: Record<string, string> = {}): Promise<MtsResult> {
+  const child = spawnMts(args, env);
   child.stdin!.end(input);
   const stdout: Buffer[] = [];
   let stderr = '';
@@ -33,8 +33,14 @@ export async function runMts(args: string[], input?: string | Buffer): Promise<M
 }
 
 /** Starts `bin/mts.js` without waiting for it; the caller ends it or awaits 'close'. */
-export function spawnMts(args: string[]): ChildProcess {
-  return spawn(process.execPath, ['bin/mts.js', ...args], { cwd: repoRoot, stdio: 'pipe' });
+export function spawnMts(args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, ['bin/mts.js', ...args], { cwd: repoRoot, stdio: 'pipe', env: { ...mtsEnv(), ...env } });
+}
+
+/** The test's environment without the variables that point mts somewhere. */
+function mtsEnv(): NodeJS.ProcessEnv {
+  const { MTS_URL: _url, MTS_INGRESS: _ingress, MTS_EGRESS: _egress, MTS_TOKEN: _token, ...inherited } = process.env;
+  return inherited;
 }
 
 export interface Standalone {
