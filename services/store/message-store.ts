@@ -50,6 +50,11 @@ export function createMessageStore(options: MessageStoreOptions): MessageStore {
     ack: (durable, subject, sequence, signal) => metadata.ack(durable, subject, sequence, signal),
     claimConsumer: (durable, subject, owner, signal) => metadata.claimConsumer(durable, subject, owner, signal),
     waitForCommit: (subject, afterSequence, timeoutMs, signal) => metadata.waitForCommit(subject, afterSequence, timeoutMs, signal),
+    listSubjects: (signal) => metadata.listSubjects(signal),
+    subjectStats: (subject, signal) => metadata.subjectStats(subject, signal),
+    listConsumers: (subject, signal) => metadata.listConsumers(subject, signal),
+    consumerPosition: (durable, subject, signal) => metadata.consumerPosition(durable, subject, signal),
+    resetConsumer: (durable, subject, sequence, signal) => metadata.resetConsumer(durable, subject, sequence, signal),
 
     checkHealth: () => Promise.all([healthOf(metadata), healthOf(objects)]),
 
