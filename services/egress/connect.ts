@@ -6,6 +6,7 @@ import { durableOwnership } from '../platform/auth/durable-owner.js';
 import { principalKey } from '../platform/auth/principal.js';
 import type { ServiceDefinition, ServiceDeps } from '../platform/start-service.js';
 import { batchSize, checkDurableName, checkSequence, checkSubject } from '../platform/validation.js';
+import { inspectionRoutes } from './inspection.js';
 import { createSubjectWatch } from './subject-watch.js';
 
 /** Bytes of payload one Fetch sends at most (a single larger message still goes alone). */
@@ -27,6 +28,8 @@ export function egressRoutes({ store, metrics, logger, readiness }: ServiceDeps)
   };
 
   const impl: Partial<ServiceImpl<typeof EgressService>> = {
+    ...inspectionRoutes({ store }),
+
     async *subscribe(request, context) {
       const subject = checkSubject(request.subject);
       // A start sequence names the first message of interest; without one the durable's ack floor decides.

@@ -88,13 +88,15 @@ export async function openAuthLayer(config: AuthConfig, options: AuthLayerOption
     close: () => keys.close(),
   };
 
-  function authorize(client: Client, rule: { anyOf: readonly string[] }, message: unknown): void {
+  function authorize(client: Client, rule: { anyOf: readonly string[]; listing?: true }, message: unknown): void {
     const subject = (message as { subject?: unknown }).subject;
-    if (typeof subject !== 'string') throw refused(new AuthFailure('permission_denied', 'request names no subject'));
+    // A listing may name no subject; it shows only what the token allows (the handler filters).
+    if (typeof subject !== 'string' && !rule.listing) throw refused(new AuthFailure('permission_denied', 'request names no subject'));
     if (!permitted(rule, client.permissions)) {
       throw refused(new AuthFailure('permission_denied', `token does not grant ${rule.anyOf.join(' or ')}`));
     }
-    if (!subjectAllowed(client.allowedSubjects, subject)) {
+    const listsAll = rule.listing && (subject === undefined || subject === '');
+    if (!listsAll && !subjectAllowed(client.allowedSubjects, String(subject))) {
       throw refused(new AuthFailure('permission_denied', `token does not allow subject "${subject}"`));
     }
   }
