@@ -183,3 +183,61 @@ test('global flags work before the command, and MTS_INGRESS / MTS_EGRESS point m
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /^mts: unknown command "--bogus"/);
 });
+
+test('subjects, info, consumers and consumer info/reset show what the store holds', async (t) => {
+  const urls = await server(t);
+  for (const [subject, data] of [
+    ['orders.eu', 'one'],
+    ['orders.eu', 'two!'],
+    ['stock.level', '42'],
+  ])
+    await runMts(['publish', subject!, '--data', data!, ...urls]);
+  await runMts(['fetch', 'orders.eu', '--durable', 'billing', '--batch', '1', ...urls]);
+
+  const table = await runMts(['subjects', ...urls]);
+  assert.equal(table.code, 0, table.stderr);
+  const [head, ...rows] = table.stdout.toString().trimEnd().split('\n');
+  assert.match(head!, /^SUBJECT\s+MESSAGES\s+BYTES\s+FIRST\s+LAST\s+LAST PUBLISH$/);
+  assert.deepEqual(
+    rows.map((line) => line.split(/\s+/).slice(0, 5)),
+    [
+      ['orders.eu', '2', '7', '1', '2'],
+      ['stock.level', '1', '2', '1', '1'],
+    ],
+  );
+  const json = await runMts(['subjects', 'orders.*', '--json', ...urls]);
+  const listed = json.stdout
+    .toString()
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, string>);
+  assert.deepEqual(Object.keys(listed[0]!), ['subject', 'messages', 'bytes', 'firstSequence', 'lastSequence', 'lastPublishTime']);
+  assert.deepEqual(
+    listed.map(({ lastPublishTime, ...rest }) => rest),
+    [{ subject: 'orders.eu', messages: '2', bytes: '7', firstSequence: '1', lastSequence: '2' }],
+  );
+  assert.ok(!Number.isNaN(Date.parse(listed[0]!.lastPublishTime!)));
+  const info = await runMts(['info', 'stock.level', '--json', ...urls]);
+  assert.equal((JSON.parse(info.stdout.toString()) as Record<string, string>).messages, '1');
+  const missing = await runMts(['info', 'no.such', ...urls]);
+  assert.equal(missing.code, 1);
+  assert.equal(missing.stderr, 'mts: not_found: nothing was ever published on subject no.such\n');
+
+  const consumers = await runMts(['consumers', '--json', ...urls]);
+  assert.deepEqual(JSON.parse(consumers.stdout.toString()), {
+    durable: 'billing',
+    subject: 'orders.eu',
+    ackFloor: '1',
+    lastSequence: '2',
+    pending: '1',
+  });
+  const one = await runMts(['consumer', 'info', 'billing', 'orders.eu', ...urls]);
+  assert.match(one.stdout.toString(), /^DURABLE\s+SUBJECT\s+ACKED\s+LAST\s+PENDING\nbilling\s+orders\.eu\s+1\s+2\s+1\n$/);
+  const reset = await runMts(['consumer', 'reset', 'billing', 'orders.eu', '--to', '0', '--json', ...urls]);
+  assert.equal(reset.code, 0, reset.stderr);
+  assert.equal((JSON.parse(reset.stdout.toString()) as Record<string, string>).pending, '2');
+  const again = await runMts(['fetch', 'orders.eu', '--durable', 'billing', '--json', ...urls]);
+  assert.equal(again.stdout.toString().trim().split('\n').length, 2, 'after the reset the consumer sees both again');
+  const beyond = await runMts(['consumer', 'reset', 'billing', 'orders.eu', '--to', '9', ...urls]);
+  assert.match(beyond.stderr, /^mts: failed_precondition: /);
+});

@@ -1,16 +1,28 @@
 /** `mts`: the MiniToolStream command line. Commands live one per file beside this one. */
 import { splitCommandLine, UsageError } from './args.js';
 import { benchCommand } from './bench.js';
+import { consumerCommand, consumersCommand } from './consumers.js';
 import type { Command } from './command.js';
 import { describeError, exitCodes } from './errors.js';
 import { fetchCommand } from './fetch.js';
 import { lastCommand } from './last.js';
 import { publishCommand } from './publish.js';
+import { infoCommand, subjectsCommand } from './subjects.js';
 import { subscribeCommand } from './subscribe.js';
 import { run as keygen } from './keygen-command.js';
 import { run as token } from './token-command.js';
 
-const commands: Command[] = [publishCommand, subscribeCommand, fetchCommand, lastCommand, benchCommand];
+const commands: Command[] = [
+  publishCommand,
+  subscribeCommand,
+  fetchCommand,
+  lastCommand,
+  subjectsCommand,
+  infoCommand,
+  consumersCommand,
+  consumerCommand,
+  benchCommand,
+];
 /** Offline commands that parse their own flags, print their own help and return an exit code. */
 const offline: Record<string, { summary: string; run: (args: string[]) => Promise<number> }> = {
   token: { summary: 'mint a development JWT from a private key file', run: token },
