@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, test, type TestContext } from 'node:test';
 import { buildOnce, runMts, spawnMts } from '../testing/mts-process.js';
+import { freePort } from '../testing/free-port.js';
 import { startTestServices } from '../testing/test-services.js';
+import { createTestKeys } from '../testing/test-tokens.js';
 
 before(() => buildOnce());
 
@@ -240,4 +242,39 @@ test('subjects, info, consumers and consumer info/reset show what the store hold
   assert.equal(again.stdout.toString().trim().split('\n').length, 2, 'after the reset the consumer sees both again');
   const beyond = await runMts(['consumer', 'reset', 'billing', 'orders.eu', '--to', '9', ...urls]);
   assert.match(beyond.stderr, /^mts: failed_precondition: /);
+});
+
+test('mts doctor reports each service in words: reachable, right service, ready, auth, versions', async (t) => {
+  const services = await startTestServices(t);
+  const healthy = await runMts(['doctor', '--ingress', services.ingress.url, '--egress', services.egress.url]);
+  assert.equal(healthy.code, 0, healthy.stderr);
+  const report = healthy.stdout.toString();
+  assert.match(report, /^ingress  http:\/\/127\.0\.0\.1:\d+\n  ok {7}MiniToolStream \S+ on Node\.js v\d+/);
+  assert.match(report, /ok {7}serves the egress RPCs\n {2}ok {7}ready: sqlite ok, folder ok\n/);
+  assert.match(report, /ok {7}no authentication \(AUTH_MODE=disabled\)/);
+  assert.match(report, /Everything answers as it should\.\n$/);
+
+  const closed = await freePort();
+  const swapped = await runMts(['doctor', '--ingress', services.egress.url, '--egress', `http://127.0.0.1:${closed}`]);
+  assert.equal(swapped.code, 1);
+  assert.match(
+    swapped.stdout.toString(),
+    /PROBLEM {2}does not serve the ingress RPCs: this is the egress service; give the ingress service with --ingress URL/,
+  );
+  assert.match(swapped.stdout.toString(), /PROBLEM {2}cannot reach it \(ECONNREFUSED\): is the service running\?/);
+  assert.equal(swapped.stderr, 'mts: 2 problems found (see above)\n');
+});
+
+test('mts doctor says when a token is needed and whether the given one is accepted', async (t) => {
+  const keys = createTestKeys(t);
+  const services = await startTestServices(t, { env: { AUTH_MODE: 'required', JWT_PUBLIC_KEY_FILE: keys.publicKeyFile } });
+  const urls = ['--ingress', services.ingress.url, '--egress', services.egress.url];
+  const without = await runMts(['doctor', ...urls]);
+  assert.equal(without.code, 1);
+  assert.match(without.stdout.toString(), /PROBLEM {2}requires a token \(AUTH_MODE=required\): set MTS_TOKEN or give --token/);
+  const accepted = await runMts(['doctor', ...urls], undefined, { MTS_TOKEN: await keys.token() });
+  assert.equal(accepted.code, 0, accepted.stdout.toString());
+  assert.match(accepted.stdout.toString(), /ok {7}your token is accepted \(AUTH_MODE=required\)/);
+  const forged = await runMts(['doctor', ...urls, '--token', await keys.sign(keys.foreign, { client_id: 'x' })]);
+  assert.match(forged.stdout.toString(), /PROBLEM {2}your token is refused: /);
 });

@@ -7,6 +7,8 @@ export interface Command {
   summary: string;
   /** Full help: usage line, flags, examples. */
   usage: string;
+  /** Fixed words the command takes as arguments, offered by shell completion. */
+  words?: string[];
   /** Parses `args` (everything after the command name) and runs; throws to fail. */
   run(args: string[]): Promise<void>;
 }

@@ -51,6 +51,7 @@ ${globalUsage}`,
 export const consumerCommand: Command = {
   name: 'consumer',
   summary: "show (info) or move (reset) one durable consumer's position",
+  words: ['info', 'reset'],
   usage: `Usage: mts consumer info <durable> <subject> [--json]
        mts consumer reset <durable> <subject> [--to SEQ] [--json]
 

@@ -1,8 +1,10 @@
 /** `mts`: the MiniToolStream command line. Commands live one per file beside this one. */
 import { splitCommandLine, UsageError } from './args.js';
 import { benchCommand } from './bench.js';
+import { runCompletion } from './completion.js';
 import { consumerCommand, consumersCommand } from './consumers.js';
 import type { Command } from './command.js';
+import { doctorCommand } from './doctor.js';
 import { describeError, exitCodes } from './errors.js';
 import { fetchCommand } from './fetch.js';
 import { lastCommand } from './last.js';
@@ -21,12 +23,18 @@ const commands: Command[] = [
   infoCommand,
   consumersCommand,
   consumerCommand,
+  doctorCommand,
   benchCommand,
 ];
 /** Offline commands that parse their own flags, print their own help and return an exit code. */
-const offline: Record<string, { summary: string; run: (args: string[]) => Promise<number> }> = {
+const offline: Record<string, { summary: string; run: (args: string[]) => Promise<number>; words?: string[] }> = {
   token: { summary: 'mint a development JWT from a private key file', run: token },
   keygen: { summary: 'write a key pair for signing development JWTs', run: keygen },
+  completion: {
+    summary: 'print a bash or zsh completion script',
+    words: ['bash', 'zsh'],
+    run: (args) => runCompletion(args, [...commands, ...Object.entries(offline).map(([name, { words }]) => ({ name, usage: '', words }))]),
+  },
 };
 
 const overview = `Usage: mts <command> [flags]

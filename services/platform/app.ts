@@ -60,7 +60,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     maxAge: 7200,
   });
 
-  registerHealthEndpoints(app, readiness);
+  registerHealthEndpoints(app, readiness, config.auth.mode);
   app.get('/metrics', async (_request, reply) => {
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
