@@ -26,11 +26,11 @@ const flagsOf = (usage: string): string[] =>
  */
 export function bashCompletion(entries: CompletionEntry[]): string {
   const cases = entries
-    .map(({ name, usage, words = [] }) => `    ${name}) flags="${flagsOf(usage).join(' ')}" words="${words.join(' ')}" ;;`)
+    .map(({ name, usage, words = [] }) => `    ${name}) flags="${flagsOf(usage).join(' ')}" choices="${words.join(' ')}" ;;`)
     .join('\n');
   return `# mts completion for bash: source <(mts completion bash), or add that line to ~/.bashrc
 _mts() {
-  local cur="\${COMP_WORDS[COMP_CWORD]}" command="" flags="" words="" index=1
+  local cur="\${COMP_WORDS[COMP_CWORD]}" command="" flags="" choices="" index=1
   while [ "$index" -lt "$COMP_CWORD" ]; do
     case "\${COMP_WORDS[index]}" in
       ${valuedGlobals.join('|')}) index=$((index + 2)) ;;
@@ -39,13 +39,13 @@ _mts() {
     esac
   done
   case "$command" in
-    "") flags="${globalFlags.join(' ')}" words="${[...entries.map((entry) => entry.name), 'help'].join(' ')}" ;;
+    "") flags="${globalFlags.join(' ')}" choices="${[...entries.map((entry) => entry.name), 'help'].join(' ')}" ;;
 ${cases}
   esac
   # shellcheck disable=SC2207 # word splitting is wanted, and zsh's bashcompinit has no mapfile
   case "$cur" in
     -*) COMPREPLY=($(compgen -W "$flags" -- "$cur")) ;;
-    *) COMPREPLY=($(compgen -W "$words" -- "$cur")) ;;
+    *) COMPREPLY=($(compgen -W "$choices" -- "$cur")) ;;
   esac
 }
 complete -o default -F _mts mts
@@ -64,12 +64,25 @@ export async function runCompletion(args: string[], entries: CompletionEntry[]):
     return 2;
   }
   const script = bashCompletion(entries);
-  await writeStdout(
-    shell === 'bash'
-      ? script
-      : `# mts completion for zsh: source <(mts completion zsh), or add that line to ~/.zshrc\nautoload -U +X bashcompinit && bashcompinit\n${script}`,
-  );
+  await writeStdout(shell === 'bash' ? script : zshWrapper(script));
   return 0;
+}
+
+/**
+ * zsh runs bash completion functions through bashcompinit, with its arrays
+ * counting from 1; the wrapper counts from 0 as bash does while _mts runs.
+ */
+function zshWrapper(bashScript: string): string {
+  const body = bashScript.split('\n').slice(1).join('\n').replace('complete -o default -F _mts mts', '');
+  return `# mts completion for zsh: source <(mts completion zsh), or add that line to ~/.zshrc
+autoload -U +X bashcompinit && bashcompinit
+${body.trimEnd()}
+_mts_zsh() {
+  setopt localoptions ksharrays
+  _mts "$@"
+}
+complete -o default -F _mts_zsh mts
+`;
 }
 
 const completionUsage = `Usage: mts completion bash|zsh
