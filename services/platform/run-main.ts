@@ -23,7 +23,9 @@ export interface MainOptions {
  * A process entry point: reads the configuration of each service, opens one
  * shared store, starts the services and shuts them down gracefully on SIGTERM
  * or SIGINT (not ready, streams ended, in-flight calls finished, exit 0).
- * A bad configuration exits 2 with one line naming the variable. Resolves
+ * A bad configuration exits 2 with one line naming the variable; a port that
+ * cannot be bound exits 1 with one line naming the port and its variable
+ * (SERVER_PORT for a lone service, INGRESS_PORT/EGRESS_PORT for several). Resolves
  * once every service listens, so an entry point can tell people where.
  */
 export async function runMain(definitions: ServiceDefinition[], env: Env = process.env, options: MainOptions = {}): Promise<MainStarted> {
