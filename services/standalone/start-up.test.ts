@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout } from 'node:timers/promises';
 import { before, test, type TestContext } from 'node:test';
-import { buildOnce, runMts, runStandaloneToExit, startStandalone } from '../testing/mts-process.js';
+import { buildOnce, runMts, runMainToExit, startStandalone } from '../testing/mts-process.js';
 
 before(() => buildOnce());
 
@@ -17,13 +17,18 @@ async function dataDir(t: TestContext): Promise<string> {
   return dir;
 }
 
-test('npm start with its port taken prints one line naming the port, INGRESS_PORT and the holder, and exits non-zero', async (t) => {
+/** A port this test process listens on (so it is taken, by node with this pid) until the test ends. */
+async function holdPort(t: TestContext): Promise<number> {
   const holder = createServer();
   await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
   t.after(() => holder.close());
-  const port = (holder.address() as { port: number }).port;
+  return (holder.address() as { port: number }).port;
+}
 
-  const result = await runStandaloneToExit({ MTS_DATA_DIR: await dataDir(t), INGRESS_PORT: String(port), EGRESS_PORT: '0' });
+test('npm start with its port taken prints one line naming the port, INGRESS_PORT and the holder, and exits non-zero', async (t) => {
+  const port = await holdPort(t);
+
+  const result = await runMainToExit({ MTS_DATA_DIR: await dataDir(t), INGRESS_PORT: String(port), EGRESS_PORT: '0' });
   assert.notEqual(result.code, 0);
   assert.equal(
     result.stderr,
@@ -31,8 +36,21 @@ test('npm start with its port taken prints one line naming the port, INGRESS_POR
   );
 });
 
+test('a service started on its own names SERVER_PORT for its taken port', async (t) => {
+  const port = await holdPort(t);
+  const env = { STORAGE: 'embedded', MTS_DATA_DIR: await dataDir(t), SERVER_HOST: '127.0.0.1', SERVER_PORT: String(port) };
+  const result = await runMainToExit(env, 'dist/services/egress/main.js');
+  assert.equal(result.code, 1);
+  assert.match(
+    result.stderr,
+    new RegExp(
+      `^minitoolstream: egress port ${port} on 127\\.0\\.0\\.1 is already in use by node \\(pid ${process.pid}\\); set SERVER_PORT to another port\n$`,
+    ),
+  );
+});
+
 test('npm start blames the variable it read: INGRESS_PORT=abc names INGRESS_PORT', async (t) => {
-  const result = await runStandaloneToExit({ MTS_DATA_DIR: await dataDir(t), INGRESS_PORT: 'abc' });
+  const result = await runMainToExit({ MTS_DATA_DIR: await dataDir(t), INGRESS_PORT: 'abc' });
   assert.equal(result.code, 2);
   assert.equal(result.stderr, 'minitoolstream: invalid configuration: INGRESS_PORT: "abc" is not an integer from 0 to 65535\n');
 });

@@ -108,9 +108,15 @@ function standaloneEnv(): NodeJS.ProcessEnv {
   return inherited;
 }
 
-/** Runs the compiled `npm start` process to its exit (a start-up failure); resolves with its code and output. */
-export async function runStandaloneToExit(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['dist/services/standalone/main.js'], {
+/**
+ * Runs a compiled entry point (`npm start` by default) to its exit, as for a
+ * start-up failure; resolves with its code and output.
+ */
+export async function runMainToExit(
+  env: Record<string, string>,
+  entry = 'dist/services/standalone/main.js',
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [entry], {
     cwd: repoRoot,
     env: { ...standaloneEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
