@@ -2,7 +2,7 @@
 # One image per service: docker build --build-arg SERVICE=ingress|egress -t minitoolstream-<service>:<tag> .
 # scripts/build-image.sh wraps this and imports the result into k3s.
 
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+ARG NODE_IMAGE=node:22.21.1-bookworm-slim
 
 # better-sqlite3 is a production dependency with a native addon: both install steps compile it.
 FROM ${NODE_IMAGE} AS toolchain

@@ -4,7 +4,7 @@
 
 import type { GenFile, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { AckRequestSchema, AckResponseSchema, ConsumeRequestSchema, ConsumeResponseSchema, FetchRequestSchema, GetLastSequenceRequestSchema, GetLastSequenceResponseSchema, MessageSchema, NotificationSchema, SubscribeRequestSchema } from "./minitoolstream/egress_pb.js";
+import type { AckRequestSchema, AckResponseSchema, ConsumeRequestSchema, ConsumeResponseSchema, ConsumerInfoSchema, FetchRequestSchema, GetConsumerInfoRequestSchema, GetLastSequenceRequestSchema, GetLastSequenceResponseSchema, GetSubjectInfoRequestSchema, ListConsumersRequestSchema, ListConsumersResponseSchema, ListSubjectsRequestSchema, ListSubjectsResponseSchema, MessageSchema, NotificationSchema, ResetConsumerRequestSchema, SubjectInfoSchema, SubscribeRequestSchema } from "./minitoolstream/egress_pb.js";
 import { file_minitoolstream_egress } from "./minitoolstream/egress_pb.js";
 import type { PublishBatchRequestSchema, PublishBatchResponseSchema, PublishRequestSchema, PublishResponseSchema, PublishStreamRequestSchema, PublishStreamResponseSchema } from "./minitoolstream/ingress_pb.js";
 import { file_minitoolstream_ingress } from "./minitoolstream/ingress_pb.js";
@@ -13,7 +13,7 @@ import { file_minitoolstream_ingress } from "./minitoolstream/ingress_pb.js";
  * Describes the file unqualified_aliases.proto.
  */
 export const file_unqualified_aliases: GenFile = /*@__PURE__*/
-  fileDesc("Chl1bnF1YWxpZmllZF9hbGlhc2VzLnByb3RvMpkCCg5JbmdyZXNzU2VydmljZRJKCgdQdWJsaXNoEh4ubWluaXRvb2xzdHJlYW0uUHVibGlzaFJlcXVlc3QaHy5taW5pdG9vbHN0cmVhbS5QdWJsaXNoUmVzcG9uc2USWQoMUHVibGlzaEJhdGNoEiMubWluaXRvb2xzdHJlYW0uUHVibGlzaEJhdGNoUmVxdWVzdBokLm1pbml0b29sc3RyZWFtLlB1Ymxpc2hCYXRjaFJlc3BvbnNlEmAKDVB1Ymxpc2hTdHJlYW0SJC5taW5pdG9vbHN0cmVhbS5QdWJsaXNoU3RyZWFtUmVxdWVzdBolLm1pbml0b29sc3RyZWFtLlB1Ymxpc2hTdHJlYW1SZXNwb25zZSgBMAEymQMKDUVncmVzc1NlcnZpY2USTQoJU3Vic2NyaWJlEiAubWluaXRvb2xzdHJlYW0uU3Vic2NyaWJlUmVxdWVzdBocLm1pbml0b29sc3RyZWFtLk5vdGlmaWNhdGlvbjABEkAKBUZldGNoEhwubWluaXRvb2xzdHJlYW0uRmV0Y2hSZXF1ZXN0GhcubWluaXRvb2xzdHJlYW0uTWVzc2FnZTABEmIKD0dldExhc3RTZXF1ZW5jZRImLm1pbml0b29sc3RyZWFtLkdldExhc3RTZXF1ZW5jZVJlcXVlc3QaJy5taW5pdG9vbHN0cmVhbS5HZXRMYXN0U2VxdWVuY2VSZXNwb25zZRJFCgpBY2tNZXNzYWdlEhoubWluaXRvb2xzdHJlYW0uQWNrUmVxdWVzdBobLm1pbml0b29sc3RyZWFtLkFja1Jlc3BvbnNlEkwKB0NvbnN1bWUSHi5taW5pdG9vbHN0cmVhbS5Db25zdW1lUmVxdWVzdBofLm1pbml0b29sc3RyZWFtLkNvbnN1bWVSZXNwb25zZTABYgZwcm90bzM", [file_minitoolstream_egress, file_minitoolstream_ingress]);
+  fileDesc("Chl1bnF1YWxpZmllZF9hbGlhc2VzLnByb3RvMpkCCg5JbmdyZXNzU2VydmljZRJKCgdQdWJsaXNoEh4ubWluaXRvb2xzdHJlYW0uUHVibGlzaFJlcXVlc3QaHy5taW5pdG9vbHN0cmVhbS5QdWJsaXNoUmVzcG9uc2USWQoMUHVibGlzaEJhdGNoEiMubWluaXRvb2xzdHJlYW0uUHVibGlzaEJhdGNoUmVxdWVzdBokLm1pbml0b29sc3RyZWFtLlB1Ymxpc2hCYXRjaFJlc3BvbnNlEmAKDVB1Ymxpc2hTdHJlYW0SJC5taW5pdG9vbHN0cmVhbS5QdWJsaXNoU3RyZWFtUmVxdWVzdBolLm1pbml0b29sc3RyZWFtLlB1Ymxpc2hTdHJlYW1SZXNwb25zZSgBMAEy1gYKDUVncmVzc1NlcnZpY2USTQoJU3Vic2NyaWJlEiAubWluaXRvb2xzdHJlYW0uU3Vic2NyaWJlUmVxdWVzdBocLm1pbml0b29sc3RyZWFtLk5vdGlmaWNhdGlvbjABEkAKBUZldGNoEhwubWluaXRvb2xzdHJlYW0uRmV0Y2hSZXF1ZXN0GhcubWluaXRvb2xzdHJlYW0uTWVzc2FnZTABEmIKD0dldExhc3RTZXF1ZW5jZRImLm1pbml0b29sc3RyZWFtLkdldExhc3RTZXF1ZW5jZVJlcXVlc3QaJy5taW5pdG9vbHN0cmVhbS5HZXRMYXN0U2VxdWVuY2VSZXNwb25zZRJFCgpBY2tNZXNzYWdlEhoubWluaXRvb2xzdHJlYW0uQWNrUmVxdWVzdBobLm1pbml0b29sc3RyZWFtLkFja1Jlc3BvbnNlEkwKB0NvbnN1bWUSHi5taW5pdG9vbHN0cmVhbS5Db25zdW1lUmVxdWVzdBofLm1pbml0b29sc3RyZWFtLkNvbnN1bWVSZXNwb25zZTABElkKDExpc3RTdWJqZWN0cxIjLm1pbml0b29sc3RyZWFtLkxpc3RTdWJqZWN0c1JlcXVlc3QaJC5taW5pdG9vbHN0cmVhbS5MaXN0U3ViamVjdHNSZXNwb25zZRJUCg5HZXRTdWJqZWN0SW5mbxIlLm1pbml0b29sc3RyZWFtLkdldFN1YmplY3RJbmZvUmVxdWVzdBobLm1pbml0b29sc3RyZWFtLlN1YmplY3RJbmZvElwKDUxpc3RDb25zdW1lcnMSJC5taW5pdG9vbHN0cmVhbS5MaXN0Q29uc3VtZXJzUmVxdWVzdBolLm1pbml0b29sc3RyZWFtLkxpc3RDb25zdW1lcnNSZXNwb25zZRJXCg9HZXRDb25zdW1lckluZm8SJi5taW5pdG9vbHN0cmVhbS5HZXRDb25zdW1lckluZm9SZXF1ZXN0GhwubWluaXRvb2xzdHJlYW0uQ29uc3VtZXJJbmZvElMKDVJlc2V0Q29uc3VtZXISJC5taW5pdG9vbHN0cmVhbS5SZXNldENvbnN1bWVyUmVxdWVzdBocLm1pbml0b29sc3RyZWFtLkNvbnN1bWVySW5mb2IGcHJvdG8z", [file_minitoolstream_egress, file_minitoolstream_ingress]);
 
 /**
  * @generated from service IngressService
@@ -89,6 +89,46 @@ export const EgressService: GenService<{
     methodKind: "server_streaming";
     input: typeof ConsumeRequestSchema;
     output: typeof ConsumeResponseSchema;
+  },
+  /**
+   * @generated from rpc EgressService.ListSubjects
+   */
+  listSubjects: {
+    methodKind: "unary";
+    input: typeof ListSubjectsRequestSchema;
+    output: typeof ListSubjectsResponseSchema;
+  },
+  /**
+   * @generated from rpc EgressService.GetSubjectInfo
+   */
+  getSubjectInfo: {
+    methodKind: "unary";
+    input: typeof GetSubjectInfoRequestSchema;
+    output: typeof SubjectInfoSchema;
+  },
+  /**
+   * @generated from rpc EgressService.ListConsumers
+   */
+  listConsumers: {
+    methodKind: "unary";
+    input: typeof ListConsumersRequestSchema;
+    output: typeof ListConsumersResponseSchema;
+  },
+  /**
+   * @generated from rpc EgressService.GetConsumerInfo
+   */
+  getConsumerInfo: {
+    methodKind: "unary";
+    input: typeof GetConsumerInfoRequestSchema;
+    output: typeof ConsumerInfoSchema;
+  },
+  /**
+   * @generated from rpc EgressService.ResetConsumer
+   */
+  resetConsumer: {
+    methodKind: "unary";
+    input: typeof ResetConsumerRequestSchema;
+    output: typeof ConsumerInfoSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_unqualified_aliases, 1);

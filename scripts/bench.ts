@@ -85,6 +85,8 @@ async function startEmbedded(dataDir: string): Promise<{ child: ChildProcess; ur
       INGRESS_PORT: '0',
       EGRESS_PORT: '0',
       LOG_LEVEL: 'warn',
+      // npm start logs text through a worker thread on a terminal; JSON keeps the RSS figure comparable.
+      LOG_FORMAT: 'json',
     },
     stdio: ['ignore', 'inherit', 'pipe'],
   });

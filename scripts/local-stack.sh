@@ -65,7 +65,7 @@ trap 'stop_all; exit 130' INT
 trap 'stop_all; exit 143' TERM
 trap stop_all EXIT
 
-# Waits until `check` succeeds, or fails naming the log to read.
+# Waits until `check` succeeds while the process we started is alive, or fails naming the log to read.
 wait_for() {
   local what="$1" log="$2" pid="$3"
   shift 3
@@ -75,6 +75,19 @@ wait_for() {
     [ "${SECONDS}" -lt "${deadline}" ] || fail "${what} did not start within 30 s; see ${log}"
     sleep 0.2
   done
+  kill -0 "${pid}" 2>/dev/null || fail "${what} exited; see ${log}"
+}
+
+# Ready means the process we started listens on the port and it answers: another program
+# answering on a port our service could not bind must not count. Without ss (iproute2)
+# only the answer and the process being alive are checked.
+# shellcheck disable=SC2317 # invoked through wait_for
+service_ready() {
+  local pid="$1" port="$2"
+  if command -v ss >/dev/null 2>&1; then
+    ss -Hltnp "sport = :${port}" | grep -q "pid=${pid}," || return 1
+  fi
+  curl -fs "http://${host}:${port}/readyz"
 }
 
 info "starting tarantool on ${host}:${tarantool_port}"
@@ -108,8 +121,11 @@ start_service() {
 }
 start_service ingress "${ingress_port}"
 start_service egress "${egress_port}"
-wait_for ingress "${data_dir}/ingress.log" "${pids[2]}" curl -fs "http://${host}:${ingress_port}/readyz"
-wait_for egress "${data_dir}/egress.log" "${pids[3]}" curl -fs "http://${host}:${egress_port}/readyz"
+wait_for ingress "${data_dir}/ingress.log" "${pids[2]}" service_ready "${pids[2]}" "${ingress_port}"
+wait_for egress "${data_dir}/egress.log" "${pids[3]}" service_ready "${pids[3]}" "${egress_port}"
+for pid in "${pids[@]}"; do
+  kill -0 "${pid}" 2>/dev/null || fail "a process it started (pid ${pid}) exited; see the logs in ${data_dir}"
+done
 
 cat <<READY
 local-stack: ready (Ctrl-C stops everything)

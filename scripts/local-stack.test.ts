@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,5 +76,33 @@ test('local-stack.sh runs the whole stack on the given ports and stops it all on
   child.kill('SIGINT');
   assert.equal(await exited, 130, output);
   assert.match(output, /stopped/);
+  for (const [name, port] of Object.entries(ports)) assert.equal(await accepts(port), false, `${name} ${port} still accepts connections`);
+});
+
+test('local-stack.sh fails, naming the log, when its egress cannot bind a port another program answers on', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'mts-local-stack-'));
+  t.after(() => rm(dataDir, { recursive: true, force: true }));
+  // Another program on the egress port that answers /readyz as a healthy service would.
+  const impostor = createServer((_request, response) => response.end('ok'));
+  await new Promise<void>((resolve) => impostor.listen(0, host, resolve));
+  t.after(() => impostor.close());
+  const ports = { TARANTOOL_PORT: await freePort(host), S3_PORT: await freePort(host), INGRESS_PORT: await freePort(host) };
+  const child = spawn('bash', [script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])),
+      EGRESS_PORT: String((impostor.address() as { port: number }).port),
+      LOCAL_STACK_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+    },
+  });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
+  assert.equal(code, 1, output);
+  assert.match(output, /local-stack: egress exited; see .*egress\.log/);
+  assert.doesNotMatch(output, /ready/);
   for (const [name, port] of Object.entries(ports)) assert.equal(await accepts(port), false, `${name} ${port} still accepts connections`);
 });

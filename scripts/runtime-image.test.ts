@@ -70,7 +70,7 @@ async function waitForStatus(url: string, child: ChildProcess, output: () => str
 }
 
 test('the image layout starts both services from production dependencies', { timeout: 600_000 }, async (t) => {
-  assert.match(dockerfile, /^ARG NODE_IMAGE=node:20\.\d+\.\d+-bookworm-slim$/m, 'base image pinned by tag');
+  assert.match(dockerfile, /^ARG NODE_IMAGE=node:22\.\d+\.\d+-bookworm-slim$/m, 'base image pinned by tag');
   assert.match(dockerfile, /RUN npm ci --omit=dev/);
   assert.match(dockerfile, /^COPY patches \.\/patches$[^]*^RUN npm ci$/m, 'patches/ is in the image before npm ci');
   assert.doesNotMatch(dockerfile, /^HEALTHCHECK/m);

@@ -15,7 +15,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file minitoolstream/egress.proto.
  */
 export const file_minitoolstream_egress: GenFile = /*@__PURE__*/
-  fileDesc("ChttaW5pdG9vbHN0cmVhbS9lZ3Jlc3MucHJvdG8SDm1pbml0b29sc3RyZWFtImkKEFN1YnNjcmliZVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgCIAEoBEgAiAEBEhQKDGR1cmFibGVfbmFtZRgDIAEoCUIRCg9fc3RhcnRfc2VxdWVuY2UiMQoMTm90aWZpY2F0aW9uEg8KB3N1YmplY3QYASABKAkSEAoIc2VxdWVuY2UYAiABKAQiSQoMRmV0Y2hSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSFAoMZHVyYWJsZV9uYW1lGAIgASgJEhIKCmJhdGNoX3NpemUYAyABKAUiKQoWR2V0TGFzdFNlcXVlbmNlUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJIjAKF0dldExhc3RTZXF1ZW5jZVJlc3BvbnNlEhUKDWxhc3Rfc2VxdWVuY2UYASABKAQi0AEKB01lc3NhZ2USDwoHc3ViamVjdBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIMCgRkYXRhGAMgASgMEjUKB2hlYWRlcnMYBCADKAsyJC5taW5pdG9vbHN0cmVhbS5NZXNzYWdlLkhlYWRlcnNFbnRyeRItCgl0aW1lc3RhbXAYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKCkFja1JlcXVlc3QSFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkSEAoIc2VxdWVuY2UYAyABKAQiNQoLQWNrUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIVCg1lcnJvcl9tZXNzYWdlGAIgASgJIpMBCg5Db25zdW1lUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEhQKDGR1cmFibGVfbmFtZRgCIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgDIAEoBEgAiAEBEhcKD21heF9hY2tfcGVuZGluZxgEIAEoDRIRCgltYXhfYmF0Y2gYBSABKA1CEQoPX3N0YXJ0X3NlcXVlbmNlIjwKD0NvbnN1bWVSZXNwb25zZRIpCghtZXNzYWdlcxgBIAMoCzIXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UymQMKDUVncmVzc1NlcnZpY2USTQoJU3Vic2NyaWJlEiAubWluaXRvb2xzdHJlYW0uU3Vic2NyaWJlUmVxdWVzdBocLm1pbml0b29sc3RyZWFtLk5vdGlmaWNhdGlvbjABEkAKBUZldGNoEhwubWluaXRvb2xzdHJlYW0uRmV0Y2hSZXF1ZXN0GhcubWluaXRvb2xzdHJlYW0uTWVzc2FnZTABEmIKD0dldExhc3RTZXF1ZW5jZRImLm1pbml0b29sc3RyZWFtLkdldExhc3RTZXF1ZW5jZVJlcXVlc3QaJy5taW5pdG9vbHN0cmVhbS5HZXRMYXN0U2VxdWVuY2VSZXNwb25zZRJFCgpBY2tNZXNzYWdlEhoubWluaXRvb2xzdHJlYW0uQWNrUmVxdWVzdBobLm1pbml0b29sc3RyZWFtLkFja1Jlc3BvbnNlEkwKB0NvbnN1bWUSHi5taW5pdG9vbHN0cmVhbS5Db25zdW1lUmVxdWVzdBofLm1pbml0b29sc3RyZWFtLkNvbnN1bWVSZXNwb25zZTABYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChttaW5pdG9vbHN0cmVhbS9lZ3Jlc3MucHJvdG8SDm1pbml0b29sc3RyZWFtImkKEFN1YnNjcmliZVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgCIAEoBEgAiAEBEhQKDGR1cmFibGVfbmFtZRgDIAEoCUIRCg9fc3RhcnRfc2VxdWVuY2UiMQoMTm90aWZpY2F0aW9uEg8KB3N1YmplY3QYASABKAkSEAoIc2VxdWVuY2UYAiABKAQiSQoMRmV0Y2hSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSFAoMZHVyYWJsZV9uYW1lGAIgASgJEhIKCmJhdGNoX3NpemUYAyABKAUiKQoWR2V0TGFzdFNlcXVlbmNlUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJIjAKF0dldExhc3RTZXF1ZW5jZVJlc3BvbnNlEhUKDWxhc3Rfc2VxdWVuY2UYASABKAQi0AEKB01lc3NhZ2USDwoHc3ViamVjdBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIMCgRkYXRhGAMgASgMEjUKB2hlYWRlcnMYBCADKAsyJC5taW5pdG9vbHN0cmVhbS5NZXNzYWdlLkhlYWRlcnNFbnRyeRItCgl0aW1lc3RhbXAYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKCkFja1JlcXVlc3QSFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkSEAoIc2VxdWVuY2UYAyABKAQiNQoLQWNrUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIVCg1lcnJvcl9tZXNzYWdlGAIgASgJIpMBCg5Db25zdW1lUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEhQKDGR1cmFibGVfbmFtZRgCIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgDIAEoBEgAiAEBEhcKD21heF9hY2tfcGVuZGluZxgEIAEoDRIRCgltYXhfYmF0Y2gYBSABKA1CEQoPX3N0YXJ0X3NlcXVlbmNlIjwKD0NvbnN1bWVSZXNwb25zZRIpCghtZXNzYWdlcxgBIAMoCzIXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UiJgoTTGlzdFN1YmplY3RzUmVxdWVzdBIPCgdwYXR0ZXJuGAEgASgJIkUKFExpc3RTdWJqZWN0c1Jlc3BvbnNlEi0KCHN1YmplY3RzGAEgAygLMhsubWluaXRvb2xzdHJlYW0uU3ViamVjdEluZm8iKAoVR2V0U3ViamVjdEluZm9SZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkipQEKC1N1YmplY3RJbmZvEg8KB3N1YmplY3QYASABKAkSEAoIbWVzc2FnZXMYAiABKAQSDQoFYnl0ZXMYAyABKAQSFgoOZmlyc3Rfc2VxdWVuY2UYBCABKAQSFQoNbGFzdF9zZXF1ZW5jZRgFIAEoBBI1ChFsYXN0X3B1Ymxpc2hfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiJwoUTGlzdENvbnN1bWVyc1JlcXVlc3QSDwoHc3ViamVjdBgBIAEoCSJIChVMaXN0Q29uc3VtZXJzUmVzcG9uc2USLwoJY29uc3VtZXJzGAEgAygLMhwubWluaXRvb2xzdHJlYW0uQ29uc3VtZXJJbmZvIj8KFkdldENvbnN1bWVySW5mb1JlcXVlc3QSFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkicAoMQ29uc3VtZXJJbmZvEhQKDGR1cmFibGVfbmFtZRgBIAEoCRIPCgdzdWJqZWN0GAIgASgJEhEKCWFja19mbG9vchgDIAEoBBIVCg1sYXN0X3NlcXVlbmNlGAQgASgEEg8KB3BlbmRpbmcYBSABKAQiTwoUUmVzZXRDb25zdW1lclJlcXVlc3QSFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkSEAoIc2VxdWVuY2UYAyABKAQy1gYKDUVncmVzc1NlcnZpY2USTQoJU3Vic2NyaWJlEiAubWluaXRvb2xzdHJlYW0uU3Vic2NyaWJlUmVxdWVzdBocLm1pbml0b29sc3RyZWFtLk5vdGlmaWNhdGlvbjABEkAKBUZldGNoEhwubWluaXRvb2xzdHJlYW0uRmV0Y2hSZXF1ZXN0GhcubWluaXRvb2xzdHJlYW0uTWVzc2FnZTABEmIKD0dldExhc3RTZXF1ZW5jZRImLm1pbml0b29sc3RyZWFtLkdldExhc3RTZXF1ZW5jZVJlcXVlc3QaJy5taW5pdG9vbHN0cmVhbS5HZXRMYXN0U2VxdWVuY2VSZXNwb25zZRJFCgpBY2tNZXNzYWdlEhoubWluaXRvb2xzdHJlYW0uQWNrUmVxdWVzdBobLm1pbml0b29sc3RyZWFtLkFja1Jlc3BvbnNlEkwKB0NvbnN1bWUSHi5taW5pdG9vbHN0cmVhbS5Db25zdW1lUmVxdWVzdBofLm1pbml0b29sc3RyZWFtLkNvbnN1bWVSZXNwb25zZTABElkKDExpc3RTdWJqZWN0cxIjLm1pbml0b29sc3RyZWFtLkxpc3RTdWJqZWN0c1JlcXVlc3QaJC5taW5pdG9vbHN0cmVhbS5MaXN0U3ViamVjdHNSZXNwb25zZRJUCg5HZXRTdWJqZWN0SW5mbxIlLm1pbml0b29sc3RyZWFtLkdldFN1YmplY3RJbmZvUmVxdWVzdBobLm1pbml0b29sc3RyZWFtLlN1YmplY3RJbmZvElwKDUxpc3RDb25zdW1lcnMSJC5taW5pdG9vbHN0cmVhbS5MaXN0Q29uc3VtZXJzUmVxdWVzdBolLm1pbml0b29sc3RyZWFtLkxpc3RDb25zdW1lcnNSZXNwb25zZRJXCg9HZXRDb25zdW1lckluZm8SJi5taW5pdG9vbHN0cmVhbS5HZXRDb25zdW1lckluZm9SZXF1ZXN0GhwubWluaXRvb2xzdHJlYW0uQ29uc3VtZXJJbmZvElMKDVJlc2V0Q29uc3VtZXISJC5taW5pdG9vbHN0cmVhbS5SZXNldENvbnN1bWVyUmVxdWVzdBocLm1pbml0b29sc3RyZWFtLkNvbnN1bWVySW5mb2IGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message minitoolstream.SubscribeRequest
@@ -285,6 +285,239 @@ export const ConsumeResponseSchema: GenMessage<ConsumeResponse> = /*@__PURE__*/
   messageDesc(file_minitoolstream_egress, 9);
 
 /**
+ * @generated from message minitoolstream.ListSubjectsRequest
+ */
+export type ListSubjectsRequest = Message$1<"minitoolstream.ListSubjectsRequest"> & {
+  /**
+   * Empty lists all; "*" all, "a.*" a and every subject below it, else exact.
+   *
+   * @generated from field: string pattern = 1;
+   */
+  pattern: string;
+};
+
+/**
+ * Describes the message minitoolstream.ListSubjectsRequest.
+ * Use `create(ListSubjectsRequestSchema)` to create a new message.
+ */
+export const ListSubjectsRequestSchema: GenMessage<ListSubjectsRequest> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 10);
+
+/**
+ * @generated from message minitoolstream.ListSubjectsResponse
+ */
+export type ListSubjectsResponse = Message$1<"minitoolstream.ListSubjectsResponse"> & {
+  /**
+   * Ordered by subject.
+   *
+   * @generated from field: repeated minitoolstream.SubjectInfo subjects = 1;
+   */
+  subjects: SubjectInfo[];
+};
+
+/**
+ * Describes the message minitoolstream.ListSubjectsResponse.
+ * Use `create(ListSubjectsResponseSchema)` to create a new message.
+ */
+export const ListSubjectsResponseSchema: GenMessage<ListSubjectsResponse> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 11);
+
+/**
+ * @generated from message minitoolstream.GetSubjectInfoRequest
+ */
+export type GetSubjectInfoRequest = Message$1<"minitoolstream.GetSubjectInfoRequest"> & {
+  /**
+   * @generated from field: string subject = 1;
+   */
+  subject: string;
+};
+
+/**
+ * Describes the message minitoolstream.GetSubjectInfoRequest.
+ * Use `create(GetSubjectInfoRequestSchema)` to create a new message.
+ */
+export const GetSubjectInfoRequestSchema: GenMessage<GetSubjectInfoRequest> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 12);
+
+/**
+ * @generated from message minitoolstream.SubjectInfo
+ */
+export type SubjectInfo = Message$1<"minitoolstream.SubjectInfo"> & {
+  /**
+   * @generated from field: string subject = 1;
+   */
+  subject: string;
+
+  /**
+   * Messages stored now (older ones may have been deleted by retention).
+   *
+   * @generated from field: uint64 messages = 2;
+   */
+  messages: bigint;
+
+  /**
+   * Payload bytes of those messages.
+   *
+   * @generated from field: uint64 bytes = 3;
+   */
+  bytes: bigint;
+
+  /**
+   * Lowest stored sequence, 0 when none is stored.
+   *
+   * @generated from field: uint64 first_sequence = 4;
+   */
+  firstSequence: bigint;
+
+  /**
+   * @generated from field: uint64 last_sequence = 5;
+   */
+  lastSequence: bigint;
+
+  /**
+   * Commit time of the last message; unset when it is no longer stored.
+   *
+   * @generated from field: google.protobuf.Timestamp last_publish_time = 6;
+   */
+  lastPublishTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message minitoolstream.SubjectInfo.
+ * Use `create(SubjectInfoSchema)` to create a new message.
+ */
+export const SubjectInfoSchema: GenMessage<SubjectInfo> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 13);
+
+/**
+ * @generated from message minitoolstream.ListConsumersRequest
+ */
+export type ListConsumersRequest = Message$1<"minitoolstream.ListConsumersRequest"> & {
+  /**
+   * Empty lists the consumers of every subject.
+   *
+   * @generated from field: string subject = 1;
+   */
+  subject: string;
+};
+
+/**
+ * Describes the message minitoolstream.ListConsumersRequest.
+ * Use `create(ListConsumersRequestSchema)` to create a new message.
+ */
+export const ListConsumersRequestSchema: GenMessage<ListConsumersRequest> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 14);
+
+/**
+ * @generated from message minitoolstream.ListConsumersResponse
+ */
+export type ListConsumersResponse = Message$1<"minitoolstream.ListConsumersResponse"> & {
+  /**
+   * Ordered by durable name, then subject.
+   *
+   * @generated from field: repeated minitoolstream.ConsumerInfo consumers = 1;
+   */
+  consumers: ConsumerInfo[];
+};
+
+/**
+ * Describes the message minitoolstream.ListConsumersResponse.
+ * Use `create(ListConsumersResponseSchema)` to create a new message.
+ */
+export const ListConsumersResponseSchema: GenMessage<ListConsumersResponse> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 15);
+
+/**
+ * @generated from message minitoolstream.GetConsumerInfoRequest
+ */
+export type GetConsumerInfoRequest = Message$1<"minitoolstream.GetConsumerInfoRequest"> & {
+  /**
+   * @generated from field: string durable_name = 1;
+   */
+  durableName: string;
+
+  /**
+   * @generated from field: string subject = 2;
+   */
+  subject: string;
+};
+
+/**
+ * Describes the message minitoolstream.GetConsumerInfoRequest.
+ * Use `create(GetConsumerInfoRequestSchema)` to create a new message.
+ */
+export const GetConsumerInfoRequestSchema: GenMessage<GetConsumerInfoRequest> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 16);
+
+/**
+ * @generated from message minitoolstream.ConsumerInfo
+ */
+export type ConsumerInfo = Message$1<"minitoolstream.ConsumerInfo"> & {
+  /**
+   * @generated from field: string durable_name = 1;
+   */
+  durableName: string;
+
+  /**
+   * @generated from field: string subject = 2;
+   */
+  subject: string;
+
+  /**
+   * @generated from field: uint64 ack_floor = 3;
+   */
+  ackFloor: bigint;
+
+  /**
+   * The subject's last sequence; last_sequence - ack_floor messages are pending.
+   *
+   * @generated from field: uint64 last_sequence = 4;
+   */
+  lastSequence: bigint;
+
+  /**
+   * @generated from field: uint64 pending = 5;
+   */
+  pending: bigint;
+};
+
+/**
+ * Describes the message minitoolstream.ConsumerInfo.
+ * Use `create(ConsumerInfoSchema)` to create a new message.
+ */
+export const ConsumerInfoSchema: GenMessage<ConsumerInfo> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 17);
+
+/**
+ * @generated from message minitoolstream.ResetConsumerRequest
+ */
+export type ResetConsumerRequest = Message$1<"minitoolstream.ResetConsumerRequest"> & {
+  /**
+   * @generated from field: string durable_name = 1;
+   */
+  durableName: string;
+
+  /**
+   * @generated from field: string subject = 2;
+   */
+  subject: string;
+
+  /**
+   * The new ack floor: the consumer next sees sequence + 1. 0 starts over.
+   *
+   * @generated from field: uint64 sequence = 3;
+   */
+  sequence: bigint;
+};
+
+/**
+ * Describes the message minitoolstream.ResetConsumerRequest.
+ * Use `create(ResetConsumerRequestSchema)` to create a new message.
+ */
+export const ResetConsumerRequestSchema: GenMessage<ResetConsumerRequest> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 18);
+
+/**
  * EgressService serves subscribers with durable, at-least-once positions.
  *
  * @generated from service minitoolstream.EgressService
@@ -346,6 +579,58 @@ export const EgressService: GenService<{
     methodKind: "server_streaming";
     input: typeof ConsumeRequestSchema;
     output: typeof ConsumeResponseSchema;
+  },
+  /**
+   * Inspection. Listing shows only the subjects the caller may fetch.
+   * ListSubjects returns every subject, or those matching a pattern.
+   *
+   * @generated from rpc minitoolstream.EgressService.ListSubjects
+   */
+  listSubjects: {
+    methodKind: "unary";
+    input: typeof ListSubjectsRequestSchema;
+    output: typeof ListSubjectsResponseSchema;
+  },
+  /**
+   * GetSubjectInfo returns one subject; NOT_FOUND when nothing was published on it.
+   *
+   * @generated from rpc minitoolstream.EgressService.GetSubjectInfo
+   */
+  getSubjectInfo: {
+    methodKind: "unary";
+    input: typeof GetSubjectInfoRequestSchema;
+    output: typeof SubjectInfoSchema;
+  },
+  /**
+   * ListConsumers returns every durable consumer, or those of one subject.
+   *
+   * @generated from rpc minitoolstream.EgressService.ListConsumers
+   */
+  listConsumers: {
+    methodKind: "unary";
+    input: typeof ListConsumersRequestSchema;
+    output: typeof ListConsumersResponseSchema;
+  },
+  /**
+   * GetConsumerInfo returns one consumer; NOT_FOUND when it never acknowledged.
+   *
+   * @generated from rpc minitoolstream.EgressService.GetConsumerInfo
+   */
+  getConsumerInfo: {
+    methodKind: "unary";
+    input: typeof GetConsumerInfoRequestSchema;
+    output: typeof ConsumerInfoSchema;
+  },
+  /**
+   * ResetConsumer sets a consumer's ack floor, down as well as up (needs the
+   * admin permission); FAILED_PRECONDITION past the last sequence.
+   *
+   * @generated from rpc minitoolstream.EgressService.ResetConsumer
+   */
+  resetConsumer: {
+    methodKind: "unary";
+    input: typeof ResetConsumerRequestSchema;
+    output: typeof ConsumerInfoSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_minitoolstream_egress, 0);

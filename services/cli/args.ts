@@ -9,19 +9,47 @@ export class UsageError extends Error {
 
 /** Flags every command takes: where the services are and how to reach them. */
 export const globalOptions = {
-  ingress: { type: 'string', default: 'http://127.0.0.1:50051' },
-  egress: { type: 'string', default: 'http://127.0.0.1:50052' },
+  url: { type: 'string' },
+  ingress: { type: 'string' },
+  egress: { type: 'string' },
   token: { type: 'string' },
   protocol: { type: 'string', default: 'grpc' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies OptionsConfig;
 
-export const globalUsage = `Global flags:
-  --ingress URL          ingress service (default http://127.0.0.1:50051)
-  --egress URL           egress service (default http://127.0.0.1:50052)
+export const globalUsage = `Global flags (before or after the command):
+  --url URL              both services at one URL, as npm start serves them (default: $MTS_URL)
+  --ingress URL          ingress service (default: $MTS_INGRESS, $MTS_URL, http://127.0.0.1:50051)
+  --egress URL           egress service (default: $MTS_EGRESS, $MTS_URL, http://127.0.0.1:50052)
   --token TOKEN          sent as "authorization: Bearer TOKEN" (default: $MTS_TOKEN)
   --protocol grpc|connect  wire protocol (default grpc, over cleartext HTTP/2)
   -h, --help             this help`;
+
+/** Global flags that take a value, as they may be written before the command. */
+const valuedGlobalFlags = new Set(
+  Object.entries(globalOptions)
+    .filter(([, option]) => option.type === 'string')
+    .map(([name]) => `--${name}`),
+);
+
+/**
+ * Splits `mts [global flags] <command> [args]` as git and kubectl do: the
+ * global flags before the command are moved after it, where the command's
+ * own parser reads them with its flags. Anything else before the command is
+ * left in place, so it is reported as the unknown command it is.
+ */
+export function splitCommandLine(argv: string[]): { name: string | undefined; args: string[] } {
+  const leading: string[] = [];
+  let index = 0;
+  while (index < argv.length) {
+    const flag = argv[index]!.split('=')[0]!;
+    if (!valuedGlobalFlags.has(flag)) break;
+    const takesNext = !argv[index]!.includes('=');
+    leading.push(...argv.slice(index, index + (takesNext ? 2 : 1)));
+    index += takesNext ? 2 : 1;
+  }
+  return { name: argv[index], args: [...argv.slice(index + 1), ...leading] };
+}
 
 /** Parses one command's flags together with the global ones; unknown flags are usage errors. */
 export function parseCommand<T extends OptionsConfig>(args: string[], options: T) {

@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, test, type TestContext } from 'node:test';
 import { buildOnce, runMts, spawnMts } from '../testing/mts-process.js';
+import { freePort } from '../testing/free-port.js';
 import { startTestServices } from '../testing/test-services.js';
+import { createTestKeys } from '../testing/test-tokens.js';
 
 before(() => buildOnce());
 
@@ -158,4 +160,121 @@ test('bench publish and e2e report throughput and latency percentiles as JSON', 
   assert.equal(result.sent, 20);
   assert.equal(result.delivered, 20);
   assert.equal(result.latency.count, 20);
+});
+
+test('pointed at the wrong service, mts says which service the URL is and where the other RPCs are', async (t) => {
+  const services = await startTestServices(t);
+  const asked = await runMts(['last', 'a.b', '--egress', services.ingress.url]);
+  assert.equal(asked.code, 1);
+  assert.equal(
+    asked.stderr,
+    `mts: unimplemented: ${services.ingress.url} is the ingress service, egress RPCs are on the egress service (port 50052 by default): give --egress URL, or set MTS_EGRESS or MTS_URL\n`,
+  );
+  const published = await runMts(['publish', 'a.b', '--data', 'x', '--protocol', 'connect', '--ingress', services.egress.url]);
+  assert.match(published.stderr, /is the egress service, ingress RPCs are on the ingress service .*give --ingress URL/);
+});
+
+test('global flags work before the command, and MTS_INGRESS / MTS_EGRESS point mts at the services', async (t) => {
+  const services = await startTestServices(t);
+  const before = await runMts(['--ingress', services.ingress.url, '--protocol=connect', 'publish', 'a.b', '--data', 'x']);
+  assert.equal(before.stderr, '');
+  assert.equal(before.stdout.toString(), '1\n');
+  const fromEnv = await runMts(['last', 'a.b'], undefined, { MTS_INGRESS: services.ingress.url, MTS_EGRESS: services.egress.url });
+  assert.equal(fromEnv.stdout.toString(), '1\n');
+  const unknown = await runMts(['--ingress', services.ingress.url, '--bogus', 'publish']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /^mts: unknown command "--bogus"/);
+});
+
+test('subjects, info, consumers and consumer info/reset show what the store holds', async (t) => {
+  const urls = await server(t);
+  for (const [subject, data] of [
+    ['orders.eu', 'one'],
+    ['orders.eu', 'two!'],
+    ['stock.level', '42'],
+  ])
+    await runMts(['publish', subject!, '--data', data!, ...urls]);
+  await runMts(['fetch', 'orders.eu', '--durable', 'billing', '--batch', '1', ...urls]);
+
+  const table = await runMts(['subjects', ...urls]);
+  assert.equal(table.code, 0, table.stderr);
+  const [head, ...rows] = table.stdout.toString().trimEnd().split('\n');
+  assert.match(head!, /^SUBJECT\s+MESSAGES\s+BYTES\s+FIRST\s+LAST\s+LAST PUBLISH$/);
+  assert.deepEqual(
+    rows.map((line) => line.split(/\s+/).slice(0, 5)),
+    [
+      ['orders.eu', '2', '7', '1', '2'],
+      ['stock.level', '1', '2', '1', '1'],
+    ],
+  );
+  const json = await runMts(['subjects', 'orders.*', '--json', ...urls]);
+  const listed = json.stdout
+    .toString()
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, string>);
+  assert.deepEqual(Object.keys(listed[0]!), ['subject', 'messages', 'bytes', 'firstSequence', 'lastSequence', 'lastPublishTime']);
+  assert.deepEqual(
+    listed.map(({ lastPublishTime, ...rest }) => rest),
+    [{ subject: 'orders.eu', messages: '2', bytes: '7', firstSequence: '1', lastSequence: '2' }],
+  );
+  assert.ok(!Number.isNaN(Date.parse(listed[0]!.lastPublishTime!)));
+  const info = await runMts(['info', 'stock.level', '--json', ...urls]);
+  assert.equal((JSON.parse(info.stdout.toString()) as Record<string, string>).messages, '1');
+  const missing = await runMts(['info', 'no.such', ...urls]);
+  assert.equal(missing.code, 1);
+  assert.equal(missing.stderr, 'mts: not_found: nothing was ever published on subject no.such\n');
+
+  const consumers = await runMts(['consumers', '--json', ...urls]);
+  assert.deepEqual(JSON.parse(consumers.stdout.toString()), {
+    durable: 'billing',
+    subject: 'orders.eu',
+    ackFloor: '1',
+    lastSequence: '2',
+    pending: '1',
+  });
+  const one = await runMts(['consumer', 'info', 'billing', 'orders.eu', ...urls]);
+  assert.match(one.stdout.toString(), /^DURABLE\s+SUBJECT\s+ACKED\s+LAST\s+PENDING\nbilling\s+orders\.eu\s+1\s+2\s+1\n$/);
+  const reset = await runMts(['consumer', 'reset', 'billing', 'orders.eu', '--to', '0', '--json', ...urls]);
+  assert.equal(reset.code, 0, reset.stderr);
+  assert.equal((JSON.parse(reset.stdout.toString()) as Record<string, string>).pending, '2');
+  const again = await runMts(['fetch', 'orders.eu', '--durable', 'billing', '--json', ...urls]);
+  assert.equal(again.stdout.toString().trim().split('\n').length, 2, 'after the reset the consumer sees both again');
+  const beyond = await runMts(['consumer', 'reset', 'billing', 'orders.eu', '--to', '9', ...urls]);
+  assert.match(beyond.stderr, /^mts: failed_precondition: /);
+});
+
+test('mts doctor reports each service in words: reachable, right service, ready, auth, versions', async (t) => {
+  const services = await startTestServices(t);
+  const healthy = await runMts(['doctor', '--ingress', services.ingress.url, '--egress', services.egress.url]);
+  assert.equal(healthy.code, 0, healthy.stderr);
+  const report = healthy.stdout.toString();
+  assert.match(report, /^ingress  http:\/\/127\.0\.0\.1:\d+\n  ok {7}MiniToolStream \S+ on Node\.js v\d+/);
+  assert.match(report, /ok {7}serves the egress RPCs\n {2}ok {7}ready: sqlite ok, folder ok\n/);
+  assert.match(report, /ok {7}no authentication \(AUTH_MODE=disabled\)/);
+  assert.match(report, /Everything answers as it should\.\n$/);
+
+  const closed = await freePort();
+  const swapped = await runMts(['doctor', '--ingress', services.egress.url, '--egress', `http://127.0.0.1:${closed}`]);
+  assert.equal(swapped.code, 1);
+  assert.match(
+    swapped.stdout.toString(),
+    /PROBLEM {2}does not serve the ingress RPCs: this is the egress service; give the ingress service with --ingress URL/,
+  );
+  assert.match(swapped.stdout.toString(), /PROBLEM {2}cannot reach it \(ECONNREFUSED\): is the service running\?/);
+  assert.equal(swapped.stderr, 'mts: 2 problems found (see above)\n');
+});
+
+test('mts doctor says when a token is needed and whether the given one is accepted', async (t) => {
+  const keys = createTestKeys(t);
+  const services = await startTestServices(t, { env: { AUTH_MODE: 'required', JWT_PUBLIC_KEY_FILE: keys.publicKeyFile } });
+  const urls = ['--ingress', services.ingress.url, '--egress', services.egress.url];
+  const without = await runMts(['doctor', ...urls]);
+  assert.equal(without.code, 1);
+  assert.match(without.stdout.toString(), /PROBLEM {2}requires a token \(AUTH_MODE=required\): set MTS_TOKEN or give --token/);
+  const accepted = await runMts(['doctor', ...urls], undefined, { MTS_TOKEN: await keys.token() });
+  assert.equal(accepted.code, 0, accepted.stdout.toString());
+  assert.match(accepted.stdout.toString(), /ok {7}your token is accepted \(AUTH_MODE=required\)/);
+  const forged = await runMts(['doctor', ...urls, '--token', await keys.sign(keys.foreign, { client_id: 'x' })]);
+  assert.match(forged.stdout.toString(), /PROBLEM {2}your token is refused: /);
 });

@@ -3,6 +3,7 @@ import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect
 import { EgressService } from '../../gen/minitoolstream/egress_pb.js';
 import { IngressService } from '../../gen/minitoolstream/ingress_pb.js';
 import { UsageError } from './args.js';
+import { wrongServiceHint } from './wrong-service.js';
 
 export interface ClientOptions {
   ingress: string;
@@ -31,12 +32,14 @@ export function createClients(options: ClientOptions): Clients {
   if (options.protocol !== 'grpc' && options.protocol !== 'connect') {
     throw new UsageError(`--protocol "${options.protocol}" is not one of grpc, connect`);
   }
-  const interceptors: Interceptor[] = options.token ? [bearer(options.token)] : [];
-  const transport = (flag: string, url: string): Transport => {
+  const auth: Interceptor[] = options.token ? [bearer(options.token)] : [];
+  const transport = (flag: 'ingress' | 'egress', url: string): Transport => {
     const baseUrl = checkUrl(flag, url);
-    return options.protocol === 'grpc'
-      ? createGrpcTransport({ baseUrl, interceptors, nodeOptions: http2Options })
-      : createConnectTransport({ baseUrl, httpVersion: '1.1', interceptors });
+    const plain = (interceptors: Interceptor[]): Transport =>
+      options.protocol === 'grpc'
+        ? createGrpcTransport({ baseUrl, interceptors, nodeOptions: http2Options })
+        : createConnectTransport({ baseUrl, httpVersion: '1.1', interceptors });
+    return plain([wrongServiceHint(flag, url, () => plain(auth)), ...auth]);
   };
   return {
     ingress: createClient(IngressService, transport('ingress', options.ingress)),

@@ -17,6 +17,8 @@ export interface FollowOptions {
   handle(message: Message): 'more' | 'stop' | Promise<'more' | 'stop'>;
   /** Called before each reconnect attempt, after the server went away. */
   onReconnect?(reason: string, delayMs: number): void;
+  /** Called once the server answers again after it went away. */
+  onReconnected?(): void;
   signal?: AbortSignal;
 }
 
@@ -36,6 +38,7 @@ const maxDelayMs = 5000;
 export async function follow(options: FollowOptions): Promise<void> {
   const { egress, subject, durable, signal } = options;
   let answered = false;
+  let reconnecting = false;
   let delayMs = firstDelayMs;
 
   // Fetch until a Fetch returns nothing; true when handle said stop.
@@ -54,6 +57,8 @@ export async function follow(options: FollowOptions): Promise<void> {
         }
       }
       answered = true;
+      if (reconnecting) options.onReconnected?.();
+      reconnecting = false;
       if (acked > 0n) await egress.ackMessage({ durableName: durable, subject, sequence: acked }, { signal });
       if (stop) return true;
       if (received === 0) return false;
@@ -76,6 +81,7 @@ export async function follow(options: FollowOptions): Promise<void> {
       if (!answered || !reconnectCodes.has(connectError.code)) throw connectError;
       reason = connectError.rawMessage;
     }
+    reconnecting = true;
     options.onReconnect?.(reason, delayMs);
     try {
       await sleep(delayMs, undefined, { signal });

@@ -1,20 +1,40 @@
 /** `mts`: the MiniToolStream command line. Commands live one per file beside this one. */
-import { UsageError } from './args.js';
+import { splitCommandLine, UsageError } from './args.js';
 import { benchCommand } from './bench.js';
+import { runCompletion } from './completion.js';
+import { consumerCommand, consumersCommand } from './consumers.js';
 import type { Command } from './command.js';
+import { doctorCommand } from './doctor.js';
 import { describeError, exitCodes } from './errors.js';
 import { fetchCommand } from './fetch.js';
 import { lastCommand } from './last.js';
 import { publishCommand } from './publish.js';
+import { infoCommand, subjectsCommand } from './subjects.js';
 import { subscribeCommand } from './subscribe.js';
 import { run as keygen } from './keygen-command.js';
 import { run as token } from './token-command.js';
 
-const commands: Command[] = [publishCommand, subscribeCommand, fetchCommand, lastCommand, benchCommand];
+const commands: Command[] = [
+  publishCommand,
+  subscribeCommand,
+  fetchCommand,
+  lastCommand,
+  subjectsCommand,
+  infoCommand,
+  consumersCommand,
+  consumerCommand,
+  doctorCommand,
+  benchCommand,
+];
 /** Offline commands that parse their own flags, print their own help and return an exit code. */
-const offline: Record<string, { summary: string; run: (args: string[]) => Promise<number> }> = {
+const offline: Record<string, { summary: string; run: (args: string[]) => Promise<number>; words?: string[] }> = {
   token: { summary: 'mint a development JWT from a private key file', run: token },
   keygen: { summary: 'write a key pair for signing development JWTs', run: keygen },
+  completion: {
+    summary: 'print a bash or zsh completion script',
+    words: ['bash', 'zsh'],
+    run: (args) => runCompletion(args, [...commands, ...Object.entries(offline).map(([name, { words }]) => ({ name, usage: '', words }))]),
+  },
 };
 
 const overview = `Usage: mts <command> [flags]
@@ -25,11 +45,13 @@ ${Object.entries(offline)
   .map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`)
   .join('\n')}
 
-Run "mts <command> --help" for its flags. Every command takes --ingress URL,
---egress URL, --token TOKEN and --protocol grpc|connect.
+Run "mts <command> --help" for its flags. Every command takes --url URL (both
+services at one address, as npm start serves them), --ingress URL, --egress URL,
+--token TOKEN and --protocol grpc|connect, before or after the command name;
+MTS_URL, MTS_INGRESS, MTS_EGRESS and MTS_TOKEN set them from the environment.
 Exit status: 0 done, 1 the call failed (the line names the gRPC code), 2 bad usage.`;
 
-const [name, ...rest] = process.argv.slice(2);
+const { name, args: rest } = splitCommandLine(process.argv.slice(2));
 const command = commands.find((candidate) => candidate.name === name);
 
 if (name === undefined || name === 'help' || name === '--help' || name === '-h') {

@@ -19,9 +19,13 @@ export const subscribeCommand: Command = {
   usage: `Usage: mts subscribe <subject> --durable NAME [--from SEQ] [--count N] [--exit-when-idle] [--json]
 
 Follows the subject: prints every message after the durable consumer's
-acknowledged position, acknowledging each batch once it is printed, then waits
-for new ones. If the server goes away it reconnects with backoff (a note on stderr)
-and carries on where the consumer's acknowledgements left it.
+acknowledged position, acknowledging each batch once it is printed (print, then
+ack: a message is never acknowledged unseen), then waits for new ones. If the
+server goes away it reconnects with backoff and carries on where the consumer's
+acknowledgements left it, with a note on stderr when the service is lost and
+when it is back. Delivery is at-least-once: a message printed whose ack did not
+reach the server comes again, and this run does not print it a second time
+(it acknowledges it again); another run of the same consumer may.
   --durable NAME         the consumer's name; its position survives restarts (required)
   --from SEQ             skip (acknowledge without printing) messages below SEQ
   --batch N              messages per Fetch (default 100)
@@ -40,6 +44,8 @@ Example: mts subscribe demo.hello --durable me`,
     if (!values.durable) throw new UsageError('--durable NAME is required');
     const count = values.count === undefined ? Infinity : integerOption(values.count, 'count', 1);
     let printed = 0;
+    // Sequences only grow for one consumer: anything at or below this was printed by this run.
+    let lastPrinted = 0n;
     await follow({
       egress: clientsFrom(values).egress,
       subject,
@@ -48,11 +54,16 @@ Example: mts subscribe demo.hello --durable me`,
       from: values.from === undefined ? undefined : BigInt(integerOption(values.from, 'from', 1)),
       exitWhenIdle: values['exit-when-idle'] ?? false,
       async handle(message) {
+        if (message.sequence <= lastPrinted) return 'more';
         await writeStdout(values.json ? messageJson(message) : formatMessage(message));
+        lastPrinted = message.sequence;
         return ++printed >= count ? 'stop' : 'more';
       },
       onReconnect(reason, delayMs) {
         process.stderr.write(`mts: lost the egress service (${reason}); reconnecting in ${(delayMs / 1000).toFixed(1)} s\n`);
+      },
+      onReconnected() {
+        process.stderr.write('mts: the egress service is back; following again\n');
       },
     });
   },

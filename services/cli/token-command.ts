@@ -12,7 +12,8 @@ goes to stdout; send it as "authorization: Bearer <token>".
   --client-id ID        client_id claim; durable consumers belong to it
   --subjects LIST       comma-separated allowed_subjects patterns: "*" all, "a.*" a and below,
                         else exact (default "*")
-  --permissions LIST    comma-separated: publish, subscribe, fetch or * (default publish,subscribe,fetch)
+  --permissions LIST    comma-separated: publish, subscribe, fetch, admin (reset consumers) or *
+                        (default publish,subscribe,fetch)
   --ttl DURATION        lifetime: 90s, 15m, 1h, 7d (default 1h)
   --issuer ISS          iss claim; must equal the services' JWT_ISSUER (default minitoolstream)
   --audience AUD        aud claim; needed when the services set JWT_AUDIENCE

@@ -6,6 +6,7 @@ import { principalKey } from '../platform/auth/principal.js';
 import type { ServiceDefinition, ServiceDeps } from '../platform/start-service.js';
 import { batchSize, checkDurableName, checkSequence, checkSubject } from '../platform/validation.js';
 import { consumeFrames, consumeHeartbeatMs } from './consume.js';
+import { inspectionRoutes } from './inspection.js';
 import { createSubjectWatch } from './subject-watch.js';
 import { toWireMessage } from './wire-message.js';
 
@@ -36,6 +37,8 @@ export function egressRoutes(
   };
 
   const impl: ServiceImpl<typeof EgressService> = {
+    ...inspectionRoutes({ store }),
+
     async *subscribe(request, context) {
       const subject = checkSubject(request.subject);
       // A start sequence names the first message of interest; without one the durable's ack floor decides.

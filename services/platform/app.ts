@@ -16,6 +16,7 @@ import { healthRoutes, registerHealthEndpoints } from './health.js';
 import type { Metrics } from './metrics.js';
 import type { Readiness } from './readiness.js';
 import { reflectionRoutes } from './reflection.js';
+import { limitRequestSize } from './request-size-limit.js';
 import { createRpcObserver, observeGate } from './rpc-observer.js';
 
 export interface AppOptions {
@@ -63,7 +64,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     maxAge: 7200,
   });
 
-  registerHealthEndpoints(app, readiness);
+  registerHealthEndpoints(app, readiness, config.auth.mode);
   app.get('/metrics', async (_request, reply) => {
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
@@ -77,7 +78,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await admit(context);
   };
   await app.register(fastifyConnectPlugin, {
-    routes: allRoutes(options),
+    routes: limitRequestSize(allRoutes(options), { limitBytes: readMaxBytes, maxMessageBytes: config.maxMessageBytes }, logger),
     requestGate: observeGate(gate, metrics, logger),
     contextValues: (request) => createContextValues().set(nodeRequestKey, request.raw),
     interceptors: [createRpcObserver(metrics, logger), ...(auth ? [auth.interceptor] : []), ...(options.interceptors ?? [])],

@@ -95,8 +95,11 @@ const defaultPorts: Record<ServiceName, number> = { ingress: 50051, egress: 5005
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-/** Reads the configuration of one service from `env`. */
-export function loadConfig(service: ServiceName, env: Env = process.env): Readonly<Config> {
+/**
+ * Reads the configuration of one service from `env`; its port comes from
+ * `portVariable` (`INGRESS_PORT`/`EGRESS_PORT` when one process runs both).
+ */
+export function loadConfig(service: ServiceName, env: Env = process.env, portVariable = 'SERVER_PORT'): Readonly<Config> {
   const read = reader(env);
   const maxMessageBytes = read.integer('MAX_MESSAGE_BYTES', 64 * MiB, 10 * MiB, 64 * MiB);
   const [tarantoolHost, tarantoolPort] = read.address('TARANTOOL_ADDRESS', 'localhost:3301');
@@ -108,7 +111,7 @@ export function loadConfig(service: ServiceName, env: Env = process.env): Readon
   }
   return Object.freeze({
     host: read.string('SERVER_HOST', '0.0.0.0'),
-    port: read.integer('SERVER_PORT', defaultPorts[service], 0, 65535),
+    port: read.integer(portVariable, defaultPorts[service], 0, 65535),
     logLevel: read.oneOf('LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
     logFormat: read.oneOf('LOG_FORMAT', ['json', 'text'] as const, 'json'),
     storage,

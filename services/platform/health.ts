@@ -2,11 +2,18 @@ import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import type { DescService } from '@bufbuild/protobuf';
 import type { FastifyInstance } from 'fastify';
 import { Health, HealthCheckResponse_ServingStatus as Status } from '../../gen/grpc/health/v1/health_pb.js';
+import type { AuthMode } from './config.js';
 import type { Readiness } from './readiness.js';
+import { packageVersion } from './version.js';
 
-/** `/healthz`: the process is alive. `/readyz`: it can serve (JSON, 200 or 503, per dependency). */
-export function registerHealthEndpoints(app: FastifyInstance, readiness: Readiness): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+/**
+ * `/healthz`: the process is alive, with what a person checking it wants to
+ * know (`mts doctor` reads it): version, Node.js version and whether tokens
+ * are needed. `/readyz`: it can serve (JSON, 200 or 503, per dependency).
+ */
+export function registerHealthEndpoints(app: FastifyInstance, readiness: Readiness, authMode: AuthMode): void {
+  const alive = { status: 'ok', version: packageVersion, node: process.version, auth: authMode };
+  app.get('/healthz', async () => alive);
   app.get('/readyz', async (_request, reply) => {
     const report = readiness.report();
     return reply.code(report.ready ? 200 : 503).send(report);

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { openStore } from '../store/open-store.js';
 import type { MessageStore } from '../store/store.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { describeListenFailure } from './listen-failure.js';
 import { createLogger } from './logger.js';
 import { payloadBudgetOf, startService, type RunningService, type ServiceDefinition } from './start-service.js';
 
@@ -13,17 +14,26 @@ export interface MainStarted {
   services: RunningService[];
 }
 
+export interface MainOptions {
+  /** Every port serves every service's RPCs (one process, `npm start`), so any one URL reaches them all. */
+  everyPortServesAll?: boolean;
+}
+
 /**
  * A process entry point: reads the configuration of each service, opens one
  * shared store, starts the services and shuts them down gracefully on SIGTERM
  * or SIGINT (not ready, streams ended, in-flight calls finished, exit 0).
- * A bad configuration exits 2 with one line naming the variable. Resolves
+ * A bad configuration exits 2 with one line naming the variable; a port that
+ * cannot be bound exits 1 with one line naming the port and its variable
+ * (SERVER_PORT for a lone service, INGRESS_PORT/EGRESS_PORT for several). Resolves
  * once every service listens, so an entry point can tell people where.
  */
-export async function runMain(definitions: ServiceDefinition[], env: Env = process.env): Promise<MainStarted> {
+export async function runMain(definitions: ServiceDefinition[], env: Env = process.env, options: MainOptions = {}): Promise<MainStarted> {
+  const portVariable = (definition: ServiceDefinition): string =>
+    definitions.length === 1 ? 'SERVER_PORT' : `${definition.name.toUpperCase()}_PORT`;
   let configs: Readonly<Config>[];
   try {
-    configs = definitions.map((definition) => loadConfig(definition.name, envFor(definition, definitions, env)));
+    configs = definitions.map((definition) => loadConfig(definition.name, env, portVariable(definition)));
   } catch (error) {
     exitOnConfigError(error);
   }
@@ -35,7 +45,19 @@ export async function runMain(definitions: ServiceDefinition[], env: Env = proce
   const running: RunningService[] = [];
   try {
     for (const [index, definition] of definitions.entries()) {
-      running.push(await startService(definition, { config: configs[index]!, logger, store, payloadBudget }));
+      const served = options.everyPortServesAll ? servingAll(definition, definitions) : definition;
+      const serviceConfig = configs[index]!;
+      try {
+        running.push(await startService(served, { config: serviceConfig, logger, store, payloadBudget }));
+      } catch (error) {
+        const target = {
+          service: definition.name,
+          host: serviceConfig.host,
+          port: serviceConfig.port,
+          portVariable: portVariable(definition),
+        };
+        exitOnListenFailure(describeListenFailure(error, target), error);
+      }
     }
   } catch (error) {
     // A file named by the configuration (a key, a certificate) can only be judged once read.
@@ -47,6 +69,7 @@ export async function runMain(definitions: ServiceDefinition[], env: Env = proce
         service: service.name,
         url: service.url,
         storage: config.storage,
+        maxMessageBytes: config.maxMessageBytes,
         ...(config.storage === 'embedded' ? { dataDir: config.dataDir } : {}),
       },
       `${service.name} listening`,
@@ -62,11 +85,23 @@ function exitOnConfigError(error: unknown): never {
   process.exit(2);
 }
 
-/** Several services in one process each need their own port: SERVER_PORT applies to a lone one only. */
-function envFor(definition: ServiceDefinition, all: ServiceDefinition[], env: Env): Env {
-  if (all.length === 1) return env;
-  const own = env[`${definition.name.toUpperCase()}_PORT`];
-  return { ...env, SERVER_PORT: own };
+/** A port that cannot be bound is the common first mistake: one line, no stack, exit 1. */
+function exitOnListenFailure(line: string | undefined, error: unknown): void {
+  if (line === undefined) throw error;
+  process.stderr.write(`minitoolstream: ${line}\n`);
+  process.exit(1);
+}
+
+/** `definition` under its own name and port, also serving the RPCs of every other service. */
+function servingAll(definition: ServiceDefinition, all: ServiceDefinition[]): ServiceDefinition {
+  return {
+    name: definition.name,
+    services: all.flatMap((each) => each.services),
+    routes: (deps) => {
+      const routes = all.map((each) => each.routes(deps));
+      return (router) => routes.forEach((register) => register(router));
+    },
+  };
 }
 
 function installShutdown(running: RunningService[], store: MessageStore, logger: Logger): void {

@@ -8,6 +8,16 @@ import { buildOnce, runMts, spawnMts, startStandalone } from '../testing/mts-pro
 
 before(() => buildOnce());
 
+/** Waits (bounded) until `durable` has acknowledged everything on `subject`: a fetch without ack finds nothing. */
+async function waitUntilAcked(subject: string, durable: string, urls: string[]): Promise<void> {
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+    const peek = await runMts(['fetch', subject, '--durable', durable, '--no-ack', ...urls]);
+    if (peek.code === 0 && peek.stdout.length === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${durable} did not acknowledge ${subject} within 30 s`);
+}
+
 test('npm start: embedded by default, the compiled mts publishes and subscribes, a restart keeps messages and consumers follow across it', async (t) => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'mts-standalone-'));
   t.after(() => rm(dataDir, { recursive: true, force: true }));
@@ -15,7 +25,7 @@ test('npm start: embedded by default, the compiled mts publishes and subscribes,
   const first = await startStandalone(t, { MTS_DATA_DIR: dataDir });
   assert.match(first.stderr(), /MiniToolStream is running/);
   assert.match(first.stderr(), new RegExp(`embedded: SQLite \\+ payload folder in ${dataDir}`));
-  assert.match(first.stderr(), /npx mts publish demo\.hello --data hi --ingress http:\/\/127\.0\.0\.1:\d+/);
+  assert.match(first.stderr(), /npx mts publish demo\.hello --data hi --url http:\/\/127\.0\.0\.1:\d+/);
   const urls = (server: { ingress: string; egress: string }) => ['--ingress', server.ingress, '--egress', server.egress];
 
   const published = await runMts(['publish', 'demo.hello', '--data', 'hi', ...urls(first)]);
@@ -37,6 +47,8 @@ test('npm start: embedded by default, the compiled mts publishes and subscribes,
   let followerErrors = '';
   follower.stderr!.on('data', (chunk: Buffer) => (followerErrors += chunk.toString()));
   while (!followed.includes('"sequence":"1"')) await new Promise((resolve) => setTimeout(resolve, 20));
+  // The follower acks after printing: stop only once the ack landed, or #1 is (rightly) delivered again.
+  await waitUntilAcked('demo.hello', 'follower', urls(first));
 
   assert.equal(await first.stop(), 0);
   const [ingressPort, egressPort] = [first.ingress, first.egress].map((url) => new URL(url).port);
@@ -63,5 +75,49 @@ test('npm start: embedded by default, the compiled mts publishes and subscribes,
     ],
   );
   assert.match(followerErrors, /mts: lost the egress service .*; reconnecting in/);
+  assert.match(followerErrors, /mts: the egress service is back; following again/);
+  assert.equal(await second.stop(), 0);
+});
+
+test('mts subscribe does not print again what it printed before a reconnect, though the ack was lost', async (t) => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'mts-standalone-'));
+  t.after(() => rm(dataDir, { recursive: true, force: true }));
+  const first = await startStandalone(t, { MTS_DATA_DIR: dataDir });
+  // Larger than the pipe holds: while the test does not read, the follower is stuck printing, before its ack.
+  const big = 'x'.repeat(1024 * 1024);
+  assert.equal((await runMts(['publish', 'big.lines', '--url', first.ingress], big)).stdout.toString(), '1\n');
+
+  const follower = spawnMts(['subscribe', 'big.lines', '--durable', 'f', '--count', '2', '--json', '--url', first.ingress]);
+  t.after(() => follower.kill());
+  const followerClosed = once(follower, 'close');
+  let followerErrors = '';
+  follower.stderr!.on('data', (chunk: Buffer) => (followerErrors += chunk.toString()));
+  const chunks: Buffer[] = [];
+  await new Promise<void>((resolve) => follower.stdout!.once('data', (chunk: Buffer) => (chunks.push(chunk), resolve())));
+  follower.stdout!.pause();
+
+  assert.equal(await first.stop(), 0);
+  follower.stdout!.on('data', (chunk: Buffer) => chunks.push(chunk));
+  follower.stdout!.resume();
+  while (!followerErrors.includes('lost the egress service')) await new Promise((resolve) => setTimeout(resolve, 20));
+  const port = new URL(first.ingress).port;
+  const second = await startStandalone(t, { MTS_DATA_DIR: dataDir, INGRESS_PORT: port! });
+  await runMts(['publish', 'big.lines', '--data', 'after restart', '--url', second.ingress]);
+
+  const [code] = await followerClosed;
+  assert.equal(code, 0, followerErrors);
+  const lines = Buffer.concat(chunks)
+    .toString()
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { sequence: string; text: string });
+  assert.deepEqual(
+    lines.map(({ sequence, text }) => [sequence, text.length]),
+    [
+      ['1', big.length],
+      ['2', 'after restart'.length],
+    ],
+  );
+  assert.match(followerErrors, /mts: the egress service is back/);
   assert.equal(await second.stop(), 0);
 });

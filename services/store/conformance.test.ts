@@ -406,3 +406,44 @@ forEachBackend('health reports both halves', async (_t, open) => {
     JSON.stringify(statuses),
   );
 });
+
+forEachBackend('inspection: subject counters, consumer positions and reset, without reading messages', async (_t, open) => {
+  const { store } = await open();
+  const prefix = `insp${randomBytes(4).toString('hex')}`;
+  const [a, b] = [`${prefix}.a`, `${prefix}.b`];
+  const before = Date.now();
+  // One payload above inlineMaxBytes (1024): counters include object-stored bytes.
+  await store.publish([
+    { subject: a, data: payload(10), headers: {} },
+    { subject: b, data: payload(3), headers: {} },
+    { subject: a, data: payload(2000), headers: {} },
+  ]);
+  const mine = (await store.listSubjects()).filter((stats) => stats.subject.startsWith(`${prefix}.`));
+  assert.deepEqual(
+    mine.map(({ lastPublishMs, ...rest }) => rest),
+    [
+      { subject: a, messages: 2n, bytes: 2010n, firstSequence: 1n, lastSequence: 2n },
+      { subject: b, messages: 1n, bytes: 3n, firstSequence: 1n, lastSequence: 1n },
+    ],
+  );
+  assert.ok(mine[0]!.lastPublishMs! >= before - 1000 && mine[0]!.lastPublishMs! <= Date.now() + 1000);
+  assert.deepEqual(await store.subjectStats(b), mine[1]);
+  assert.equal(await store.subjectStats(`${prefix}.none`), undefined);
+
+  await store.ack('reader', a, 2n);
+  await store.ack('reader', b, 1n);
+  await store.ack('other', a, 1n);
+  assert.deepEqual(await store.listConsumers(a), [
+    { durable: 'other', subject: a, ackFloor: 1n, lastSequence: 2n },
+    { durable: 'reader', subject: a, ackFloor: 2n, lastSequence: 2n },
+  ]);
+  const all = (await store.listConsumers(undefined)).filter((consumer) => consumer.subject.startsWith(`${prefix}.`));
+  assert.equal(all.length, 3);
+  assert.deepEqual(await store.consumerPosition('reader', b), { durable: 'reader', subject: b, ackFloor: 1n, lastSequence: 1n });
+  assert.equal(await store.consumerPosition('nobody', a), undefined);
+
+  assert.deepEqual(await store.resetConsumer('reader', a, 0n), { durable: 'reader', subject: a, ackFloor: 0n, lastSequence: 2n });
+  assert.equal(await store.ackFloor('reader', a), 0n);
+  assert.equal(sequencesOf(await collect(store.read(a, await store.ackFloor('reader', a), unlimited))).length, 2);
+  await assert.rejects(store.resetConsumer('reader', a, 3n), AckBeyondEndError);
+});

@@ -68,6 +68,11 @@ export function createMessageStore(options: MessageStoreOptions): MessageStore {
     claimConsumer: (durable, subject, owner, signal) => metadata.claimConsumer(durable, subject, owner, signal),
     lastSequences: (subjects, signal) => metadata.lastSequences(subjects, signal),
     waitForChanges: (cursor, timeoutMs, signal) => metadata.waitForChanges(cursor, timeoutMs, signal),
+    listSubjects: (signal) => metadata.listSubjects(signal),
+    subjectStats: (subject, signal) => metadata.subjectStats(subject, signal),
+    listConsumers: (subject, signal) => metadata.listConsumers(subject, signal),
+    consumerPosition: (durable, subject, signal) => metadata.consumerPosition(durable, subject, signal),
+    resetConsumer: (durable, subject, sequence, signal) => metadata.resetConsumer(durable, subject, sequence, signal),
 
     checkHealth: () => Promise.all([healthOf(metadata), healthOf(objects)]),
 

@@ -78,8 +78,49 @@ export interface ChangeBatch {
   changes: StoreChange[] | 'resync';
 }
 
+/** What a subject holds, from counters kept at commit (no message is read to answer). */
+export interface SubjectStats {
+  subject: string;
+  /** Messages stored now (retention may have deleted older ones). */
+  messages: bigint;
+  /** Payload bytes of those messages. */
+  bytes: bigint;
+  /** Lowest stored sequence; 0n when none is stored. */
+  firstSequence: bigint;
+  lastSequence: bigint;
+  /** Commit time of the last message, milliseconds since the epoch; undefined when it is not stored. */
+  lastPublishMs: number | undefined;
+}
+
+/** A durable consumer's position on one subject. */
+export interface ConsumerPosition {
+  durable: string;
+  subject: string;
+  ackFloor: bigint;
+  /** The subject's last sequence, so `lastSequence - ackFloor` messages are pending. */
+  lastSequence: bigint;
+}
+
+/** Read-only views and one administrative write, for the inspection RPCs. */
+export interface Inspection {
+  /** Every subject with at least one commit, ordered by name. */
+  listSubjects(signal?: AbortSignal): Promise<SubjectStats[]>;
+  /** One subject; undefined when nothing was ever published on it. */
+  subjectStats(subject: string, signal?: AbortSignal): Promise<SubjectStats | undefined>;
+  /** Every durable consumer, or those of one subject, ordered by durable then subject. */
+  listConsumers(subject: string | undefined, signal?: AbortSignal): Promise<ConsumerPosition[]>;
+  /** One consumer; undefined when it has never acknowledged anything. */
+  consumerPosition(durable: string, subject: string, signal?: AbortSignal): Promise<ConsumerPosition | undefined>;
+  /**
+   * Sets the ack floor to `sequence`, down as well as up (the consumer sees
+   * again everything after it), creating the consumer if needed. Throws
+   * {@link AckBeyondEndError} past the last sequence.
+   */
+  resetConsumer(durable: string, subject: string, sequence: bigint, signal?: AbortSignal): Promise<ConsumerPosition>;
+}
+
 /** The store the services use. Every method may throw the errors below. */
-export interface MessageStore {
+export interface MessageStore extends Inspection {
   /**
    * Commits a batch atomically: each message gets the next gapless sequence of
    * its subject, in input order. Large payloads are written to the object
@@ -148,7 +189,7 @@ export interface MetadataRow extends MetadataRecord {
 }
 
 /** The metadata half of a backend: sequences, messages, consumers, pending uploads. */
-export interface MetadataStore {
+export interface MetadataStore extends Inspection {
   /** Human-readable name for health reports, e.g. "tarantool". */
   readonly name: string;
   /**

@@ -157,6 +157,17 @@ local function last_sequence(subject)
     return row and row.last_sequence or 0
 end
 
+-- `sequence` as a number when the subject has reached it; else nil and the
+-- ACK_BEYOND_END outcome to return.
+local function reached(subject, sequence)
+    local wanted = u64(sequence, 'sequence')
+    local last = last_sequence(subject)
+    if wanted > last then
+        return nil, { ok = false, code = 'ACK_BEYOND_END', last = decimal(last) }
+    end
+    return wanted, nil
+end
+
 -- Runs fn in one transaction. Not box.atomic: nesting it inside a caller's
 -- transaction fails on 2.6, and we want the rollback on error spelled out.
 local function transaction(fn)
@@ -344,10 +355,9 @@ end
 --- Moves the floor up to `sequence`; an older ack is a no-op. Returns the floor,
 --- or {ok = false, code = 'ACK_BEYOND_END', last} past the last sequence.
 function mts_ack(durable, subject, sequence)
-    local wanted = u64(sequence, 'sequence')
-    local last = last_sequence(subject)
-    if wanted > last then
-        return { ok = false, code = 'ACK_BEYOND_END', last = decimal(last) }
+    local wanted, beyond = reached(subject, sequence)
+    if beyond then
+        return beyond
     end
     local row = box.space.mts_consumers:get({ durable, subject })
     local floor = row and row.ack_floor or 0
@@ -501,10 +511,80 @@ function mts_delete_through(subject, sequence, limit)
     return { ok = true, deleted = #victims, object_keys = keys, more = more }
 end
 
+-- A subject's counters as the inspection procedures return them. The first
+-- sequence and the last commit time are index lookups, never a scan.
+local function subject_stats(row)
+    local first = box.space.mts_messages:select({ row.subject }, { iterator = 'GE', limit = 1 })[1]
+    local last = box.space.mts_messages:get({ row.subject, row.last_sequence })
+    return {
+        subject = row.subject,
+        messages = decimal(row.message_count),
+        bytes = decimal(row.bytes),
+        first_sequence = decimal((first ~= nil and first.subject == row.subject) and first.sequence or 0),
+        last_sequence = decimal(row.last_sequence),
+        last_publish_ms = last ~= nil and decimal(last.timestamp_ms) or box.NULL,
+    }
+end
+
+local function consumer_position(row)
+    return {
+        durable = row.durable,
+        subject = row.subject,
+        ack_floor = decimal(row.ack_floor),
+        last_sequence = decimal(last_sequence(row.subject)),
+    }
+end
+
+--- Every subject, ordered by name: {ok = true, subjects = {stats...}}.
+function mts_list_subjects()
+    local subjects = {}
+    for _, row in box.space.mts_subjects:pairs() do
+        subjects[#subjects + 1] = subject_stats(row)
+    end
+    return { ok = true, subjects = subjects }
+end
+
+--- One subject's stats, or {ok = true} without `subject` when it has none.
+function mts_subject_info(subject)
+    local row = box.space.mts_subjects:get(subject)
+    return { ok = true, subject = row ~= nil and subject_stats(row) or box.NULL }
+end
+
+--- Every consumer (of `subject` when given), ordered by durable then subject.
+function mts_list_consumers(subject)
+    local consumers = {}
+    for _, row in box.space.mts_consumers:pairs() do
+        if subject == nil or subject == box.NULL or row.subject == subject then
+            consumers[#consumers + 1] = consumer_position(row)
+        end
+    end
+    return { ok = true, consumers = consumers }
+end
+
+--- One consumer's position, or {ok = true} without `consumer` when it never acked.
+function mts_consumer_info(durable, subject)
+    local row = box.space.mts_consumers:get({ durable, subject })
+    return { ok = true, consumer = row ~= nil and consumer_position(row) or box.NULL }
+end
+
+--- Sets the ack floor to `sequence`, down as well as up, creating the consumer;
+--- {ok = false, code = 'ACK_BEYOND_END', last} past the last sequence.
+function mts_reset_consumer(durable, subject, sequence)
+    local wanted, beyond = reached(subject, sequence)
+    if beyond then
+        return beyond
+    end
+    local row = box.space.mts_consumers:replace({ durable, subject, wanted })
+    feed_append({ subject = subject, durable = durable, floor = decimal(wanted) })
+    feed.cond:broadcast()
+    return { ok = true, consumer = consumer_position(row) }
+end
+
 local procedures = {
     'mts_ping', 'mts_commit', 'mts_read_after', 'mts_last_sequence', 'mts_ack_floor', 'mts_ack',
     'mts_claim_consumer', 'mts_wait_for_commit', 'mts_wait_for_changes', 'mts_last_sequences', 'mts_add_pending_upload',
-    'mts_list_stale_pending_uploads', 'mts_remove_pending_upload', 'mts_delete_through',
+    'mts_list_stale_pending_uploads', 'mts_remove_pending_upload', 'mts_delete_through', 'mts_list_subjects',
+    'mts_subject_info', 'mts_list_consumers', 'mts_consumer_info', 'mts_reset_consumer',
 }
 
 -- The connector may execute our procedures and nothing else; setuid lets a

@@ -46,6 +46,11 @@ export function countWaits(inner: MetadataStore, counter: WaitCounter): Metadata
         counter.inFlight--;
       }
     },
+    listSubjects: (signal) => inner.listSubjects(signal),
+    subjectStats: (subject, signal) => inner.subjectStats(subject, signal),
+    listConsumers: (subject, signal) => inner.listConsumers(subject, signal),
+    consumerPosition: (durable, subject, signal) => inner.consumerPosition(durable, subject, signal),
+    resetConsumer: (durable, subject, sequence, signal) => inner.resetConsumer(durable, subject, sequence, signal),
     addPendingUpload: (key, createdAtMs) => inner.addPendingUpload(key, createdAtMs),
     listStalePendingUploads: (olderThanMs, limit) => inner.listStalePendingUploads(olderThanMs, limit),
     removePendingUpload: (key) => inner.removePendingUpload(key),

@@ -92,14 +92,18 @@ export async function openAuthLayer(config: AuthConfig, options: AuthLayerOption
 
   /**
    * The caller may call the method and use every subject the message names:
-   * its `subject`, or the `subject` of each of its `messages` (a batch).
+   * its `subject`, or the `subject` of each of its `messages` (a batch). A
+   * listing may name no subject; it shows only what the token allows (the
+   * handler filters).
    */
-  function authorize(client: Client, rule: { anyOf: readonly string[] }, message: unknown): void {
+  function authorize(client: Client, rule: { anyOf: readonly string[]; listing?: true }, message: unknown): void {
     const subjects = subjectsOf(message);
-    if (subjects === undefined) throw refused(new AuthFailure('permission_denied', 'request names no subject'));
+    const listsAll = rule.listing === true && (subjects === undefined || (subjects.length === 1 && subjects[0] === ''));
+    if (subjects === undefined && !listsAll) throw refused(new AuthFailure('permission_denied', 'request names no subject'));
     if (!permitted(rule, client.permissions)) {
       throw refused(new AuthFailure('permission_denied', `token does not grant ${rule.anyOf.join(' or ')}`));
     }
+    if (listsAll || subjects === undefined) return;
     const allowed = new Set<string>();
     for (const subject of subjects) {
       if (allowed.has(subject)) continue;

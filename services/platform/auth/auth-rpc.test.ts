@@ -252,3 +252,43 @@ test('optional mode: no token is anonymous, a bad token is still refused', async
     assert.equal(await call(services, 'grpc', rpc, client, 'allowed.x', 'd'), Code.PermissionDenied, `client ${rpc}`);
   }
 });
+
+test('inspection: listings show only the subjects a token may fetch; reset needs admin', async (t) => {
+  const keys = createTestKeys(t);
+  const services = await startTestServices(t, { env: { AUTH_MODE: 'required', JWT_PUBLIC_KEY_FILE: keys.publicKeyFile } });
+  for (const subject of ['allowed.x', 'allowed.y', 'other.z']) {
+    await services.store.publish([{ subject, data: new Uint8Array([1]), headers: {} }]);
+    await services.store.ack('d', subject, 1n);
+  }
+  const headers = async (permissions: string[], subjects = ['allowed.*']) => ({
+    authorization: `Bearer ${await keys.token({ subjects, permissions })}`,
+  });
+  for (const protocol of protocols) {
+    const egress = egressClient(services, protocol);
+    const fetcher = { headers: await headers(['fetch']) };
+    const listed = await egress.listSubjects({}, fetcher);
+    assert.deepEqual(
+      listed.subjects.map((info) => info.subject),
+      ['allowed.x', 'allowed.y'],
+      `${protocol}: a token sees only its subjects`,
+    );
+    assert.deepEqual((await egress.listSubjects({ pattern: 'other.*' }, fetcher)).subjects, []);
+    assert.deepEqual(
+      (await egress.listConsumers({}, fetcher)).consumers.map((consumer) => consumer.subject),
+      ['allowed.x', 'allowed.y'],
+    );
+    assert.equal((await egress.getSubjectInfo({ subject: 'allowed.x' }, fetcher)).messages, 1n);
+    await assert.rejects(egress.getSubjectInfo({ subject: 'other.z' }, fetcher), { code: Code.PermissionDenied });
+    await assert.rejects(egress.listConsumers({ subject: 'other.z' }, fetcher), { code: Code.PermissionDenied });
+    await assert.rejects(egress.listSubjects({}, { headers: await headers(['publish']) }), { code: Code.PermissionDenied });
+
+    const reset = { durableName: 'd', subject: 'allowed.x', sequence: 0n };
+    await assert.rejects(egress.resetConsumer(reset, fetcher), { code: Code.PermissionDenied });
+    await assert.rejects(egress.resetConsumer({ ...reset, subject: 'other.z' }, { headers: await headers(['admin']) }), {
+      code: Code.PermissionDenied,
+    });
+    const moved = await egress.resetConsumer(reset, { headers: await headers(['admin']) });
+    assert.deepEqual([moved.ackFloor, moved.pending], [0n, 1n]);
+    await services.store.ack('d', 'allowed.x', 1n);
+  }
+});

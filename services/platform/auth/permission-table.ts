@@ -1,14 +1,34 @@
-/** What a call needs: nothing (probes, reflection) or one of some permissions on every subject its requests name. */
-export type AccessRule = { open: true } | { open: false; anyOf: readonly string[] };
+/**
+ * What a call needs: nothing (probes, reflection) or one of some permissions
+ * on the request's subject. A listing names no subject: the caller needs the
+ * permission, and the handler shows only the subjects it allows.
+ */
+export type AccessRule = { open: true } | { open: false; anyOf: readonly string[]; listing?: true };
 
 const open: AccessRule = { open: true };
 const publish: AccessRule = { open: false, anyOf: ['publish'] };
 const subscribe: AccessRule = { open: false, anyOf: ['subscribe'] };
 // Reading a consumer's position or messages is part of following a subject.
 const read: AccessRule = { open: false, anyOf: ['fetch', 'subscribe'] };
+/** Inspecting subjects and consumers needs `fetch` on each subject shown. */
+export const inspectRule = { open: false, anyOf: ['fetch'] } as const satisfies AccessRule;
+const listing: AccessRule = { ...inspectRule, listing: true };
+// Moving a consumer's position for someone else is an operator's act.
+const admin: AccessRule = { open: false, anyOf: ['admin'] };
 
 const ingress = { Publish: publish, PublishBatch: publish, PublishStream: publish };
-const egress = { Subscribe: subscribe, Fetch: read, Consume: read, GetLastSequence: read, AckMessage: read };
+const egress = {
+  Subscribe: subscribe,
+  Fetch: read,
+  Consume: read,
+  GetLastSequence: read,
+  AckMessage: read,
+  ListSubjects: listing,
+  GetSubjectInfo: inspectRule,
+  ListConsumers: listing,
+  GetConsumerInfo: inspectRule,
+  ResetConsumer: admin,
+};
 
 /**
  * Every RPC the services serve, by `service/method`. A method missing here

@@ -73,20 +73,38 @@ test('the schema is created once, upgraded in place, and a newer schema is refus
   await (await openSqliteMetadataStore({ file })).close();
   await (await openSqliteMetadataStore({ file })).close();
   const raw = new Database(file);
-  assert.equal(raw.pragma('user_version', { simple: true }), 2);
+  assert.equal(raw.pragma('user_version', { simple: true }), 3);
   assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
-  // A database of the first schema gains the consumer owners on open.
+  // A database of the first schema gains the consumer owners and subject counters on open.
   raw.exec('DROP TABLE consumer_owners');
+  raw.exec('ALTER TABLE subjects DROP COLUMN message_count; ALTER TABLE subjects DROP COLUMN bytes');
   raw.pragma('user_version = 1');
   raw.close();
   const upgraded = await openSqliteMetadataStore({ file });
   assert.equal(await upgraded.claimConsumer('d', 's', 'client-a'), true);
   await upgraded.close();
   const again = new Database(file);
-  assert.equal(again.pragma('user_version', { simple: true }), 2);
+  assert.equal(again.pragma('user_version', { simple: true }), 3);
   again.pragma('user_version = 99');
   again.close();
   await assert.rejects(openSqliteMetadataStore({ file }), /newer than this program knows/);
+});
+
+test('the subject counters migration counts the messages already stored', async (t) => {
+  const file = await databaseFile(t);
+  const before = await openSqliteMetadataStore({ file });
+  await before.commit([record('counted'), record('counted'), record('other')]);
+  await before.close();
+  const raw = new Database(file);
+  raw.exec('ALTER TABLE subjects DROP COLUMN message_count; ALTER TABLE subjects DROP COLUMN bytes');
+  raw.pragma('user_version = 2');
+  raw.close();
+
+  const upgraded = await open(t, file);
+  const stats = await upgraded.subjectStats('counted');
+  assert.equal(stats?.messages, 2n);
+  assert.equal(stats?.bytes, 2n * BigInt(record('counted').size));
+  assert.equal((await upgraded.subjectStats('other'))?.messages, 1n);
 });
 
 test('closing rejects waiters and later calls with StoreClosedError', async (t) => {

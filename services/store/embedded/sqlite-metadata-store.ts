@@ -7,9 +7,11 @@ import {
   StoreError,
   StoreUnavailableError,
   UploadExpiredError,
+  type ConsumerPosition,
   type MetadataRecord,
   type MetadataRow,
   type MetadataStore,
+  type SubjectStats,
 } from '../store.js';
 import { createChangeFeed } from './change-feed.js';
 import { migrate } from './sqlite-schema.js';
@@ -22,6 +24,30 @@ export interface SqliteMetadataStoreOptions {
   /** How long a write waits for another process's write lock (default 5 s). */
   busyTimeoutMs?: number;
 }
+
+interface SubjectRowData {
+  name: string;
+  message_count: bigint;
+  bytes: bigint;
+  first_sequence: bigint | null;
+  last_sequence: bigint;
+  last_publish_ms: bigint | null;
+}
+
+interface ConsumerRowData {
+  durable: string;
+  subject: string;
+  ack_floor: bigint;
+  last_sequence: bigint | null;
+}
+
+// The first sequence and last commit time are single index lookups on (subject, sequence).
+const subjectColumns = `name, message_count, bytes,
+  (SELECT min(sequence) FROM messages WHERE messages.subject = subjects.name) AS first_sequence,
+  last_sequence,
+  (SELECT timestamp_ms FROM messages WHERE messages.subject = subjects.name AND messages.sequence = subjects.last_sequence) AS last_publish_ms`;
+const consumerColumns = `durable, subject, ack_floor,
+  (SELECT last_sequence FROM subjects WHERE subjects.name = consumers.subject) AS last_sequence`;
 
 interface MessageRowData {
   sequence: bigint;
@@ -61,10 +87,21 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
   const statements = {
     ping: db.prepare('SELECT 1'),
     lastSequence: db.prepare<[string], bigint>('SELECT last_sequence FROM subjects WHERE name = ?').pluck(),
-    raiseLastSequence: db.prepare<[string, bigint]>(
-      `INSERT INTO subjects (name, last_sequence) VALUES (?, ?)
-       ON CONFLICT (name) DO UPDATE SET last_sequence = excluded.last_sequence
-       WHERE excluded.last_sequence > subjects.last_sequence`,
+    addToSubject: db.prepare<[string, bigint, number, number]>(
+      `INSERT INTO subjects (name, last_sequence, message_count, bytes) VALUES (?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET last_sequence = max(subjects.last_sequence, excluded.last_sequence),
+         message_count = subjects.message_count + excluded.message_count, bytes = subjects.bytes + excluded.bytes`,
+    ),
+    listSubjects: db.prepare<[], SubjectRowData>(`SELECT ${subjectColumns} FROM subjects ORDER BY name`),
+    subject: db.prepare<[string], SubjectRowData>(`SELECT ${subjectColumns} FROM subjects WHERE name = ?`),
+    listConsumers: db.prepare<[], ConsumerRowData>(`SELECT ${consumerColumns} FROM consumers ORDER BY durable, subject`),
+    consumersOf: db.prepare<[string], ConsumerRowData>(
+      `SELECT ${consumerColumns} FROM consumers WHERE subject = ? ORDER BY durable, subject`,
+    ),
+    consumer: db.prepare<[string, string], ConsumerRowData>(`SELECT ${consumerColumns} FROM consumers WHERE durable = ? AND subject = ?`),
+    setAckFloor: db.prepare<[string, string, bigint]>(
+      `INSERT INTO consumers (durable, subject, ack_floor) VALUES (?, ?, ?)
+       ON CONFLICT (durable, subject) DO UPDATE SET ack_floor = excluded.ack_floor`,
     ),
     insertMessage: db.prepare<[string, bigint, number, string, number, Uint8Array | null, string]>(
       `INSERT INTO messages (subject, sequence, timestamp_ms, headers, size, inline, object_key)
@@ -101,10 +138,11 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
         throw new UploadExpiredError(`upload ${objectKey} has no pending entry (swept or never registered)`, objectKey);
       }
     }
-    const next = new Map<string, bigint>();
+    const next = new Map<string, { last: bigint; count: number; bytes: number }>();
     const sequences = batch.map((record) => {
-      const sequence = (next.get(record.subject) ?? lastSequenceOf(record.subject)) + 1n;
-      next.set(record.subject, sequence);
+      const added = next.get(record.subject) ?? { last: lastSequenceOf(record.subject), count: 0, bytes: 0 };
+      const sequence = added.last + 1n;
+      next.set(record.subject, { last: sequence, count: added.count + 1, bytes: added.bytes + record.size });
       statements.insertMessage.run(
         record.subject,
         sequence,
@@ -116,7 +154,7 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
       );
       return sequence;
     });
-    for (const [subject, last] of next) statements.raiseLastSequence.run(subject, last);
+    for (const [subject, { last, count, bytes }] of next) statements.addToSubject.run(subject, last, count, bytes);
     return sequences;
   });
 
@@ -125,6 +163,13 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     if (sequence > last) throw new AckBeyondEndError(sequence, last);
     const moved = statements.raiseAckFloor.run(durable, subject, sequence).changes > 0;
     return { floor: statements.ackFloor.get(durable, subject) ?? 0n, moved };
+  });
+
+  const resetTransaction = db.transaction((durable: string, subject: string, sequence: bigint): ConsumerPosition => {
+    const last = lastSequenceOf(subject);
+    if (sequence > last) throw new AckBeyondEndError(sequence, last);
+    statements.setAckFloor.run(durable, subject, sequence);
+    return { durable, subject, ackFloor: sequence, lastSequence: last };
   });
 
   const claimTransaction = db.transaction((durable: string, subject: string, owner: string): boolean => {
@@ -195,6 +240,36 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
       return run('wait for changes', () => feed.wait(cursor, timeoutMs, signal), signal);
     },
 
+    async listSubjects(signal) {
+      return run('list subjects', () => statements.listSubjects.all(), signal).map(toSubjectStats);
+    },
+
+    async subjectStats(subject, signal) {
+      const row = run('read a subject', () => statements.subject.get(subject), signal);
+      return row && toSubjectStats(row);
+    },
+
+    async listConsumers(subject, signal) {
+      const rows = run(
+        'list consumers',
+        () => (subject === undefined ? statements.listConsumers.all() : statements.consumersOf.all(subject)),
+        signal,
+      );
+      return rows.map(toConsumerPosition);
+    },
+
+    async consumerPosition(durable, subject, signal) {
+      const row = run('read a consumer', () => statements.consumer.get(durable, subject), signal);
+      return row && toConsumerPosition(row);
+    },
+
+    async resetConsumer(durable, subject, sequence, signal) {
+      const position = run('reset a consumer', () => resetTransaction.immediate(durable, subject, sequence), signal);
+      // Streams following the consumer re-read its floor, as after an ack.
+      feed.append([{ subject, durable, ackFloor: position.ackFloor }]);
+      return position;
+    },
+
     async addPendingUpload(objectKey, createdAtMs) {
       run('register a pending upload', () => statements.addPending.run(objectKey, createdAtMs));
     },
@@ -223,6 +298,21 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
       db.close();
     },
   };
+}
+
+function toSubjectStats(row: SubjectRowData): SubjectStats {
+  return {
+    subject: row.name,
+    messages: row.message_count,
+    bytes: row.bytes,
+    firstSequence: row.first_sequence ?? 0n,
+    lastSequence: row.last_sequence,
+    lastPublishMs: row.last_publish_ms === null ? undefined : Number(row.last_publish_ms),
+  };
+}
+
+function toConsumerPosition(row: ConsumerRowData): ConsumerPosition {
+  return { durable: row.durable, subject: row.subject, ackFloor: row.ack_floor, lastSequence: row.last_sequence ?? 0n };
 }
 
 function toMetadataRow(subject: string, row: MessageRowData): MetadataRow {

@@ -45,6 +45,14 @@ const migrations: readonly string[] = [
     PRIMARY KEY (durable, subject)
   ) WITHOUT ROWID;
   `,
+  `
+  -- Per-subject counters kept at commit, so listing subjects reads no message.
+  ALTER TABLE subjects ADD COLUMN message_count INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE subjects ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+  UPDATE subjects SET
+    message_count = (SELECT count(*) FROM messages WHERE messages.subject = subjects.name),
+    bytes = (SELECT coalesce(sum(size), 0) FROM messages WHERE messages.subject = subjects.name);
+  `,
 ];
 
 /** Brings the schema up to date; safe to run on every open and from two processes at once. */

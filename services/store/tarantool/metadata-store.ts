@@ -3,10 +3,12 @@ import {
   StoreError,
   UploadExpiredError,
   type DependencyStatus,
+  type ConsumerPosition,
   type MetadataRecord,
   type MetadataRow,
   type MetadataStore,
   type StoreChange,
+  type SubjectStats,
 } from '../store.js';
 import { openTarantoolLink, type TarantoolConnectionOptions, type TarantoolLink } from './connection.js';
 
@@ -35,6 +37,22 @@ interface WireChange {
   last?: string;
   durable?: string;
   floor?: string;
+}
+
+interface WireSubject {
+  subject: string;
+  messages: string;
+  bytes: string;
+  first_sequence: string;
+  last_sequence: string;
+  last_publish_ms: string | null;
+}
+
+interface WireConsumer {
+  durable: string;
+  subject: string;
+  ack_floor: string;
+  last_sequence: string;
 }
 
 const healthTimeoutMs = 1000;
@@ -119,6 +137,32 @@ function createProcedures(link: TarantoolLink): MetadataStore {
       return { cursor: outcome.cursor as string, changes };
     },
 
+    async listSubjects(signal) {
+      return ((await expectOk('mts_list_subjects', [], signal)).subjects as WireSubject[]).map(fromWireSubject);
+    },
+
+    async subjectStats(subject, signal) {
+      const found = (await expectOk('mts_subject_info', [subject], signal)).subject as WireSubject | null | undefined;
+      return found ? fromWireSubject(found) : undefined;
+    },
+
+    async listConsumers(subject, signal) {
+      const outcome = await expectOk('mts_list_consumers', subject === undefined ? [] : [subject], signal);
+      return (outcome.consumers as WireConsumer[]).map(fromWireConsumer);
+    },
+
+    async consumerPosition(durable, subject, signal) {
+      const found = (await expectOk('mts_consumer_info', [durable, subject], signal)).consumer as WireConsumer | null | undefined;
+      return found ? fromWireConsumer(found) : undefined;
+    },
+
+    async resetConsumer(durable, subject, sequence, signal) {
+      const outcome = await invoke('mts_reset_consumer', [durable, subject, sequence.toString()], signal);
+      if (outcome.code === 'ACK_BEYOND_END') throw new AckBeyondEndError(sequence, BigInt(outcome.last as string));
+      if (!outcome.ok) throw new StoreError(`tarantool procedure mts_reset_consumer failed with ${outcome.code}`);
+      return fromWireConsumer(outcome.consumer as WireConsumer);
+    },
+
     async addPendingUpload(objectKey, createdAtMs) {
       await expectOk('mts_add_pending_upload', [objectKey, String(createdAtMs)]);
     },
@@ -178,6 +222,21 @@ function fromWireChange(change: WireChange): StoreChange {
   return change.durable === undefined
     ? { subject: change.subject, lastSequence: BigInt(change.last as string) }
     : { subject: change.subject, durable: change.durable, ackFloor: BigInt(change.floor as string) };
+}
+
+function fromWireSubject(row: WireSubject): SubjectStats {
+  return {
+    subject: row.subject,
+    messages: BigInt(row.messages),
+    bytes: BigInt(row.bytes),
+    firstSequence: BigInt(row.first_sequence),
+    lastSequence: BigInt(row.last_sequence),
+    lastPublishMs: row.last_publish_ms === null || row.last_publish_ms === undefined ? undefined : Number(row.last_publish_ms),
+  };
+}
+
+function fromWireConsumer(row: WireConsumer): ConsumerPosition {
+  return { durable: row.durable, subject: row.subject, ackFloor: BigInt(row.ack_floor), lastSequence: BigInt(row.last_sequence) };
 }
 
 function fromWireRow(subject: string, row: WireRow): MetadataRow {

@@ -33,7 +33,7 @@ local function every_byte()
 end
 
 local test = tap.test('mts procedures')
-test:plan(15)
+test:plan(16)
 
 test:test('ping', function(t)
     t:plan(1)
@@ -246,6 +246,37 @@ test:test('connector user may execute only our procedures', function(t)
     t:ok(all, 'execute granted on every procedure')
     t:ok(not universe, 'no execute on universe')
     t:ok(box.func.mts_commit.setuid, 'procedures run with the owner rights')
+end)
+
+test:test('inspection: subject stats from counters, consumers, reset', function(t)
+    t:plan(12)
+    mts_commit({ msg('insp.a', 'one'), msg('insp.a', 'three'), msg('insp.b', 'x') })
+    local listed = {}
+    for _, s in ipairs(mts_list_subjects().subjects) do
+        listed[s.subject] = s
+    end
+    t:is_deeply(listed['insp.a'], {
+        subject = 'insp.a', messages = '2', bytes = '8', first_sequence = '1', last_sequence = '2',
+        last_publish_ms = '1700000000000',
+    }, 'a subject lists its counters, sequences and last commit time')
+    t:is(listed['insp.b'].messages, '1', 'every subject is listed')
+    mts_delete_through('insp.a', '1')
+    local info = mts_subject_info('insp.a').subject
+    t:is(info.first_sequence, '2', 'retention moves the first sequence')
+    t:is(info.messages, '1', 'and the count')
+    t:is(mts_subject_info('insp.none').subject, nil, 'an unknown subject has no info')
+
+    mts_ack('reader', 'insp.a', '2')
+    mts_ack('reader', 'insp.b', '1')
+    t:is(#mts_list_consumers().consumers >= 2, true, 'all consumers listed')
+    local of_a = mts_list_consumers('insp.a').consumers
+    t:is(#of_a, 1, 'consumers of one subject')
+    t:is_deeply(of_a[1], { durable = 'reader', subject = 'insp.a', ack_floor = '2', last_sequence = '2' }, 'position and last')
+    t:is(mts_consumer_info('nobody', 'insp.a').consumer, nil, 'an unknown consumer has no info')
+    local reset = mts_reset_consumer('reader', 'insp.a', '0')
+    t:is(reset.consumer.ack_floor, '0', 'reset moves the floor down')
+    t:is(mts_ack_floor('reader', 'insp.a').floor, '0', 'and it stays there')
+    t:is(mts_reset_consumer('reader', 'insp.a', '9').code, 'ACK_BEYOND_END', 'not past the last sequence')
 end)
 
 os.exit(test:check() and 0 or 1)

@@ -1,0 +1,87 @@
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
+import type { EgressService } from '../../gen/minitoolstream/egress_pb.js';
+import { principalKey } from '../platform/auth/principal.js';
+import { subjectAllowed } from '../platform/auth/subject-patterns.js';
+import { subjectVisible } from '../platform/auth/subject-visibility.js';
+import type { ServiceDeps } from '../platform/start-service.js';
+import { checkDurableName, checkSubject } from '../platform/validation.js';
+import type { ConsumerPosition, SubjectStats } from '../store/store.js';
+
+type InspectionImpl = Pick<
+  ServiceImpl<typeof EgressService>,
+  'listSubjects' | 'getSubjectInfo' | 'listConsumers' | 'getConsumerInfo' | 'resetConsumer'
+>;
+
+/**
+ * The inspection RPCs: what subjects hold and where consumers stand, from
+ * counters the store keeps (no message is read), and an operator's reset of
+ * a consumer's position. Listings show only what the caller may fetch.
+ */
+export function inspectionRoutes({ store }: Pick<ServiceDeps, 'store'>): InspectionImpl {
+  return {
+    async listSubjects(request, context) {
+      const pattern = request.pattern.trim();
+      const principal = context.values.get(principalKey);
+      const subjects = await store.listSubjects(context.signal);
+      return {
+        subjects: subjects
+          .filter(({ subject }) => (pattern === '' || subjectAllowed([pattern], subject)) && subjectVisible(principal, subject))
+          .map(subjectInfo),
+      };
+    },
+
+    async getSubjectInfo(request, context) {
+      const subject = checkSubject(request.subject);
+      const stats = await store.subjectStats(subject, context.signal);
+      if (stats === undefined) throw new ConnectError(`nothing was ever published on subject ${subject}`, Code.NotFound);
+      return subjectInfo(stats);
+    },
+
+    async listConsumers(request, context) {
+      const subject = request.subject === '' ? undefined : checkSubject(request.subject);
+      const principal = context.values.get(principalKey);
+      const consumers = await store.listConsumers(subject, context.signal);
+      return { consumers: consumers.filter((consumer) => subjectVisible(principal, consumer.subject)).map(consumerInfo) };
+    },
+
+    async getConsumerInfo(request, context) {
+      const subject = checkSubject(request.subject);
+      const durable = checkDurableName(request.durableName);
+      const position = await store.consumerPosition(durable, subject, context.signal);
+      if (position === undefined) {
+        throw new ConnectError(`durable consumer "${durable}" has acknowledged nothing on ${subject}`, Code.NotFound);
+      }
+      return consumerInfo(position);
+    },
+
+    async resetConsumer(request, context) {
+      const subject = checkSubject(request.subject);
+      const durable = checkDurableName(request.durableName);
+      // 0 is a valid floor here: the consumer starts over.
+      return consumerInfo(await store.resetConsumer(durable, subject, request.sequence, context.signal));
+    },
+  };
+}
+
+function subjectInfo(stats: SubjectStats) {
+  return {
+    subject: stats.subject,
+    messages: stats.messages,
+    bytes: stats.bytes,
+    firstSequence: stats.firstSequence,
+    lastSequence: stats.lastSequence,
+    ...(stats.lastPublishMs === undefined ? {} : { lastPublishTime: timestampFromMs(stats.lastPublishMs) }),
+  };
+}
+
+function consumerInfo(position: ConsumerPosition) {
+  const pending = position.lastSequence > position.ackFloor ? position.lastSequence - position.ackFloor : 0n;
+  return {
+    durableName: position.durable,
+    subject: position.subject,
+    ackFloor: position.ackFloor,
+    lastSequence: position.lastSequence,
+    pending,
+  };
+}
