@@ -71,6 +71,8 @@ export interface Config {
   payloadAdmissionWaitMs: number;
   /** How long in-flight calls may run after SIGTERM before they are aborted. */
   shutdownTimeoutMs: number;
+  /** How long a publish's `msg-id` is remembered per subject: a repeat inside it is a duplicate. */
+  duplicateWindowMs: number;
   /** Allowed CORS origins; `["*"]` allows any. */
   corsOrigins: string[];
   auth: AuthConfig;
@@ -139,6 +141,7 @@ export function loadConfig(service: ServiceName, env: Env = process.env, portVar
     payloadInFlightMaxBytes: read.integer('PAYLOAD_IN_FLIGHT_MAX_BYTES', 96 * MiB, maxMessageBytes + MiB, 64 * 1024 * MiB),
     payloadAdmissionWaitMs: read.integer('PAYLOAD_ADMISSION_WAIT_MS', 2000, 0, 600_000),
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    duplicateWindowMs: read.integer('DUPLICATE_WINDOW_MS', 2 * 60_000, 1, 7 * 24 * 3_600_000),
     corsOrigins: read.list('CORS_ORIGINS', ['*']),
     auth: readAuth(read),
     tls: readTls(read),

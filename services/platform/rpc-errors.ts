@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { AuthFailure } from './auth/auth-failure.js';
 import {
   AckBeyondEndError,
+  ExpectedLastSequenceError,
   MessageTooLargeError,
   PayloadBudgetExceededError,
   StoreClosedError,
@@ -22,7 +23,8 @@ export function toConnectError(reason: unknown, logger: Logger): ConnectError {
   if (reason instanceof AuthFailure) return new ConnectError(reason.message, reason.code);
   if (reason instanceof MessageTooLargeError || reason instanceof PayloadBudgetExceededError)
     return new ConnectError(reason.message, Code.ResourceExhausted);
-  if (reason instanceof AckBeyondEndError) return new ConnectError(reason.message, Code.FailedPrecondition);
+  if (reason instanceof AckBeyondEndError || reason instanceof ExpectedLastSequenceError)
+    return new ConnectError(reason.message, Code.FailedPrecondition);
   if (reason instanceof StoreUnavailableError || reason instanceof UploadExpiredError || reason instanceof StoreClosedError) {
     return new ConnectError(reason.message, Code.Unavailable, undefined, undefined, reason);
   }

@@ -42,20 +42,20 @@ async function openLoggedStore(t: TestContext, backend: TestBackend, limits?: Gr
   };
   const logged = {
     ...metadata,
-    async commit(batch: MetadataRecord[], signal?: AbortSignal) {
+    async commit(batch: MetadataRecord[], signal?: AbortSignal, duplicateWindowMs?: number) {
       log.calls.push(batch);
       const held = hold;
       hold = undefined;
       if (held) {
         held.started();
         await held.released;
-        return metadata.commit(batch, signal);
+        return metadata.commit(batch, signal, duplicateWindowMs);
       }
       if (expireNext) {
         expireNext = false;
         for (const { objectKey } of batch) if (objectKey !== '') await metadata.removePendingUpload(objectKey);
       }
-      return metadata.commit(batch, signal);
+      return metadata.commit(batch, signal, duplicateWindowMs);
     },
   };
   const watchedObjects = {

@@ -24,6 +24,8 @@ export interface MessageStoreOptions {
   sweepIntervalMs?: number;
   /** Bounds of one merged metadata commit; see group-commit.ts. */
   groupCommit?: GroupCommitLimits;
+  /** How long a `msg-id` is remembered per subject; default 2 minutes. */
+  duplicateWindowMs?: number;
 }
 
 /**
@@ -44,7 +46,7 @@ export function createMessageStore(options: MessageStoreOptions): MessageStore {
   if (!(orphanGraceMs > 0) || !(sweepIntervalMs > 0)) throw new RangeError('orphanGraceMs and sweepIntervalMs must be > 0');
 
   const sweeper = startOrphanSweeper({ metadata, objects, graceMs: orphanGraceMs, intervalMs: sweepIntervalMs, logger });
-  const groupCommit = createGroupCommit(metadata, options.groupCommit ?? defaultGroupCommitLimits);
+  const groupCommit = createGroupCommit(metadata, options.groupCommit ?? defaultGroupCommitLimits, options.duplicateWindowMs);
   const publishDeps = {
     metadata,
     objects,

@@ -24,6 +24,7 @@ export async function openStore(config: Config, logger: Logger, payloadBudget: P
     inlineMaxBytes: config.inlineMaxBytes,
     maxMessageBytes: config.maxMessageBytes,
     payloadBudget,
+    duplicateWindowMs: config.duplicateWindowMs,
     logger: logger.child({ component: 'store' }),
   });
 }

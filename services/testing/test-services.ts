@@ -68,6 +68,7 @@ export async function startTestServices(t: TestContext, options: TestServicesOpt
     inlineMaxBytes: ingressConfig.inlineMaxBytes,
     maxMessageBytes: ingressConfig.maxMessageBytes,
     payloadBudget,
+    duplicateWindowMs: ingressConfig.duplicateWindowMs,
     logger,
     ...options.store,
   });

@@ -42,7 +42,10 @@ test('two store instances on one file see each other and never share a sequence'
   const committed = await Promise.all(
     Array.from({ length: 40 }, (_, index) => (index % 2 ? first : second).commit([record('shared', index)])),
   );
-  const sequences = committed.flat().sort((a, b) => Number(a - b));
+  const sequences = committed
+    .flat()
+    .map(({ sequence }) => sequence)
+    .sort((a, b) => Number(a - b));
   assert.deepEqual(
     sequences,
     Array.from({ length: 40 }, (_, index) => BigInt(index + 2)),
@@ -53,7 +56,11 @@ test('two store instances on one file see each other and never share a sequence'
 test('the sequence counter survives deleted rows and a reopen', async (t) => {
   const file = await databaseFile(t);
   const store = await openSqliteMetadataStore({ file });
-  assert.deepEqual(await store.commit([record('kept'), record('kept'), record('kept')]), [1n, 2n, 3n]);
+  assert.deepEqual(await store.commit([record('kept'), record('kept'), record('kept')]), [
+    { sequence: 1n },
+    { sequence: 2n },
+    { sequence: 3n },
+  ]);
   assert.equal(await store.ack('reader', 'kept', 2n), 2n);
   await store.close();
 
@@ -65,7 +72,7 @@ test('the sequence counter survives deleted rows and a reopen', async (t) => {
   const reopened = await open(t, file);
   assert.equal(await reopened.lastSequence('kept'), 3n);
   assert.equal(await reopened.ackFloor('reader', 'kept'), 2n);
-  assert.deepEqual(await reopened.commit([record('kept')]), [4n]);
+  assert.deepEqual(await reopened.commit([record('kept')]), [{ sequence: 4n }]);
 });
 
 test('the schema is created once, upgraded in place, and a newer schema is refused', async (t) => {
@@ -73,7 +80,7 @@ test('the schema is created once, upgraded in place, and a newer schema is refus
   await (await openSqliteMetadataStore({ file })).close();
   await (await openSqliteMetadataStore({ file })).close();
   const raw = new Database(file);
-  assert.equal(raw.pragma('user_version', { simple: true }), 3);
+  assert.equal(raw.pragma('user_version', { simple: true }), 4);
   assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
   // A database of the first schema gains the consumer owners and subject counters on open.
   raw.exec('DROP TABLE consumer_owners');
@@ -84,7 +91,7 @@ test('the schema is created once, upgraded in place, and a newer schema is refus
   assert.equal(await upgraded.claimConsumer('d', 's', 'client-a'), true);
   await upgraded.close();
   const again = new Database(file);
-  assert.equal(again.pragma('user_version', { simple: true }), 3);
+  assert.equal(again.pragma('user_version', { simple: true }), 4);
   again.pragma('user_version = 99');
   again.close();
   await assert.rejects(openSqliteMetadataStore({ file }), /newer than this program knows/);

@@ -3,6 +3,11 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   AckBeyondEndError,
+  ExpectedLastSequenceError,
+  defaultDuplicateWindowMs,
+  expectedLastSequenceHeader,
+  msgIdHeader,
+  type CommittedRecord,
   StoreClosedError,
   StoreError,
   StoreUnavailableError,
@@ -24,6 +29,9 @@ export interface SqliteMetadataStoreOptions {
   /** How long a write waits for another process's write lock (default 5 s). */
   busyTimeoutMs?: number;
 }
+
+/** Expired msg-id entries one commit removes at least (more when it remembers many). */
+const expiryBatchMin = 64;
 
 interface SubjectRowData {
   name: string;
@@ -125,6 +133,16 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
       'INSERT INTO pending_uploads (object_key, created_at_ms) VALUES (?, ?) ON CONFLICT DO NOTHING',
     ),
     removePending: db.prepare<[string]>('DELETE FROM pending_uploads WHERE object_key = ?'),
+    msgIdSequence: db
+      .prepare<[string, string, number], bigint>('SELECT sequence FROM msg_ids WHERE subject = ? AND msg_id = ? AND expires_at_ms > ?')
+      .pluck(),
+    rememberMsgId: db.prepare<[string, string, bigint, number]>(
+      'INSERT OR REPLACE INTO msg_ids (subject, msg_id, sequence, expires_at_ms) VALUES (?, ?, ?, ?)',
+    ),
+    expireMsgIds: db.prepare<[number, number]>(
+      `DELETE FROM msg_ids WHERE (subject, msg_id) IN
+         (SELECT subject, msg_id FROM msg_ids WHERE expires_at_ms <= ? ORDER BY expires_at_ms LIMIT ?)`,
+    ),
     stalePending: db
       .prepare<[number, number], string>('SELECT object_key FROM pending_uploads WHERE created_at_ms < ? ORDER BY created_at_ms LIMIT ?')
       .pluck(),
@@ -132,30 +150,48 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
 
   const lastSequenceOf = (subject: string): bigint => statements.lastSequence.get(subject) ?? 0n;
 
-  const commitTransaction = db.transaction((batch: MetadataRecord[]): bigint[] => {
-    for (const { objectKey } of batch) {
-      if (objectKey !== '' && statements.removePending.run(objectKey).changes === 0) {
-        throw new UploadExpiredError(`upload ${objectKey} has no pending entry (swept or never registered)`, objectKey);
-      }
-    }
+  const commitTransaction = db.transaction((batch: MetadataRecord[], duplicateWindowMs: number): CommittedRecord[] => {
+    const nowMs = Date.now();
     const next = new Map<string, { last: bigint; count: number; bytes: number }>();
-    const sequences = batch.map((record) => {
-      const added = next.get(record.subject) ?? { last: lastSequenceOf(record.subject), count: 0, bytes: 0 };
+    const seenIds = new Map<string, bigint>();
+    let remembered = 0;
+    const committed = batch.map((record, index): CommittedRecord => {
+      const { subject, headers } = record;
+      const msgId = headers[msgIdHeader];
+      if (msgId) {
+        const original = seenIds.get(`${subject}\n${msgId}`) ?? statements.msgIdSequence.get(subject, msgId, nowMs);
+        if (original !== undefined) return { sequence: original, duplicate: true };
+      }
+      const added = next.get(subject) ?? { last: lastSequenceOf(subject), count: 0, bytes: 0 };
+      const expected = headers[expectedLastSequenceHeader];
+      if (expected !== undefined && BigInt(expected) !== added.last) {
+        throw new ExpectedLastSequenceError(subject, BigInt(expected), added.last, index);
+      }
+      if (record.objectKey !== '' && statements.removePending.run(record.objectKey).changes === 0) {
+        throw new UploadExpiredError(`upload ${record.objectKey} has no pending entry (swept or never registered)`, record.objectKey);
+      }
       const sequence = added.last + 1n;
-      next.set(record.subject, { last: sequence, count: added.count + 1, bytes: added.bytes + record.size });
+      next.set(subject, { last: sequence, count: added.count + 1, bytes: added.bytes + record.size });
       statements.insertMessage.run(
-        record.subject,
+        subject,
         sequence,
         record.timestampMs,
-        JSON.stringify(record.headers),
+        JSON.stringify(headers),
         record.size,
         record.inline,
         record.objectKey,
       );
-      return sequence;
+      if (msgId) {
+        seenIds.set(`${subject}\n${msgId}`, sequence);
+        statements.rememberMsgId.run(subject, msgId, sequence, nowMs + duplicateWindowMs);
+        remembered++;
+      }
+      return { sequence };
     });
     for (const [subject, { last, count, bytes }] of next) statements.addToSubject.run(subject, last, count, bytes);
-    return sequences;
+    // Bounded, and faster than entries arrive, so the table holds about one window's worth.
+    statements.expireMsgIds.run(nowMs, expiryBatchMin + 2 * remembered);
+    return committed;
   });
 
   const ackTransaction = db.transaction((durable: string, subject: string, sequence: bigint) => {
@@ -201,12 +237,16 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
   return {
     name: 'sqlite',
 
-    async commit(batch, signal) {
+    async commit(batch, signal, duplicateWindowMs = defaultDuplicateWindowMs) {
       if (batch.length === 0) return [];
-      const sequences = run('commit messages', () => commitTransaction.immediate(batch), signal);
-      const lastOf = new Map(batch.map((record, index) => [record.subject, sequences[index]!]));
-      feed.append([...lastOf].map(([subject, lastSequence]) => ({ subject, lastSequence })));
-      return sequences;
+      const committed = run('commit messages', () => commitTransaction.immediate(batch, duplicateWindowMs), signal);
+      // Duplicates stored nothing: they wake nobody.
+      const lastOf = new Map<string, bigint>();
+      committed.forEach(({ sequence, duplicate }, index) => {
+        if (!duplicate) lastOf.set(batch[index]!.subject, sequence);
+      });
+      if (lastOf.size > 0) feed.append([...lastOf].map(([subject, lastSequence]) => ({ subject, lastSequence })));
+      return committed;
     },
 
     async readAfter(subject, afterSequence, limit, signal) {

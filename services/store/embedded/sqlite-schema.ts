@@ -53,6 +53,18 @@ const migrations: readonly string[] = [
     message_count = (SELECT count(*) FROM messages WHERE messages.subject = subjects.name),
     bytes = (SELECT coalesce(sum(size), 0) FROM messages WHERE messages.subject = subjects.name);
   `,
+  `
+  -- The duplicate window: a msg-id committed on a subject, until it expires.
+  -- IF NOT EXISTS: a database set back to an older version keeps the table.
+  CREATE TABLE IF NOT EXISTS msg_ids (
+    subject       TEXT    NOT NULL,
+    msg_id        TEXT    NOT NULL,
+    sequence      INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (subject, msg_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS msg_ids_by_expiry ON msg_ids (expires_at_ms);
+  `,
 ];
 
 /** Brings the schema up to date; safe to run on every open and from two processes at once. */

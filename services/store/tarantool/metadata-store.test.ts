@@ -54,7 +54,7 @@ test('inline payloads with every byte value round-trip exactly', async (t) => {
   const store = await openStore(t, await startTarantool(t));
   const all = Uint8Array.from({ length: 256 }, (_, i) => i);
   const sequences = await store.commit([inline('bin', all), inline('bin', new Uint8Array(0))]);
-  assert.deepEqual(sequences, [1n, 2n]);
+  assert.deepEqual(sequences, [{ sequence: 1n }, { sequence: 2n }]);
   const rows = await store.readAfter('bin', 0n, 10);
   assert.deepEqual(rows[0]!.inline, all);
   assert.deepEqual(rows[1]!.inline, new Uint8Array(0));
@@ -66,7 +66,7 @@ test('structured failures become the store error classes', async (t) => {
   const objectRecord = { ...inline('obj', new Uint8Array(0)), size: 10, inline: null, objectKey: 'never-registered' };
   await assert.rejects(store.commit([objectRecord]), UploadExpiredError);
   await store.addPendingUpload('registered', Date.now());
-  assert.deepEqual(await store.commit([{ ...objectRecord, objectKey: 'registered' }]), [1n]);
+  assert.deepEqual(await store.commit([{ ...objectRecord, objectKey: 'registered' }]), [{ sequence: 1n }]);
   assert.equal((await store.readAfter('obj', 0n, 1))[0]!.inline, null);
   const error = await store.ack('d', 'obj', 5n).catch((caught: unknown) => caught);
   assert.ok(error instanceof AckBeyondEndError);
@@ -78,8 +78,8 @@ test('sequences and ack floors beyond 2^53 survive the driver', async (t) => {
   await setCounter(server, 'huge', 2n ** 64n - 3n);
   const store = await openStore(t, server);
   assert.deepEqual(await store.commit([inline('huge', new Uint8Array([1])), inline('huge', new Uint8Array([2]))]), [
-    2n ** 64n - 2n,
-    2n ** 64n - 1n,
+    { sequence: 2n ** 64n - 2n },
+    { sequence: 2n ** 64n - 1n },
   ]);
   assert.equal(await store.ack('d', 'huge', 2n ** 64n - 2n), 2n ** 64n - 2n);
   assert.equal(await store.ackFloor('d', 'huge'), 2n ** 64n - 2n);
@@ -149,5 +149,5 @@ test('survives a Tarantool crash: fails fast while down, reconnects, keeps data 
   await server.kill();
   await server.start();
   await waitUntilConnected(store);
-  assert.deepEqual(await store.commit([inline('crash', new Uint8Array([5]))]), [4n]);
+  assert.deepEqual(await store.commit([inline('crash', new Uint8Array([5]))]), [{ sequence: 4n }]);
 });
