@@ -35,7 +35,7 @@ test('npm start: embedded by default, the compiled mts publishes and subscribes,
 
   const shown = await runMts(['subscribe', 'demo.hello', '--durable', 'me', '--exit-when-idle', ...urls(first)]);
   assert.equal(shown.code, 0, shown.stderr);
-  assert.match(shown.stdout.toString(), /^demo\.hello #1  2 bytes  \S+Z\n  data-size: 2\nhi\n$/);
+  assert.match(shown.stdout.toString(), /^demo\.hello #1  2 bytes  \S+Z\n  msg-id: \S+\n  data-size: 2\nhi\n$/);
 
   // A follower that outlives the server: it prints one message now and one after the restart.
   const follower = spawnMts(['subscribe', 'demo.hello', '--durable', 'follower', '--count', '2', '--json', ...urls(first)]);
