@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout } from 'node:timers/promises';
 import { Code, ConnectError, type Client } from '@connectrpc/connect';
 import type { IngressService, PublishResponse } from '../../gen/minitoolstream/ingress_pb.js';
 
@@ -21,18 +22,14 @@ export interface PublishOne {
  * stored twice. `duplicate` in the answer is the server's: with a generated
  * id it can only mean an earlier attempt of this call stored the message.
  */
-export async function publishWithRetry(
-  ingress: Client<typeof IngressService>,
-  message: PublishOne,
-  pause: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-): Promise<PublishResponse> {
+export async function publishWithRetry(ingress: Client<typeof IngressService>, message: PublishOne): Promise<PublishResponse> {
   const headers = { 'msg-id': randomUUID(), ...message.headers };
   for (let attempt = 1; ; attempt++) {
     try {
       return await ingress.publish({ ...message, headers });
     } catch (error) {
       if (attempt >= publishAttempts || !(error instanceof ConnectError) || error.code !== Code.Unavailable) throw error;
-      await pause(firstRetryDelayMs * 2 ** (attempt - 1));
+      await setTimeout(firstRetryDelayMs * 2 ** (attempt - 1));
     }
   }
 }

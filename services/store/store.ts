@@ -143,7 +143,10 @@ export interface MessageStore extends Inspection {
    * Publishes that share an `order` are committed in the order of the calls,
    * even when an earlier one waits for uploads (see {@link PublishOrder}).
    * Concurrent publishes may share one metadata commit (group commit); each
-   * batch stays atomic.
+   * batch stays atomic. A message repeating a `msg-id` inside the duplicate
+   * window stores nothing and answers the original sequence with `duplicate`;
+   * an `expected-last-sequence` the subject has passed refuses the batch with
+   * {@link ExpectedLastSequenceError} (see {@link MetadataStore.commit}).
    */
   publish(batch: PublishMessage[], signal?: AbortSignal, order?: PublishOrder): Promise<PublishResult[]>;
   /**
