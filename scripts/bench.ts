@@ -161,7 +161,7 @@ async function main(): Promise<void> {
 
   try {
     const small = mts<PublishResult>(['bench', 'publish', '--size', '1KiB', '--concurrency', '1,8,32', '--duration', flags.duration], urls);
-    const [e2e] = mts<E2eResult>(['bench', 'e2e', '--size', '1KiB', '--rate', flags.rate, '--duration', '10s'], urls);
+    const [e2e] = mts<E2eResult>(['bench', 'e2e', '--mode', 'fetch', '--size', '1KiB', '--rate', flags.rate, '--duration', '10s'], urls);
     const rssBefore = peakRssMiB(serverPid());
     const large = mts<PublishResult>(['bench', 'publish', '--size', '4MiB', '--concurrency', '1,4', '--duration', '5s'], urls);
     const rssAfter = peakRssMiB(serverPid());

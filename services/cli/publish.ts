@@ -1,20 +1,27 @@
 import { readFile } from 'node:fs/promises';
-import { globalUsage, parseCommand, positionals, UsageError } from './args.js';
+import { globalUsage, integerOption, parseCommand, positionals, UsageError } from './args.js';
 import { clientsFrom, type Command } from './command.js';
 import { writeStdout } from './output.js';
+import { publishStdinLines } from './publish-line-mode.js';
 
 const options = {
   data: { type: 'string', short: 'd' },
   file: { type: 'string', short: 'f' },
   header: { type: 'string', short: 'H', multiple: true },
   json: { type: 'boolean' },
+  batch: { type: 'string' },
+  'in-flight': { type: 'string' },
+  summary: { type: 'boolean' },
 } as const;
+
+const maxBatchMessages = 10_000;
 
 /** `mts publish`: one message from --data, --file or stdin; prints its sequence. */
 export const publishCommand: Command = {
   name: 'publish',
-  summary: 'publish one message and print its sequence',
+  summary: 'publish one message (or each stdin line) and print its sequence',
   usage: `Usage: mts publish <subject> [--data TEXT | --file PATH | < stdin] [-H name=value]...
+       mts publish <subject> --batch N [--in-flight N] [--summary] [-H name=value]... < lines
 
 Publishes one message and prints the sequence it was given.
   -d, --data TEXT        the payload as UTF-8 text
@@ -22,6 +29,12 @@ Publishes one message and prints the sequence it was given.
                          without either, the payload is read from stdin
   -H, --header NAME=VALUE  a message header; repeat for more (e.g. -H content-type=text/plain)
   --json                 print {"sequence": "...", "objectName": "..."} instead
+  --batch N              line mode: each stdin line is one message (without its newline), sent
+                         through one PublishStream in atomic batches of up to N lines; prints each
+                         line's sequence in order (--json: {"line": 1, "sequence": "..."}). A
+                         rejected batch is named on stderr by its lines and the exit status is 1
+  --in-flight N          line mode: batches sent and not yet answered at most (default 4)
+  --summary              line mode: print one summary line instead of the sequences
 
 ${globalUsage}
 
@@ -31,6 +44,18 @@ Example: mts publish demo.hello --data hi`,
     const { values, positionals: given } = parseCommand(args, options);
     const [subject] = positionals(given, 'subject');
     const headers = parseHeaders(values.header ?? []);
+    if (values.batch !== undefined) {
+      if (values.data !== undefined || values.file !== undefined)
+        throw new UsageError('--batch reads lines from stdin: drop --data and --file');
+      if (values.protocol !== 'grpc') throw new UsageError('--batch needs --protocol grpc (PublishStream streams both ways over HTTP/2)');
+      if (process.stdin.isTTY) throw new UsageError('--batch publishes the lines piped on stdin');
+      const batch = integerOption(values.batch, 'batch', 100);
+      if (batch > maxBatchMessages) throw new UsageError(`--batch is at most ${maxBatchMessages}, the server's limit per batch`);
+      const inFlight = integerOption(values['in-flight'], 'in-flight', 4);
+      const { ingress } = clientsFrom(values);
+      await publishStdinLines({ ingress, subject, headers, batch, inFlight, summary: values.summary ?? false, json: values.json ?? false });
+      return;
+    }
     const data = await payload(values.data, values.file);
     const { ingress } = clientsFrom(values);
     const response = await ingress.publish({ subject, data, headers });
