@@ -48,8 +48,9 @@ export async function closedLoop(options: ClosedLoopOptions): Promise<ClosedLoop
   const caller = async (): Promise<void> => {
     while (performance.now() < deadline) {
       const sent = performance.now();
-      messages += await options.call(failed.signal);
+      const carried = await options.call(failed.signal);
       latencies.record(performance.now() - sent);
+      messages += carried;
     }
   };
   try {
