@@ -9,6 +9,12 @@ export const PUBLISHED_BYTES = 'minitoolstream_published_bytes_total';
 export const FETCHED_BYTES = 'minitoolstream_fetched_bytes_total';
 export const READY = 'minitoolstream_ready';
 export const AUTH_FAILURES = 'minitoolstream_auth_failures_total';
+export const STORE_COMMITS = 'minitoolstream_store_commits_total';
+export const STORE_COMMIT_MESSAGES = 'minitoolstream_store_commit_messages';
+export const STORE_COMMIT_BATCHES = 'minitoolstream_store_commit_batches';
+
+// Powers of four up to the largest merged commit (20,000 messages by default).
+const commitSizeBuckets = [1, 4, 16, 64, 256, 1024, 4096, 16384];
 
 /**
  * One registry per app instance, so tests and the single-process `npm start`
@@ -58,6 +64,26 @@ export function createMetrics() {
     publishedBytes: new Counter({
       name: PUBLISHED_BYTES,
       help: 'Payload bytes accepted by Publish.',
+      registers: [registry],
+    }),
+    storeCommits: new Counter({
+      name: STORE_COMMITS,
+      help: 'Metadata commits (one Tarantool call or SQLite transaction each), by backend.',
+      labelNames: ['backend'] as const,
+      registers: [registry],
+    }),
+    storeCommitMessages: new Histogram({
+      name: STORE_COMMIT_MESSAGES,
+      help: 'Messages per metadata commit, by backend.',
+      labelNames: ['backend'] as const,
+      buckets: commitSizeBuckets,
+      registers: [registry],
+    }),
+    storeCommitBatches: new Histogram({
+      name: STORE_COMMIT_BATCHES,
+      help: 'Publish batches merged into one metadata commit (group commit), by backend.',
+      labelNames: ['backend'] as const,
+      buckets: commitSizeBuckets,
       registers: [registry],
     }),
     fetchedBytes: new Counter({

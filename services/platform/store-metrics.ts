@@ -34,3 +34,17 @@ export function instrumentStore(store: MessageStore, metrics: Metrics, backend: 
     },
   };
 }
+
+/**
+ * Counts the store's metadata commits into `minitoolstream_store_commits_total`
+ * and their sizes into the messages- and batches-per-commit histograms: the
+ * group commit at work. Returns a function that stops counting.
+ */
+export function observeCommits(store: MessageStore, metrics: Metrics, backend: string): () => void {
+  metrics.storeCommits.inc({ backend }, 0);
+  return store.onCommit(({ batches, messages }) => {
+    metrics.storeCommits.inc({ backend });
+    metrics.storeCommitMessages.observe({ backend }, messages);
+    metrics.storeCommitBatches.observe({ backend }, batches);
+  });
+}

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { createGroupCommit, defaultGroupCommitLimits, type GroupCommitLimits } from './group-commit.js';
 import { startOrphanSweeper } from './orphan-sweeper.js';
 import { publishMessages } from './publish-messages.js';
 import { readMessages } from './read-messages.js';
@@ -18,13 +19,15 @@ export interface MessageStoreOptions {
   orphanGraceMs?: number;
   /** How often orphans are looked for; default 60 s. */
   sweepIntervalMs?: number;
+  /** Bounds of one merged metadata commit; see group-commit.ts. */
+  groupCommit?: GroupCommitLimits;
 }
 
 /**
  * Assembles the {@link MessageStore} the services use from a metadata half and
  * an object half, whichever backend they come from. It owns what is the same
  * for every backend: the inline-or-object decision, upload-then-commit
- * ordering, paced payload fetching and the orphan sweep. `close()` stops the
+ * ordering, group commit, paced payload fetching and the orphan sweep. `close()` stops the
  * sweep and closes both halves.
  */
 export function createMessageStore(options: MessageStoreOptions): MessageStore {
@@ -38,12 +41,23 @@ export function createMessageStore(options: MessageStoreOptions): MessageStore {
   if (!(orphanGraceMs > 0) || !(sweepIntervalMs > 0)) throw new RangeError('orphanGraceMs and sweepIntervalMs must be > 0');
 
   const sweeper = startOrphanSweeper({ metadata, objects, graceMs: orphanGraceMs, intervalMs: sweepIntervalMs, logger });
-  const publishDeps = { metadata, objects, inlineMaxBytes, maxMessageBytes, uploadParallelism: fetchParallelism, orphanGraceMs, logger };
+  const groupCommit = createGroupCommit(metadata, options.groupCommit ?? defaultGroupCommitLimits);
+  const publishDeps = {
+    metadata,
+    objects,
+    groupCommit,
+    inlineMaxBytes,
+    maxMessageBytes,
+    uploadParallelism: fetchParallelism,
+    orphanGraceMs,
+    logger,
+  };
   const readDeps = { metadata, objects, fetchParallelism, logger };
   let closing: Promise<void> | undefined;
 
   return {
-    publish: (batch, signal) => publishMessages(publishDeps, batch, signal),
+    publish: (batch, signal, order) => publishMessages(publishDeps, batch, signal, order),
+    onCommit: (listener) => groupCommit.onCommit(listener),
     read: (subject, afterSequence, limits, signal) => readMessages(readDeps, subject, afterSequence, limits, signal),
     lastSequence: (subject, signal) => metadata.lastSequence(subject, signal),
     ackFloor: (durable, subject, signal) => metadata.ackFloor(durable, subject, signal),

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
+import type { GroupCommit } from './group-commit.js';
 import { mapOrdered } from './map-ordered.js';
 import { newObjectKey } from './object-key.js';
+import type { PublishOrder } from './publish-order.js';
 import {
   MessageTooLargeError,
   UploadExpiredError,
@@ -17,6 +19,8 @@ const defaultContentType = 'application/octet-stream';
 
 export interface PublishDependencies {
   metadata: MetadataStore;
+  /** Where the metadata commit goes: merged with concurrent ones. */
+  groupCommit: GroupCommit;
   objects: ObjectStore;
   inlineMaxBytes: number;
   maxMessageBytes: number;
@@ -45,44 +49,59 @@ interface PlannedMessage {
  * stay; their pending entries survive only if the commit did not apply, and
  * then the orphan sweep removes them after the grace period.
  */
-export async function publishMessages(deps: PublishDependencies, batch: PublishMessage[], signal?: AbortSignal): Promise<PublishResult[]> {
-  for (const { subject, data } of batch) {
-    if (data.byteLength > deps.maxMessageBytes) {
-      throw new MessageTooLargeError(
-        `message for subject ${subject} has ${data.byteLength} bytes; the limit is ${deps.maxMessageBytes} bytes`,
-      );
-    }
-  }
-  const startedAtMs = Date.now();
-  const planned: PlannedMessage[] = batch.map((message) => ({
-    message,
-    headers: { ...message.headers, [dataSizeHeader]: String(message.data.byteLength) },
-    objectKey: message.data.byteLength > deps.inlineMaxBytes ? newObjectKey(message.subject, startedAtMs) : '',
-  }));
-  const uploads = planned.filter((entry) => entry.objectKey !== '');
-  await upload(deps, uploads, startedAtMs, signal);
-
-  const timestampMs = Date.now();
-  const records: MetadataRecord[] = planned.map(({ message, headers, objectKey }) => ({
-    subject: message.subject,
-    timestampMs,
-    headers,
-    size: message.data.byteLength,
-    inline: objectKey === '' ? message.data : null,
-    objectKey,
-  }));
-  let sequences: bigint[];
+export async function publishMessages(
+  deps: PublishDependencies,
+  batch: PublishMessage[],
+  signal?: AbortSignal,
+  order?: PublishOrder,
+): Promise<PublishResult[]> {
+  // Taken before the first await, so turns follow the order of the calls.
+  const turn = order?.take();
   try {
-    sequences = await deps.metadata.commit(records, signal);
-  } catch (error) {
-    if (error instanceof UploadExpiredError)
-      await discard(
-        deps,
-        uploads.map((entry) => entry.objectKey),
-      );
-    throw error;
+    for (const { subject, data } of batch) {
+      if (data.byteLength > deps.maxMessageBytes) {
+        throw new MessageTooLargeError(
+          `message for subject ${subject} has ${data.byteLength} bytes; the limit is ${deps.maxMessageBytes} bytes`,
+        );
+      }
+    }
+    const startedAtMs = Date.now();
+    const planned: PlannedMessage[] = batch.map((message) => ({
+      message,
+      headers: { ...message.headers, [dataSizeHeader]: String(message.data.byteLength) },
+      objectKey: message.data.byteLength > deps.inlineMaxBytes ? newObjectKey(message.subject, startedAtMs) : '',
+    }));
+    const uploads = planned.filter((entry) => entry.objectKey !== '');
+    await upload(deps, uploads, startedAtMs, signal);
+
+    const timestampMs = Date.now();
+    const records: MetadataRecord[] = planned.map(({ message, headers, objectKey }) => ({
+      subject: message.subject,
+      timestampMs,
+      headers,
+      size: message.data.byteLength,
+      inline: objectKey === '' ? message.data : null,
+      objectKey,
+    }));
+    if (turn) await turn.ready;
+    // Submitting queues the records synchronously, so the next turn queues behind them.
+    const committing = deps.groupCommit.commit(records, signal);
+    turn?.done();
+    let sequences: bigint[];
+    try {
+      sequences = await committing;
+    } catch (error) {
+      if (error instanceof UploadExpiredError)
+        await discard(
+          deps,
+          uploads.map((entry) => entry.objectKey),
+        );
+      throw error;
+    }
+    return sequences.map((sequence, index) => ({ sequence, objectName: planned[index]!.objectKey }));
+  } finally {
+    turn?.done();
   }
-  return sequences.map((sequence, index) => ({ sequence, objectName: planned[index]!.objectKey }));
 }
 
 async function upload(deps: PublishDependencies, uploads: PlannedMessage[], startedAtMs: number, signal?: AbortSignal): Promise<void> {

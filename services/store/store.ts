@@ -6,6 +6,9 @@
  *
  * Sequences are `bigint` everywhere: they are uint64 on the wire.
  */
+import type { PublishOrder } from './publish-order.js';
+
+export type { PublishOrder };
 
 /** One message as a publisher hands it in. */
 export interface PublishMessage {
@@ -19,6 +22,12 @@ export interface PublishResult {
   sequence: bigint;
   /** Object-store key of a large payload; `""` when stored inline. */
   objectName: string;
+}
+
+/** One metadata commit: how many publish batches it merged and how many messages they held. */
+export interface CommitStats {
+  batches: number;
+  messages: number;
 }
 
 /** A committed message as Fetch delivers it. */
@@ -52,8 +61,17 @@ export interface MessageStore {
    * Commits a batch atomically: each message gets the next gapless sequence of
    * its subject, in input order. Large payloads are written to the object
    * store before the metadata commit, so metadata never names a missing object.
+   * Publishes that share an `order` are committed in the order of the calls,
+   * even when an earlier one waits for uploads (see {@link PublishOrder}).
+   * Concurrent publishes may share one metadata commit (group commit); each
+   * batch stays atomic.
    */
-  publish(batch: PublishMessage[], signal?: AbortSignal): Promise<PublishResult[]>;
+  publish(batch: PublishMessage[], signal?: AbortSignal, order?: PublishOrder): Promise<PublishResult[]>;
+  /**
+   * Calls `listener` after every metadata commit with what it carried, for
+   * metrics. Returns a function that removes the listener.
+   */
+  onCommit(listener: (commit: CommitStats) => void): () => void;
   /** Messages with sequence > afterSequence, in order, read lazily. */
   read(subject: string, afterSequence: bigint, limits: ReadLimits, signal?: AbortSignal): AsyncIterable<StoredMessage>;
   /** Highest committed sequence of the subject; 0n if none. */
@@ -170,6 +188,13 @@ export class AckBeyondEndError extends StoreError {
 /** A commit referenced an object key whose pending entry was already swept. */
 export class UploadExpiredError extends StoreError {
   override name = 'UploadExpiredError';
+  /** The key the commit refused, when the backend named it: tells which of merged batches failed. */
+  constructor(
+    message: string,
+    readonly objectKey?: string,
+  ) {
+    super(message);
+  }
 }
 
 /** An object key is not in the object store. */

@@ -14,8 +14,9 @@ import { verifyToken } from './token-verifier.js';
  *   unauthenticated caller cannot make the server read a large message. It
  *   refuses methods missing from the permission table (default deny),
  *   verifies the bearer token and puts the caller under {@link principalKey}.
- * - `interceptor` sees the parsed request and checks the permission on its
- *   subject.
+ * - `interceptor` sees the parsed request and checks the permission on each
+ *   subject it names (every message of a batch; every request of a client or
+ *   bidi stream as it is read, a refused one ending the stream).
  */
 export interface AuthLayer {
   requestGate(context: HandlerContext): Promise<void>;
@@ -75,29 +76,55 @@ export async function openAuthLayer(config: AuthConfig, options: AuthLayerOption
         authorize(principal, rule, request.message);
         return next(request);
       }
-      // Per-subject rules need the one request message of a server stream; client streams are not covered.
-      if (request.method.methodKind !== 'server_streaming') {
-        throw refused(new AuthFailure('permission_denied', `${request.method.name} has no per-subject authorization`));
+      if (request.method.methodKind === 'server_streaming') {
+        // The one request message is checked before the handler starts.
+        const input = request.message[Symbol.asyncIterator]();
+        const first = await input.next();
+        if (first.done !== true) authorize(principal, rule, first.value);
+        return next({ ...request, message: replay(first, input) });
       }
-      const input = request.message[Symbol.asyncIterator]();
-      const first = await input.next();
-      if (first.done !== true) authorize(principal, rule, first.value);
-      return next({ ...request, message: replay(first, input) });
+      // Client and bidi streams: each request is checked as the handler reads it, and a refused one ends the stream.
+      return next({ ...request, message: authorizeEach(principal, rule, request.message) });
     },
 
     close: () => keys.close(),
   };
 
+  /**
+   * The caller may call the method and use every subject the message names:
+   * its `subject`, or the `subject` of each of its `messages` (a batch).
+   */
   function authorize(client: Client, rule: { anyOf: readonly string[] }, message: unknown): void {
-    const subject = (message as { subject?: unknown }).subject;
-    if (typeof subject !== 'string') throw refused(new AuthFailure('permission_denied', 'request names no subject'));
+    const subjects = subjectsOf(message);
+    if (subjects === undefined) throw refused(new AuthFailure('permission_denied', 'request names no subject'));
     if (!permitted(rule, client.permissions)) {
       throw refused(new AuthFailure('permission_denied', `token does not grant ${rule.anyOf.join(' or ')}`));
     }
-    if (!subjectAllowed(client.allowedSubjects, subject)) {
-      throw refused(new AuthFailure('permission_denied', `token does not allow subject "${subject}"`));
+    const allowed = new Set<string>();
+    for (const subject of subjects) {
+      if (allowed.has(subject)) continue;
+      if (!subjectAllowed(client.allowedSubjects, subject)) {
+        throw refused(new AuthFailure('permission_denied', `token does not allow subject "${subject}"`));
+      }
+      allowed.add(subject);
     }
   }
+
+  async function* authorizeEach<T>(client: Client, rule: { anyOf: readonly string[] }, input: AsyncIterable<T>): AsyncGenerator<T> {
+    for await (const message of input) {
+      authorize(client, rule, message);
+      yield message;
+    }
+  }
+}
+
+/** The subjects a request names, or undefined if it names none in a known shape. */
+function subjectsOf(message: unknown): string[] | undefined {
+  const { subject, messages } = message as { subject?: unknown; messages?: unknown };
+  if (typeof subject === 'string') return [subject];
+  if (!Array.isArray(messages)) return undefined;
+  const subjects = messages.map((item) => (item as { subject?: unknown }).subject);
+  return subjects.every((item) => typeof item === 'string') ? (subjects as string[]) : undefined;
 }
 
 /** The stream as it was, with its first element already taken. */

@@ -1,4 +1,4 @@
-/** What a call needs: nothing (probes, reflection) or one of some permissions on the request's subject. */
+/** What a call needs: nothing (probes, reflection) or one of some permissions on every subject its requests name. */
 export type AccessRule = { open: true } | { open: false; anyOf: readonly string[] };
 
 const open: AccessRule = { open: true };
@@ -7,7 +7,7 @@ const subscribe: AccessRule = { open: false, anyOf: ['subscribe'] };
 // Reading a consumer's position or messages is part of following a subject.
 const read: AccessRule = { open: false, anyOf: ['fetch', 'subscribe'] };
 
-const ingress = { Publish: publish };
+const ingress = { Publish: publish, PublishBatch: publish, PublishStream: publish };
 const egress = { Subscribe: subscribe, Fetch: read, GetLastSequence: read, AckMessage: read };
 
 /**

@@ -98,7 +98,7 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
   const commitTransaction = db.transaction((batch: MetadataRecord[]): bigint[] => {
     for (const { objectKey } of batch) {
       if (objectKey !== '' && statements.removePending.run(objectKey).changes === 0) {
-        throw new UploadExpiredError(`upload ${objectKey} has no pending entry (swept or never registered)`);
+        throw new UploadExpiredError(`upload ${objectKey} has no pending entry (swept or never registered)`, objectKey);
       }
     }
     const next = new Map<string, bigint>();

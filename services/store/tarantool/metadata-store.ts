@@ -65,7 +65,8 @@ function createProcedures(link: TarantoolLink): MetadataStore {
     async commit(batch: MetadataRecord[], signal?: AbortSignal): Promise<bigint[]> {
       const outcome = await invoke('mts_commit', [batch.map(toWireRecord)], signal);
       if (outcome.code === 'UPLOAD_EXPIRED') {
-        throw new UploadExpiredError(`pending upload ${String(outcome.object_key)} expired before its commit`);
+        const key = String(outcome.object_key);
+        throw new UploadExpiredError(`pending upload ${key} expired before its commit`, key);
       }
       if (!outcome.ok) throw new StoreError(`tarantool procedure mts_commit failed with ${outcome.code}`);
       return (outcome.sequences as string[]).map((sequence) => BigInt(sequence));
