@@ -22,7 +22,11 @@ const readyTimeoutMs = 15_000;
  * temporary folder, and resolves once the port accepts connections. Its
  * output is kept and shown only if it exits early.
  */
-export async function startNativeServer(name: string, command: string, args: (port: number, dir: string) => string[]): Promise<NativeServer> {
+export async function startNativeServer(
+  name: string,
+  command: string,
+  args: (port: number, dir: string) => string[],
+): Promise<NativeServer> {
   const dir = mkdtempSync(path.join(tmpdir(), `mts-compare-${name}-`));
   const port = await freePort();
   const child = spawn(command, args(port, dir), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -61,7 +61,18 @@ export async function startRedisStreams(options: BrokerOptions): Promise<Broker>
           publish: (payload) => publisher.xadd(key, '*', 'data', Buffer.from(payload)),
           async consume(arrived, signal) {
             while (!signal.aborted) {
-              const streams = await reader.xreadgroupBuffer('GROUP', 'bench', 'reader', 'COUNT', 1000, 'BLOCK', blockMs, 'STREAMS', key, '>');
+              const streams = await reader.xreadgroupBuffer(
+                'GROUP',
+                'bench',
+                'reader',
+                'COUNT',
+                1000,
+                'BLOCK',
+                blockMs,
+                'STREAMS',
+                key,
+                '>',
+              );
               const entries = streams?.[0]?.[1] ?? [];
               for (const [, fields] of entries) arrived(fields![1]!);
               if (entries.length > 0) await reader.xack(key, 'bench', ...entries.map(([id]) => id));
