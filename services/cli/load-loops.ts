@@ -92,6 +92,8 @@ export interface OpenLoopResult {
   sizeBytes: number;
   sent: number;
   delivered: number;
+  /** Delivered messages over the time from the first publish to the last arrival: below `rate` when the path is saturated. */
+  deliveredPerSecond: number;
   /** From starting the publish to the consumer holding the message. */
   latency: LatencySummary;
   publishLatency: LatencySummary;
@@ -122,6 +124,8 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
   setMaxListeners(total + 10, stop.signal);
   let sent = 0;
   let waiting = 0;
+  let started = 0;
+  let lastArrival = 0;
 
   const payloadOf = (index: number): Uint8Array => {
     const payload = Buffer.from(body);
@@ -136,7 +140,9 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
     if (index > total || arrivedAlready[index] === 1) return;
     arrivedAlready[index] = 1;
     waiting--;
-    if (index < total) latency.record(performance.now() - startedAt[index]!);
+    if (index === total) return;
+    lastArrival = performance.now();
+    latency.record(lastArrival - startedAt[index]!);
   };
 
   let failure: unknown;
@@ -161,7 +167,7 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
     await drainUntil(performance.now() + options.drainMs);
     if (waiting > 0 && failure === undefined) throw new Error(`${options.label}: the first message did not arrive in time`);
 
-    const started = performance.now();
+    started = performance.now();
     for (let index = 0; index < total && failure === undefined; index++) {
       const wait = started + (index * 1000) / rate - performance.now();
       if (wait > 0) await pause(wait);
@@ -185,6 +191,7 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
     sizeBytes: body.length,
     sent,
     delivered: latency.count,
+    deliveredPerSecond: latency.count === 0 ? 0 : latency.count / ((lastArrival - started) / 1000),
     latency: latency.summary(),
     publishLatency: publishLatency.summary(),
   };
