@@ -13,6 +13,7 @@ import { benchE2e, e2eModes } from './bench-e2e.js';
 import { benchPublish, publishModes } from './bench-publish.js';
 import { clientsFrom, type Command } from './command.js';
 import { formatLatencies } from './latency.js';
+import { checkStreamingProtocol } from './publish-stream.js';
 import { writeStdout } from './output.js';
 
 const options = {
@@ -67,6 +68,7 @@ ${globalUsage}`,
 
     if (mode === 'publish') {
       const publishMode = oneOf(values.mode ?? 'unary', publishModes);
+      if (publishMode === 'stream') checkStreamingProtocol(values.protocol, '--mode stream');
       const batch = integerOption(values.batch, 'batch', 100);
       for (const concurrency of integerListOption(values.concurrency, 'concurrency')) {
         const subject = values.subject ?? 'bench.publish';
@@ -89,6 +91,7 @@ ${globalUsage}`,
       }
     } else if (mode === 'e2e') {
       const e2eMode = oneOf(values.mode ?? 'consume', e2eModes);
+      if (e2eMode === 'consume') checkStreamingProtocol(values.protocol, '--mode consume');
       const id = randomBytes(4).toString('hex');
       const rate = integerOption(values.rate, 'rate', 200);
       const subject = values.subject ?? `bench.e2e.${id}`;

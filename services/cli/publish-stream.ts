@@ -3,6 +3,7 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { codeFromString } from '@connectrpc/connect/protocol-connect';
 import type { PublishRequestSchema, PublishResponse, PublishStreamRequestSchema } from '../../gen/minitoolstream/ingress_pb.js';
+import { UsageError } from './args.js';
 import type { Clients } from './clients.js';
 
 export type PublishMessage = MessageInitShape<typeof PublishRequestSchema>;
@@ -74,4 +75,9 @@ export function openPublishStream(ingress: Clients['ingress'], signal?: AbortSig
       if (failure !== undefined) throw failure;
     },
   };
+}
+
+/** PublishStream sends and receives at once, which needs HTTP/2; `--protocol connect` speaks HTTP/1.1 here. */
+export function checkStreamingProtocol(protocol: string, what: string): void {
+  if (protocol !== 'grpc') throw new UsageError(`${what} needs --protocol grpc (PublishStream streams both ways over HTTP/2)`);
 }

@@ -3,6 +3,7 @@ import { globalUsage, integerOption, parseCommand, positionals, UsageError } fro
 import { clientsFrom, type Command } from './command.js';
 import { writeStdout } from './output.js';
 import { publishStdinLines } from './publish-line-mode.js';
+import { checkStreamingProtocol } from './publish-stream.js';
 
 const options = {
   data: { type: 'string', short: 'd' },
@@ -47,7 +48,7 @@ Example: mts publish demo.hello --data hi`,
     if (values.batch !== undefined) {
       if (values.data !== undefined || values.file !== undefined)
         throw new UsageError('--batch reads lines from stdin: drop --data and --file');
-      if (values.protocol !== 'grpc') throw new UsageError('--batch needs --protocol grpc (PublishStream streams both ways over HTTP/2)');
+      checkStreamingProtocol(values.protocol, '--batch');
       if (process.stdin.isTTY) throw new UsageError('--batch publishes the lines piped on stdin');
       const batch = integerOption(values.batch, 'batch', 100);
       if (batch > maxBatchMessages) throw new UsageError(`--batch is at most ${maxBatchMessages}, the server's limit per batch`);
