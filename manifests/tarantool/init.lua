@@ -11,7 +11,9 @@
 --
 -- Calling conventions (the driver's limits decide them):
 --   * sequences cross the wire as decimal strings, both ways, so uint64 stays exact;
---   * inline payloads cross as base64 and are stored as raw bytes;
+--   * inline payloads are stored as raw bytes; they arrive as MessagePack bin
+--     (mts_commit's positional records) and leave as base64 (the driver decodes
+--     every string it reads as UTF-8);
 --   * expected failures return {ok = false, code = ...}; only bugs raise.
 
 local fiber = require('fiber')
@@ -168,61 +170,104 @@ function mts_ping()
     return { ok = true }
 end
 
---- Commits a batch of records in one transaction. Each record:
---- {subject, timestamp_ms, headers, size, data (base64 or nil), object_key}.
---- Returns {ok = true, sequences = {decimal...}} in input order, or
---- {ok = false, code = 'UPLOAD_EXPIRED', object_key = k} when an object key has
---- no pending-upload row (then nothing is committed).
-function mts_commit(batch)
-    -- Check every key before writing: memtx does not yield until box.commit,
-    -- so nothing can sweep a pending row between this check and the deletes.
+-- A record as older ingresses send it, a map with base64 data, in the
+-- positional form commit_rows takes: {subject, timestamp_ms, headers, size, data, object_key}.
+local function row_of_map(record)
+    local data = nil
+    if record.data ~= nil and record.data ~= box.NULL then
+        data = digest.base64_decode(record.data)
+    end
+    return { record.subject, u64(record.timestamp_ms, 'timestamp_ms'), record.headers or {}, u64(record.size, 'size'), data, record.object_key or '' }
+end
+
+-- Inserts positional rows in one transaction. Each subject's counter row is
+-- read once and written once, however many of its messages the batch holds.
+-- Returns subject -> first sequence given in this batch; the rest of a
+-- subject's rows follow it one by one in input order (nothing yields in
+-- between, so nothing else can take a number).
+local function commit_rows(rows)
     local seen = {}
-    for _, record in ipairs(batch) do
-        local key = record.object_key or ''
+    for _, row in ipairs(rows) do
+        local key = row[6]
         if key ~= '' then
             if seen[key] or box.space.mts_pending_uploads:get(key) == nil then
-                return { ok = false, code = 'UPLOAD_EXPIRED', object_key = key }
+                return nil, key
             end
             seen[key] = true
         end
     end
 
-    local sequences = {}
-    local touched = {}
+    local counters = {}
+    local first = {}
     transaction(function()
-        for i, record in ipairs(batch) do
-            local subject = record.subject
-            local key = record.object_key or ''
-            local data = nil
-            if record.data ~= nil and record.data ~= box.NULL then
-                data = digest.base64_decode(record.data)
+        local messages = box.space.mts_messages
+        local pending = box.space.mts_pending_uploads
+        for _, row in ipairs(rows) do
+            local subject = row[1]
+            local counter = counters[subject]
+            if counter == nil then
+                local stored = box.space.mts_subjects:get(subject)
+                counter = stored and { stored.last_sequence, stored.message_count, stored.bytes } or { 0, 0, 0 }
+                counters[subject] = counter
+                first[subject] = counter[1] + 1
             end
-            local size = u64(record.size, 'size')
-            local row = box.space.mts_subjects:get(subject)
-            local sequence = (row and row.last_sequence or 0) + 1
-            box.space.mts_subjects:replace({
-                subject,
-                sequence,
-                (row and row.message_count or 0) + 1,
-                (row and row.bytes or 0) + size,
-            })
-            box.space.mts_messages:insert({
-                subject, sequence, u64(record.timestamp_ms, 'timestamp_ms'),
-                setmetatable(record.headers or {}, { __serialize = 'map' }),
-                size, data, key,
-            })
-            if key ~= '' then
-                box.space.mts_pending_uploads:delete(key)
+            local size = row[4]
+            counter[1] = counter[1] + 1
+            counter[2] = counter[2] + 1
+            counter[3] = counter[3] + size
+            messages:insert({ subject, counter[1], row[2], setmetatable(row[3], { __serialize = 'map' }), size, row[5], row[6] })
+            if row[6] ~= '' then
+                pending:delete(row[6])
             end
-            sequences[i] = decimal(sequence)
-            touched[subject] = true
+        end
+        for subject, counter in pairs(counters) do
+            box.space.mts_subjects:replace({ subject, counter[1], counter[2], counter[3] })
         end
     end)
-    for subject in pairs(touched) do
+    for subject in pairs(counters) do
         local watcher = watchers[subject]
         if watcher ~= nil then
             watcher.cond:broadcast()
         end
+    end
+    return first
+end
+
+--- Commits a batch of records in one transaction, all or nothing. A record is
+--- positional, {subject, timestamp_ms, headers, size, data, object_key} with
+--- data as raw bytes (MessagePack bin) or nil: then the answer is
+--- {ok = true, first = {subject = decimal}}, the first sequence each subject
+--- got, its later records numbered on in input order. A record may also be a
+--- map {subject, timestamp_ms, headers, size, data (base64 or nil),
+--- object_key}, as ingresses before the positional form send it: then the
+--- answer is {ok = true, sequences = {decimal...}} in input order. Either way
+--- {ok = false, code = 'UPLOAD_EXPIRED', object_key = k} when an object key has
+--- no pending-upload row (then nothing is committed).
+function mts_commit(batch)
+    local positional = batch[1] == nil or batch[1][1] ~= nil
+    local rows = batch
+    if not positional then
+        rows = {}
+        for i, record in ipairs(batch) do
+            rows[i] = row_of_map(record)
+        end
+    end
+    local first, expired = commit_rows(rows)
+    if first == nil then
+        return { ok = false, code = 'UPLOAD_EXPIRED', object_key = expired }
+    end
+    if positional then
+        local answer = {}
+        for subject, sequence in pairs(first) do
+            answer[subject] = decimal(sequence)
+        end
+        return { ok = true, first = answer }
+    end
+    local next_of = first
+    local sequences = {}
+    for i, row in ipairs(rows) do
+        sequences[i] = decimal(next_of[row[1]])
+        next_of[row[1]] = next_of[row[1]] + 1
     end
     return { ok = true, sequences = sequences }
 end

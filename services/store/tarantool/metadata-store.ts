@@ -69,7 +69,7 @@ function createProcedures(link: TarantoolLink): MetadataStore {
         throw new UploadExpiredError(`pending upload ${key} expired before its commit`, key);
       }
       if (!outcome.ok) throw new StoreError(`tarantool procedure mts_commit failed with ${outcome.code}`);
-      return (outcome.sequences as string[]).map((sequence) => BigInt(sequence));
+      return sequencesFrom(batch, outcome.first as Record<string, string>);
     },
 
     async readAfter(subject, afterSequence, limit, signal) {
@@ -128,16 +128,30 @@ function createProcedures(link: TarantoolLink): MetadataStore {
   };
 }
 
-/** Inline bytes travel as base64: the driver would mangle them as UTF-8 text. */
+/**
+ * A record as mts_commit's positional row. Inline bytes go as MessagePack bin:
+ * the driver encodes a Buffer so, and a view over the payload copies nothing.
+ */
 function toWireRecord(record: MetadataRecord) {
-  return {
-    subject: record.subject,
-    timestamp_ms: String(record.timestampMs),
-    headers: record.headers,
-    size: record.size,
-    data: record.inline === null ? null : Buffer.from(record.inline).toString('base64'),
-    object_key: record.objectKey,
-  };
+  const { inline } = record;
+  return [
+    record.subject,
+    record.timestampMs,
+    record.headers,
+    record.size,
+    inline === null ? null : Buffer.from(inline.buffer, inline.byteOffset, inline.byteLength),
+    record.objectKey,
+  ];
+}
+
+/** mts_commit answers each subject's first sequence; its later records follow one by one, in input order. */
+function sequencesFrom(batch: MetadataRecord[], first: Record<string, string>): bigint[] {
+  const next = new Map<string, bigint>();
+  return batch.map(({ subject }) => {
+    const sequence = next.get(subject) ?? BigInt(first[subject]!);
+    next.set(subject, sequence + 1n);
+    return sequence;
+  });
 }
 
 function fromWireRow(subject: string, row: WireRow): MetadataRow {

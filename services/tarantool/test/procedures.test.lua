@@ -23,8 +23,17 @@ local function object(subject, key, size)
     return { subject = subject, timestamp_ms = 1700000000000, headers = {}, size = size, data = box.NULL, object_key = key }
 end
 
+-- All 256 byte values, in order.
+local function every_byte()
+    local bytes = {}
+    for i = 0, 255 do
+        bytes[#bytes + 1] = string.char(i)
+    end
+    return table.concat(bytes)
+end
+
 local test = tap.test('mts procedures')
-test:plan(12)
+test:plan(13)
 
 test:test('ping', function(t)
     t:plan(1)
@@ -43,13 +52,24 @@ test:test('commit assigns gapless sequences per subject', function(t)
     t:is(box.space.mts_subjects:get('a').message_count, 3, 'message count kept')
 end)
 
+test:test('positional rows carry raw bytes and answer each subject its first sequence', function(t)
+    t:plan(6)
+    local all = every_byte()
+    local function row(subject, data)
+        return { subject, 1700000000000, { ['data-size'] = tostring(#data) }, #data, data, '' }
+    end
+    local r = mts_commit({ row('p', all), row('q', 'x'), row('p', ''), row('p', 'z') })
+    t:ok(r.ok, 'batch committed')
+    t:is_deeply(r.first, { p = '1', q = '1' }, 'the first sequence of each subject')
+    t:is(box.space.mts_messages:get({ 'p', 1 }).data, all, 'all 256 byte values stored as they came')
+    t:is(box.space.mts_messages:get({ 'p', 3 }).data, 'z', 'later rows of a subject numbered on in input order')
+    t:is(box.space.mts_subjects:get('p').message_count, 3, 'counter row written once with the whole count')
+    t:is_deeply(mts_commit({ row('p', 'next') }).first, { p = '4' }, 'the next batch continues the subject')
+end)
+
 test:test('read_after returns rows in order with raw bytes round-tripped', function(t)
     t:plan(7)
-    local bytes = {}
-    for i = 0, 255 do
-        bytes[#bytes + 1] = string.char(i)
-    end
-    local all = table.concat(bytes)
+    local all = every_byte()
     local seq = mts_commit({ msg('bin', all), msg('bin', '') }).sequences
     t:is_deeply(seq, { '1', '2' }, 'committed')
     t:is(box.space.mts_messages:get({ 'bin', 1 }).data, all, 'stored as raw bytes, not base64')
