@@ -41,10 +41,9 @@ box.cfg({
     memtx_memory = tonumber(env('TARANTOOL_MEMTX_MEMORY', tostring(256 * 1024 * 1024))),
     wal_mode = 'write',
     log_level = 5,
-    -- Every subject an egress replica follows keeps one mts_wait_for_commit
-    -- request open (a fiber of about 10 KB). At the default of 768 that many
-    -- open requests stop Tarantool reading any request at all, publishes
-    -- included; this is the ceiling of watched subjects summed over replicas.
+    -- Egress replicas hold one mts_wait_for_changes request open each; the
+    -- headroom is for egress replicas of the previous release, which hold one
+    -- mts_wait_for_commit per watched subject during a rolling update.
     net_msg_max = tonumber(env('TARANTOOL_NET_MSG_MAX', '16384')),
 })
 
@@ -165,6 +164,28 @@ end
 -- Fibers blocked in mts_wait_for_commit, per subject; commit broadcasts.
 local watchers = {}
 
+-- The change feed: every commit and every ack that moves a floor appends
+-- what changed under the next version; mts_wait_for_changes answers from it,
+-- so one waiting call per egress process covers every subject it watches.
+-- It lives in memory: `epoch` names this process's feed, and a caller whose
+-- cursor is of another epoch or older than the ring re-reads instead.
+local feed_capacity = 16384
+local feed = {
+    epoch = decimal(fiber.time64()),
+    version = 0,
+    ring = {},
+    cond = fiber.cond(),
+}
+
+local function feed_cursor()
+    return feed.epoch .. ':' .. feed.version
+end
+
+local function feed_append(change)
+    feed.version = feed.version + 1
+    feed.ring[feed.version % feed_capacity] = change
+end
+
 --- Liveness probe for health checks.
 function mts_ping()
     return { ok = true }
@@ -224,12 +245,14 @@ local function commit_rows(rows)
             box.space.mts_subjects:replace({ subject, counter[1], counter[2], counter[3] })
         end
     end)
-    for subject in pairs(counters) do
+    for subject, counter in pairs(counters) do
+        feed_append({ subject = subject, last = decimal(counter[1]) })
         local watcher = watchers[subject]
         if watcher ~= nil then
             watcher.cond:broadcast()
         end
     end
+    feed.cond:broadcast()
     return first
 end
 
@@ -317,6 +340,8 @@ function mts_ack(durable, subject, sequence)
     if wanted > floor then
         box.space.mts_consumers:replace({ durable, subject, wanted })
         floor = wanted
+        feed_append({ subject = subject, durable = durable, floor = decimal(floor) })
+        feed.cond:broadcast()
     end
     return { ok = true, floor = decimal(floor) }
 end
@@ -332,8 +357,47 @@ function mts_claim_consumer(durable, subject, owner)
     return { ok = true, owned = row.owner == owner }
 end
 
+--- Last sequences of many subjects in one call, in input order ('0' if none).
+function mts_last_sequences(subjects)
+    local lasts = {}
+    for i, subject in ipairs(subjects) do
+        lasts[i] = decimal(last_sequence(subject))
+    end
+    return { ok = true, lasts = lasts }
+end
+
+--- The change feed after `cursor`: blocks until something changed or
+--- `timeout_s` passes, then returns {ok, cursor, changes} with at most `limit`
+--- changes in commit order, each {subject, last} (a commit) or {subject,
+--- durable, floor} (an ack). Answers {ok, cursor, resync = true} at once when
+--- the cursor is '' or of another epoch, or so old that the ring dropped what
+--- followed it: the caller then re-reads what it watches, from that cursor on.
+function mts_wait_for_changes(cursor, timeout_s, limit)
+    local epoch, version = tostring(cursor):match('^(%d+):(%d+)$')
+    version = tonumber(version)
+    if epoch ~= feed.epoch or version > feed.version or version < feed.version - feed_capacity then
+        return { ok = true, cursor = feed_cursor(), resync = true }
+    end
+    local deadline = fiber.clock() + math.min(tonumber(timeout_s) or 0, 3600)
+    while feed.version == version do
+        local remaining = deadline - fiber.clock()
+        if remaining <= 0 then
+            return { ok = true, cursor = feed_cursor(), changes = {} }
+        end
+        feed.cond:wait(remaining)
+    end
+    local last = math.min(feed.version, version + math.max(tonumber(limit) or 1, 1))
+    local changes = {}
+    for v = version + 1, last do
+        changes[#changes + 1] = feed.ring[v % feed_capacity]
+    end
+    return { ok = true, cursor = feed.epoch .. ':' .. last, changes = changes }
+end
+
 --- Blocks until the subject's last sequence exceeds `after` or `timeout_s`
 --- passes, then returns the last sequence. Woken by mts_commit, never polls.
+--- Kept for egress replicas of the previous release during a rolling update;
+--- this release waits with mts_wait_for_changes.
 function mts_wait_for_commit(subject, after, timeout_s)
     local floor = u64(after, 'after')
     local deadline = fiber.clock() + math.min(tonumber(timeout_s) or 0, 3600)
@@ -425,8 +489,8 @@ end
 
 local procedures = {
     'mts_ping', 'mts_commit', 'mts_read_after', 'mts_last_sequence', 'mts_ack_floor', 'mts_ack',
-    'mts_claim_consumer', 'mts_wait_for_commit', 'mts_add_pending_upload', 'mts_list_stale_pending_uploads',
-    'mts_remove_pending_upload', 'mts_delete_through',
+    'mts_claim_consumer', 'mts_wait_for_commit', 'mts_wait_for_changes', 'mts_last_sequences', 'mts_add_pending_upload',
+    'mts_list_stale_pending_uploads', 'mts_remove_pending_upload', 'mts_delete_through',
 }
 
 -- The connector may execute our procedures and nothing else; setuid lets a

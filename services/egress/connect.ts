@@ -1,4 +1,3 @@
-import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { ConnectRouter, HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { EgressService } from '../../gen/minitoolstream/egress_pb.js';
 import { EgressService as UnqualifiedEgressService } from '../../gen/unqualified_aliases_pb.js';
@@ -6,18 +5,28 @@ import { durableOwnership } from '../platform/auth/durable-owner.js';
 import { principalKey } from '../platform/auth/principal.js';
 import type { ServiceDefinition, ServiceDeps } from '../platform/start-service.js';
 import { batchSize, checkDurableName, checkSequence, checkSubject } from '../platform/validation.js';
+import { consumeFrames, consumeHeartbeatMs } from './consume.js';
 import { createSubjectWatch } from './subject-watch.js';
+import { toWireMessage } from './wire-message.js';
 
 /** Bytes of payload one Fetch sends at most (a single larger message still goes alone). */
 export const fetchMaxBytes = 16 * 1024 * 1024;
 
+export interface EgressOptions {
+  /** Quiet time before a Consume stream sends an empty frame; tests shorten it. */
+  consumeHeartbeatMs?: number;
+}
+
 /**
- * Subscribe, Fetch, AckMessage and GetLastSequence. Streams end when the
- * client goes away or the server starts draining; Fetch streams each message
- * as it is read, never the whole batch first.
+ * Subscribe, Fetch, Consume, AckMessage and GetLastSequence. Streams end when
+ * the client goes away or the server starts draining; Fetch streams each
+ * message as it is read, never the whole batch first.
  */
-export function egressRoutes({ store, metrics, logger, readiness }: ServiceDeps): (router: ConnectRouter) => void {
-  const watch = createSubjectWatch({ store, logger });
+export function egressRoutes(
+  { store, metrics, logger, readiness }: ServiceDeps,
+  { consumeHeartbeatMs: heartbeatMs = consumeHeartbeatMs }: EgressOptions = {},
+): (router: ConnectRouter) => void {
+  const watch = createSubjectWatch({ store, logger, signal: readiness.draining });
   const ownership = durableOwnership(store, metrics);
   // The checked durable name, once the caller is known to own it on `subject`.
   const ownDurable = async (name: string, subject: string, context: HandlerContext): Promise<string> => {
@@ -26,7 +35,7 @@ export function egressRoutes({ store, metrics, logger, readiness }: ServiceDeps)
     return durable;
   };
 
-  const impl: Partial<ServiceImpl<typeof EgressService>> = {
+  const impl: ServiceImpl<typeof EgressService> = {
     async *subscribe(request, context) {
       const subject = checkSubject(request.subject);
       // A start sequence names the first message of interest; without one the durable's ack floor decides.
@@ -49,14 +58,16 @@ export function egressRoutes({ store, metrics, logger, readiness }: ServiceDeps)
       const floor = await store.ackFloor(durable, subject, context.signal);
       for await (const message of store.read(subject, floor, { maxMessages, maxBytes: fetchMaxBytes }, context.signal)) {
         metrics.fetchedBytes.inc(message.data.length);
-        yield {
-          subject: message.subject,
-          sequence: message.sequence,
-          data: message.data,
-          headers: message.headers,
-          timestamp: timestampFromMs(message.timestampMs),
-        };
+        yield toWireMessage(message);
       }
+    },
+
+    async *consume(request, context) {
+      const subject = checkSubject(request.subject);
+      const durable = await ownDurable(request.durableName, subject, context);
+      const ended = AbortSignal.any([context.signal, readiness.draining]);
+      const { startSequence, maxAckPending, maxBatch } = request;
+      yield* consumeFrames({ store, watch, metrics, heartbeatMs }, { subject, durable, startSequence, maxAckPending, maxBatch }, ended);
     },
 
     async getLastSequence(request, context) {
@@ -79,8 +90,13 @@ export function egressRoutes({ store, metrics, logger, readiness }: ServiceDeps)
   };
 }
 
-export const egressService: ServiceDefinition = {
-  name: 'egress',
-  services: [EgressService, UnqualifiedEgressService],
-  routes: egressRoutes,
-};
+/** The egress service; `options` only for tests that need other timings. */
+export function createEgressService(options: EgressOptions = {}): ServiceDefinition {
+  return {
+    name: 'egress',
+    services: [EgressService, UnqualifiedEgressService],
+    routes: (deps) => egressRoutes(deps, options),
+  };
+}
+
+export const egressService: ServiceDefinition = createEgressService();

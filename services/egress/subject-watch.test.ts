@@ -1,34 +1,109 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
 import { pino } from 'pino';
-import { createMessageStore } from '../store/message-store.js';
-import { eventually, payload } from '../testing/conformance-harness.js';
-import { embeddedBackend } from '../testing/embedded-backend.js';
+import { openSqliteMetadataStore } from '../store/embedded/sqlite-metadata-store.js';
+import type { MetadataRecord, MetadataStore } from '../store/store.js';
+import { eventually } from '../testing/conformance-harness.js';
 import { countWaits, type WaitCounter } from '../testing/wrapped-backend.js';
 import { createSubjectWatch } from './subject-watch.js';
 
-test('a watcher outlives its followers only until its wait returns, and a returning follower reuses it', async (t) => {
-  const { metadata, objects } = await embeddedBackend.open(t);
+const record = (subject: string): MetadataRecord => ({
+  subject,
+  timestampMs: Date.now(),
+  headers: {},
+  size: 1,
+  inline: Uint8Array.of(1),
+  objectKey: '',
+});
+
+async function openStores(t: TestContext, count: number): Promise<MetadataStore[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'minitoolstream-watch-'));
+  const stores = await Promise.all(Array.from({ length: count }, () => openSqliteMetadataStore({ file: join(dir, 'metadata.sqlite') })));
+  t.after(async () => {
+    await Promise.all(stores.map((store) => store.close()));
+    await rm(dir, { recursive: true, force: true });
+  });
+  return stores;
+}
+
+/** The next value of `iterator`, failing the test if none comes within `ms` (a hang guard, not a timing check). */
+async function next<T>(iterator: AsyncIterator<T>, ms = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no value within ${ms} ms`)), ms)));
+  try {
+    const result = await Promise.race([iterator.next(), hung]);
+    assert.equal(result.done, false);
+    return result.value;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+test('every watched subject shares one waiting store call, and a commit wakes its follower', async (t) => {
+  const [metadata] = await openStores(t, 1);
   const waits: WaitCounter = { started: 0, inFlight: 0 };
-  const store = createMessageStore({ metadata: countWaits(metadata, waits), objects, inlineMaxBytes: 1024, maxMessageBytes: 1024 * 1024 });
-  t.after(() => store.close());
+  const store = countWaits(metadata!, waits);
   const watch = createSubjectWatch({ store, logger: pino({ level: 'silent' }), waitTimeoutMs: 300 });
-  const subject = 'watch.me';
-  await store.publish([{ subject, data: payload(1), headers: {} }]);
+  await store.commit([record('watch.0'), record('watch.0')]);
 
-  const follow = async () => {
-    const gone = new AbortController();
-    const iterator = watch.follow(subject, 0n, gone.signal);
-    assert.deepEqual(await iterator.next(), { done: false, value: 1n });
-    gone.abort();
-    assert.equal((await iterator.next()).done, true);
-  };
-  await follow();
+  const watches = Array.from({ length: 2000 }, (_, index) => watch.watch(`watch.${index}`));
+  const gone = new AbortController();
+  const [ahead, idle] = [watch.follow('watch.0', 0n, gone.signal), watch.follow('watch.1234', 0n, gone.signal)];
+  assert.equal(await next(ahead), 2n, 'a subject already ahead is reported at once');
+  const woken = next(idle);
   await eventually(async () => waits.inFlight === 1);
-  assert.equal(watch.watchedSubjects, 1, 'kept while its wait is in flight');
-  for (let round = 0; round < 5; round++) await follow();
-  assert.equal(waits.started, 1, 'followers that came back reused the wait');
+  await store.commit([record('watch.1234')]);
+  assert.equal(await woken, 1n, 'the commit reached the follower of its subject');
+  assert.equal(watch.watchedSubjects, 2000);
+  assert.ok(waits.inFlight <= 1, `${waits.inFlight} waiting calls for 2000 subjects`);
 
-  await eventually(async () => watch.watchedSubjects === 0 && waits.inFlight === 0, 2000);
-  assert.equal(waits.started, 1, 'no wait was started after the last follower left');
+  gone.abort();
+  await Promise.all([ahead.return(undefined), idle.return(undefined)]);
+  watches.forEach((watched) => watched.close());
+  assert.equal(watch.watchedSubjects, 0, 'subjects are forgotten when their last watch closes');
+  await eventually(async () => waits.inFlight === 0, 2000);
+  const startedWhenIdle = waits.started;
+  await store.commit([record('watch.0')]);
+  assert.equal(waits.started, startedWhenIdle, 'nothing waits while nothing is watched');
+});
+
+test('a write by another process on the same file reaches followers through a resync', async (t) => {
+  const [egressSide, otherProcess] = await openStores(t, 2);
+  const watch = createSubjectWatch({ store: egressSide!, logger: pino({ level: 'silent' }) });
+  const gone = new AbortController();
+  t.after(() => gone.abort());
+  const follower = watch.follow('shared.subject', 0n, gone.signal);
+  const woken = next(follower);
+  await otherProcess!.commit([record('shared.subject')]);
+  assert.equal(await woken, 1n);
+  const durable = watch.watch('shared.subject', 'reader');
+  t.after(() => durable.close());
+  durable.takeResync();
+  await otherProcess!.ack('reader', 'shared.subject', 1n);
+  await durable.changed(gone.signal, 10_000);
+  assert.equal(durable.takeResync(), true, 'an ack elsewhere asks the stream to re-read its floor');
+});
+
+test('an ack through the same store reaches the watch of its durable only', async (t) => {
+  const [store] = await openStores(t, 1);
+  const watch = createSubjectWatch({ store: store!, logger: pino({ level: 'silent' }) });
+  await store!.commit([record('jobs'), record('jobs')]);
+  const mine = watch.watch('jobs', 'mine');
+  const theirs = watch.watch('jobs', 'theirs');
+  t.after(() => [mine, theirs].forEach((watched) => watched.close()));
+  const never = new AbortController().signal;
+  await eventually(async () => mine.lastSequence === 2n);
+  // Settle what opening reported: the first answer of the feed is a resync.
+  for (const watched of [mine, theirs]) {
+    watched.takeResync();
+    while (await watched.changed(never, 0));
+  }
+  await store!.ack('mine', 'jobs', 2n);
+  assert.equal(await mine.changed(never, 10_000), true);
+  assert.equal(mine.ackFloor, 2n);
+  assert.equal(theirs.ackFloor, 0n);
+  assert.equal(mine.takeResync() || theirs.takeResync(), false, 'the feed said exactly what changed');
 });

@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { MessageStore } from '../store/store.js';
+import { StoreClosedError, type MessageStore, type StoreChange } from '../store/store.js';
 
 export interface SubjectWatch {
+  /** Watches `subject` (and, with `durable`, that consumer's ack floor) until closed. */
+  watch(subject: string, durable?: string): Watch;
   /**
    * Yields the subject's last sequence whenever it passes the last value
    * yielded, starting after `afterSequence`: at once if the subject is
@@ -10,96 +12,218 @@ export interface SubjectWatch {
    * reader only ever holds the latest. Ends when `signal` aborts.
    */
   follow(subject: string, afterSequence: bigint, signal: AbortSignal): AsyncGenerator<bigint>;
-  /** Subjects with a waiting store call: followed now, or until their call returns. */
+  /** Subjects watched now. */
   readonly watchedSubjects: number;
 }
 
+/** One stream's view of a subject. */
+export interface Watch {
+  /** The subject's last sequence; undefined until first read. */
+  readonly lastSequence: bigint | undefined;
+  /** The highest ack floor of the watch's durable the feed reported since the watch began; 0n if none. */
+  readonly ackFloor: bigint;
+  /** True once after the feed resynced: an ack floor may have moved unseen, so read it again. */
+  takeResync(): boolean;
+  /**
+   * Resolves true at the next change of the subject or the durable's floor
+   * (at once if one came since the last call), false after `timeoutMs` or
+   * when `signal` aborts. Never rejects.
+   */
+  changed(signal: AbortSignal, timeoutMs?: number): Promise<boolean>;
+  close(): void;
+}
+
 export interface SubjectWatchOptions {
-  store: Pick<MessageStore, 'lastSequence' | 'waitForCommit'>;
+  store: Pick<MessageStore, 'lastSequences' | 'waitForChanges'>;
   logger: Logger;
   /** How long one waiting store call lasts before it is renewed. */
   waitTimeoutMs?: number;
   /** Pause before retrying after a store failure. */
   retryDelayMs?: number;
+  /** Subjects read per store call when they join or after a resync. */
+  readBatch?: number;
+  /** Ends the waiting (the service is draining). */
+  signal?: AbortSignal;
 }
 
-interface Watcher {
+interface WatchState {
+  durable: string | undefined;
+  ackFloor: bigint;
+  resynced: boolean;
+  dirty: boolean;
+  wake: (() => void) | undefined;
+}
+
+interface Entry {
   last: bigint | undefined;
-  wakers: Set<() => void>;
+  watches: Set<WatchState>;
 }
 
 /**
- * One waiting store call per watched subject, shared by every stream that
- * follows it: the cost grows with subjects, never with open streams, and a
- * commit wakes all of them at once (no polling interval).
- *
- * A watcher whose last follower left is retired when its current call
- * returns, not by aborting it: an aborted call only stops waiting here, while
- * Tarantool goes on holding the request (one of its limited request slots)
- * until the wait times out. Retiring late keeps it to one call per subject
- * however often subscribers come and go, and a returning one reuses it.
+ * Every stream of this process is woken through ONE waiting store call, the
+ * store's change feed, whatever the number of subjects: a commit reaches its
+ * streams in one round trip, and the store holds one request per process.
+ * A subject's last sequence is read once when it is first watched (batched
+ * with the other newcomers) and then kept up to date from the feed; after a
+ * resync every watched subject is read again, `readBatch` at a time.
  */
-export function createSubjectWatch({ store, logger, waitTimeoutMs = 20_000, retryDelayMs = 1000 }: SubjectWatchOptions): SubjectWatch {
-  const watchers = new Map<string, Watcher>();
+export function createSubjectWatch(options: SubjectWatchOptions): SubjectWatch {
+  const { store, logger, waitTimeoutMs = 20_000, retryDelayMs = 1000, readBatch = 1000, signal } = options;
+  const entries = new Map<string, Entry>();
+  // Subjects whose last sequence must be read; only once the feed has a cursor, so no commit falls between.
+  const unread = new Set<string>();
+  let cursor = '';
+  let waiting = false;
+  let reading = false;
 
-  const run = async (subject: string, watcher: Watcher) => {
-    for (;;) {
-      try {
-        watcher.last =
-          watcher.last === undefined ? await store.lastSequence(subject) : await store.waitForCommit(subject, watcher.last, waitTimeoutMs);
-        watcher.wakers.forEach((wake) => wake());
-      } catch (error) {
-        if (watcher.wakers.size === 0) break;
-        logger.warn({ err: error }, 'waiting for commits failed; retrying');
-        await sleep(retryDelayMs);
-      }
-      // Decided and done in one turn, so a follower joining now finds no retired watcher.
-      if (watcher.wakers.size === 0) break;
-    }
-    watchers.delete(subject);
+  const notify = (watch: WatchState) => {
+    watch.dirty = true;
+    watch.wake?.();
   };
 
-  const join = (subject: string): Watcher => {
-    let watcher = watchers.get(subject);
-    if (!watcher) {
-      const created: Watcher = { last: undefined, wakers: new Set() };
-      watchers.set(subject, created);
-      void run(subject, created);
-      watcher = created;
+  const raiseLast = (subject: string, last: bigint) => {
+    const entry = entries.get(subject);
+    if (!entry || (entry.last !== undefined && entry.last >= last)) return;
+    entry.last = last;
+    entry.watches.forEach(notify);
+  };
+
+  const apply = (change: StoreChange) => {
+    if (!('durable' in change)) return raiseLast(change.subject, change.lastSequence);
+    for (const watch of entries.get(change.subject)?.watches ?? []) {
+      if (watch.durable !== change.durable || watch.ackFloor >= change.ackFloor) continue;
+      watch.ackFloor = change.ackFloor;
+      notify(watch);
     }
-    return watcher;
+  };
+
+  const retryLater = async (error: unknown, what: string): Promise<boolean> => {
+    if (error instanceof StoreClosedError || signal?.aborted) return false;
+    logger.warn({ err: error }, `${what} failed; retrying`);
+    await sleep(retryDelayMs, undefined, { signal }).catch(() => undefined);
+    return !signal?.aborted;
+  };
+
+  const readUnread = async () => {
+    if (reading || cursor === '') return;
+    reading = true;
+    while (unread.size > 0) {
+      const subjects = [...unread].slice(0, readBatch);
+      subjects.forEach((subject) => unread.delete(subject));
+      try {
+        const lasts = await store.lastSequences(subjects, signal);
+        subjects.forEach((subject, index) => raiseLast(subject, lasts[index]!));
+      } catch (error) {
+        subjects.filter((subject) => entries.has(subject)).forEach((subject) => unread.add(subject));
+        if (!(await retryLater(error, 'reading last sequences'))) break;
+      }
+    }
+    reading = false;
+  };
+
+  const resync = () => {
+    for (const [subject, entry] of entries) {
+      unread.add(subject);
+      for (const watch of entry.watches) {
+        watch.resynced = true;
+        notify(watch);
+      }
+    }
+    void readUnread();
+  };
+
+  // Runs while anything is watched; a wait in flight is left to return rather than aborted.
+  const runFeed = async () => {
+    waiting = true;
+    while (entries.size > 0 && !signal?.aborted) {
+      try {
+        const batch = await store.waitForChanges(cursor, waitTimeoutMs, signal);
+        cursor = batch.cursor;
+        if (batch.changes === 'resync') resync();
+        else batch.changes.forEach(apply);
+      } catch (error) {
+        if (!(await retryLater(error, 'waiting for changes'))) break;
+      }
+    }
+    waiting = false;
+  };
+
+  const watch = (subject: string, durable?: string): Watch => {
+    let entry = entries.get(subject);
+    if (!entry) {
+      entry = { last: undefined, watches: new Set() };
+      entries.set(subject, entry);
+      unread.add(subject);
+      // Newcomers of one turn are read in one call.
+      queueMicrotask(() => void readUnread());
+    }
+    if (!waiting) void runFeed();
+    const joined = entry;
+    const state: WatchState = { durable, ackFloor: 0n, resynced: false, dirty: false, wake: undefined };
+    joined.watches.add(state);
+    return {
+      get lastSequence() {
+        return joined.last;
+      },
+      get ackFloor() {
+        return state.ackFloor;
+      },
+      takeResync() {
+        const resynced = state.resynced;
+        state.resynced = false;
+        return resynced;
+      },
+      changed(until, timeoutMs) {
+        if (state.dirty || until.aborted) {
+          const dirty = state.dirty;
+          state.dirty = false;
+          return Promise.resolve(dirty);
+        }
+        return new Promise<boolean>((resolve) => {
+          const finish = (changed: boolean) => {
+            clearTimeout(timer);
+            until.removeEventListener('abort', onAbort);
+            state.wake = undefined;
+            state.dirty = false;
+            resolve(changed);
+          };
+          const onAbort = () => finish(false);
+          const timer = timeoutMs === undefined ? undefined : setTimeout(() => finish(false), timeoutMs);
+          until.addEventListener('abort', onAbort, { once: true });
+          state.wake = () => finish(true);
+        });
+      },
+      close() {
+        joined.watches.delete(state);
+        state.wake?.();
+        if (joined.watches.size > 0 || entries.get(subject) !== joined) return;
+        entries.delete(subject);
+        unread.delete(subject);
+      },
+    };
   };
 
   return {
-    async *follow(subject, afterSequence, signal) {
-      const watcher = join(subject);
-      let pending: (() => void) | undefined;
-      const wake = () => {
-        pending?.();
-        pending = undefined;
-      };
-      watcher.wakers.add(wake);
-      signal.addEventListener('abort', wake);
+    watch,
+    async *follow(subject, afterSequence, until) {
+      const watched = watch(subject);
       try {
         let delivered = afterSequence;
-        while (!signal.aborted) {
-          const last = watcher.last;
+        while (!until.aborted) {
+          const last = watched.lastSequence;
           if (last !== undefined && last > delivered) {
             delivered = last;
             yield last;
             continue;
           }
-          await new Promise<void>((resolve) => {
-            pending = resolve;
-          });
+          await watched.changed(until);
         }
       } finally {
-        signal.removeEventListener('abort', wake);
-        watcher.wakers.delete(wake);
+        watched.close();
       }
     },
     get watchedSubjects() {
-      return watchers.size;
+      return entries.size;
     },
   };
 }

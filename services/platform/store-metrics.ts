@@ -3,7 +3,7 @@ import type { Metrics } from './metrics.js';
 
 /**
  * The store as one service sees it, with every call timed into
- * `minitoolstream_storage_seconds{operation,backend}`. waitForCommit is a long
+ * `minitoolstream_storage_seconds{operation,backend}`. waitForChanges is a long
  * poll by design and is left out so it cannot drown the real latencies.
  */
 export function instrumentStore(store: MessageStore, metrics: Metrics, backend: string): MessageStore {
@@ -21,6 +21,7 @@ export function instrumentStore(store: MessageStore, metrics: Metrics, backend: 
     ...store,
     publish: timed('publish', store.publish.bind(store)),
     lastSequence: timed('last_sequence', store.lastSequence.bind(store)),
+    lastSequences: timed('last_sequences', store.lastSequences.bind(store)),
     ackFloor: timed('ack_floor', store.ackFloor.bind(store)),
     ack: timed('ack', store.ack.bind(store)),
     claimConsumer: timed('claim_consumer', store.claimConsumer.bind(store)),

@@ -205,19 +205,36 @@ forEachBackend('lastSequence is 0 for an unknown subject', async (_t, open) => {
   assert.equal(await store.lastSequence('nobody.published.here'), 0n);
 });
 
-forEachBackend('waitForCommit wakes on a commit, times out and honours abort', async (_t, open) => {
+forEachBackend('waitForChanges reports commits and acks from one call, times out and honours abort', async (_t, open) => {
   const { store } = await open();
-  const started = Date.now();
-  const waiting = store.waitForCommit('wake', 0n, 10_000);
-  await store.publish([{ subject: 'wake', data: payload(4), headers: {} }]);
-  assert.equal(await waiting, 1n);
-  assert.ok(Date.now() - started < 1000, 'woken by the commit, not by the timeout');
+  const first = await store.waitForChanges('', 10_000);
+  assert.equal(first.changes, 'resync', 'no cursor yet: resync at once');
 
-  assert.equal(await store.waitForCommit('wake', 0n, 10_000), 1n, 'already beyond: at once');
-  assert.equal(await store.waitForCommit('wake', 1n, 50), 1n, 'the current value on timeout');
+  const started = Date.now();
+  const waiting = store.waitForChanges(first.cursor, 10_000);
+  await store.publish([
+    { subject: 'wake.a', data: payload(4), headers: {} },
+    { subject: 'wake.b', data: payload(4), headers: {} },
+    { subject: 'wake.a', data: payload(4), headers: {} },
+  ]);
+  const commit = await waiting;
+  assert.ok(Date.now() - started < 1000, 'woken by the commit, not by the timeout');
+  assert.deepEqual(commit.changes === 'resync' ? commit.changes : [...commit.changes].sort((x, y) => x.subject.localeCompare(y.subject)), [
+    { subject: 'wake.a', lastSequence: 2n },
+    { subject: 'wake.b', lastSequence: 1n },
+  ]);
+
+  await store.ack('reader', 'wake.a', 1n);
+  await store.ack('reader', 'wake.a', 1n);
+  const ack = await store.waitForChanges(commit.cursor, 10_000);
+  assert.deepEqual(ack.changes, [{ subject: 'wake.a', durable: 'reader', ackFloor: 1n }], 'only an ack that moves the floor');
+
+  const idle = await store.waitForChanges(ack.cursor, 50);
+  assert.deepEqual(idle, { cursor: ack.cursor, changes: [] }, 'nothing after the timeout');
+  assert.deepEqual(await store.lastSequences(['wake.a', 'nobody', 'wake.b']), [2n, 0n, 1n]);
 
   const controller = new AbortController();
-  const aborted = store.waitForCommit('wake', 1n, 10_000, controller.signal);
+  const aborted = store.waitForChanges(idle.cursor, 10_000, controller.signal);
   const abortedAt = Date.now();
   setTimeout(() => controller.abort(), 20);
   await assert.rejects(aborted, { name: 'AbortError' });

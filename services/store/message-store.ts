@@ -63,7 +63,8 @@ export function createMessageStore(options: MessageStoreOptions): MessageStore {
     ackFloor: (durable, subject, signal) => metadata.ackFloor(durable, subject, signal),
     ack: (durable, subject, sequence, signal) => metadata.ack(durable, subject, sequence, signal),
     claimConsumer: (durable, subject, owner, signal) => metadata.claimConsumer(durable, subject, owner, signal),
-    waitForCommit: (subject, afterSequence, timeoutMs, signal) => metadata.waitForCommit(subject, afterSequence, timeoutMs, signal),
+    lastSequences: (subjects, signal) => metadata.lastSequences(subjects, signal),
+    waitForChanges: (cursor, timeoutMs, signal) => metadata.waitForChanges(cursor, timeoutMs, signal),
 
     checkHealth: () => Promise.all([healthOf(metadata), healthOf(objects)]),
 

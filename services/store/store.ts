@@ -55,6 +55,29 @@ export interface DependencyStatus {
   detail: string;
 }
 
+/** A commit raised the subject's last sequence to `lastSequence`. */
+export interface CommitChange {
+  subject: string;
+  lastSequence: bigint;
+}
+
+/** An ack moved the floor of (durable, subject) up to `ackFloor`. */
+export interface AckChange {
+  subject: string;
+  durable: string;
+  ackFloor: bigint;
+}
+
+export type StoreChange = CommitChange | AckChange;
+
+/** One answer of {@link MessageStore.waitForChanges}. */
+export interface ChangeBatch {
+  /** Where the next call goes on from. */
+  cursor: string;
+  /** What changed, oldest first; `resync` when the feed cannot tell. */
+  changes: StoreChange[] | 'resync';
+}
+
 /** The store the services use. Every method may throw the errors below. */
 export interface MessageStore {
   /**
@@ -89,11 +112,18 @@ export interface MessageStore {
    * and an owner never changes, so a true answer stays true.
    */
   claimConsumer(durable: string, subject: string, owner: string, signal?: AbortSignal): Promise<boolean>;
+  /** Last sequences of many subjects in one round trip, in input order. */
+  lastSequences(subjects: string[], signal?: AbortSignal): Promise<bigint[]>;
   /**
-   * Resolves with the subject's last sequence as soon as it exceeds
-   * `afterSequence`, or with the current last sequence after `timeoutMs`.
+   * The change feed of the whole store: resolves with what changed after
+   * `cursor` as soon as anything does, or with no changes after `timeoutMs`.
+   * One waiting call covers every subject and consumer, so a process needs
+   * only one. Answers `resync` at once for the cursor `""` and whenever the
+   * feed cannot tell what changed since `cursor` (too far behind, the store
+   * restarted, another process wrote the same database): the caller then
+   * re-reads what it watches and goes on from the returned cursor.
    */
-  waitForCommit(subject: string, afterSequence: bigint, timeoutMs: number, signal?: AbortSignal): Promise<bigint>;
+  waitForChanges(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<ChangeBatch>;
   /** One entry per dependency (metadata, objects). Never throws. */
   checkHealth(): Promise<DependencyStatus[]>;
   close(): Promise<void>;
@@ -135,8 +165,10 @@ export interface MetadataStore {
   ack(durable: string, subject: string, sequence: bigint, signal?: AbortSignal): Promise<bigint>;
   /** See {@link MessageStore.claimConsumer}. */
   claimConsumer(durable: string, subject: string, owner: string, signal?: AbortSignal): Promise<boolean>;
-  /** See {@link MessageStore.waitForCommit}. */
-  waitForCommit(subject: string, afterSequence: bigint, timeoutMs: number, signal?: AbortSignal): Promise<bigint>;
+  /** See {@link MessageStore.lastSequences}. */
+  lastSequences(subjects: string[], signal?: AbortSignal): Promise<bigint[]>;
+  /** See {@link MessageStore.waitForChanges}. */
+  waitForChanges(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<ChangeBatch>;
   /** Records an object key about to be written, so an upload never committed can be swept. */
   addPendingUpload(objectKey: string, createdAtMs: number): Promise<void>;
   /** Pending keys created before `olderThanMs`, at most `limit`. */

@@ -7,7 +7,7 @@ import { IngressService } from '../../gen/minitoolstream/ingress_pb.js';
 import { egressService } from '../egress/connect.js';
 import { ingressService } from '../ingress/connect.js';
 import { loadConfig } from '../platform/config.js';
-import { startService, type RunningService, type StartOptions } from '../platform/start-service.js';
+import { startService, type RunningService, type ServiceDefinition, type StartOptions } from '../platform/start-service.js';
 import { createMessageStore, type MessageStoreOptions } from '../store/message-store.js';
 import type { MessageStore } from '../store/store.js';
 import { embeddedBackend } from './embedded-backend.js';
@@ -30,6 +30,8 @@ export interface TestServicesOptions {
   store?: Partial<Omit<MessageStoreOptions, 'metadata' | 'objects'>>;
   interceptors?: StartOptions['interceptors'];
   logger?: Logger;
+  /** The egress service to start; the production one by default. */
+  egress?: ServiceDefinition;
 }
 
 /**
@@ -61,7 +63,7 @@ export async function startTestServices(t: TestContext, options: TestServicesOpt
   const shared = { logger, store, ...(options.interceptors ? { interceptors: options.interceptors } : {}) };
   const ingress = await startService(ingressService, { config: ingressConfig, ...shared });
   started.push(ingress);
-  const egress = await startService(egressService, { config: egressConfig, ...shared });
+  const egress = await startService(options.egress ?? egressService, { config: egressConfig, ...shared });
   started.push(egress);
   return { ingress, egress, store, logger };
 }

@@ -20,13 +20,13 @@ export function wrapBackend(inner: TestBackend, wrappers: BackendWrappers): Test
   };
 }
 
-/** Calls of waitForCommit: how many were made, and how many are still waiting. */
+/** Calls of waitForChanges: how many were made, and how many are still waiting. */
 export interface WaitCounter {
   started: number;
   inFlight: number;
 }
 
-/** Counts waitForCommit calls on `inner`; every other method is delegated unchanged. */
+/** Counts waitForChanges calls on `inner`; every other method is delegated unchanged. */
 export function countWaits(inner: MetadataStore, counter: WaitCounter): MetadataStore {
   return {
     name: inner.name,
@@ -36,11 +36,12 @@ export function countWaits(inner: MetadataStore, counter: WaitCounter): Metadata
     ackFloor: (durable, subject, signal) => inner.ackFloor(durable, subject, signal),
     ack: (durable, subject, sequence, signal) => inner.ack(durable, subject, sequence, signal),
     claimConsumer: (durable, subject, owner, signal) => inner.claimConsumer(durable, subject, owner, signal),
-    async waitForCommit(subject, after, timeoutMs, signal) {
+    lastSequences: (subjects, signal) => inner.lastSequences(subjects, signal),
+    async waitForChanges(cursor, timeoutMs, signal) {
       counter.started++;
       counter.inFlight++;
       try {
-        return await inner.waitForCommit(subject, after, timeoutMs, signal);
+        return await inner.waitForChanges(cursor, timeoutMs, signal);
       } finally {
         counter.inFlight--;
       }

@@ -8,7 +8,7 @@ const subscribe: AccessRule = { open: false, anyOf: ['subscribe'] };
 const read: AccessRule = { open: false, anyOf: ['fetch', 'subscribe'] };
 
 const ingress = { Publish: publish, PublishBatch: publish, PublishStream: publish };
-const egress = { Subscribe: subscribe, Fetch: read, GetLastSequence: read, AckMessage: read };
+const egress = { Subscribe: subscribe, Fetch: read, Consume: read, GetLastSequence: read, AckMessage: read };
 
 /**
  * Every RPC the services serve, by `service/method`. A method missing here

@@ -31,11 +31,13 @@ const record = (subject: string, byte = 0): MetadataRecord => ({
 test('two store instances on one file see each other and never share a sequence', async (t) => {
   const file = await databaseFile(t);
   const [first, second] = [await open(t, file), await open(t, file)];
+  const { cursor } = await second.waitForChanges('', 10_000);
   const started = Date.now();
-  const waiting = second.waitForCommit('shared', 0n, 10_000);
+  const waiting = second.waitForChanges(cursor, 10_000);
   await first.commit([record('shared')]);
-  assert.equal(await waiting, 1n, 'the other instance notices the commit');
-  assert.ok(Date.now() - started < 1000, 'through the periodic re-read, well before the timeout');
+  assert.equal((await waiting).changes, 'resync', 'the other instance notices a write it cannot describe');
+  assert.ok(Date.now() - started < 1000, 'through the periodic check, well before the timeout');
+  assert.deepEqual(await second.lastSequences(['shared']), [1n]);
 
   const committed = await Promise.all(
     Array.from({ length: 40 }, (_, index) => (index % 2 ? first : second).commit([record('shared', index)])),
@@ -89,7 +91,7 @@ test('the schema is created once, upgraded in place, and a newer schema is refus
 
 test('closing rejects waiters and later calls with StoreClosedError', async (t) => {
   const store = await openSqliteMetadataStore({ file: await databaseFile(t) });
-  const waiting = store.waitForCommit('quiet', 0n, 10_000);
+  const waiting = store.waitForChanges((await store.waitForChanges('', 0)).cursor, 10_000);
   await store.close();
   await assert.rejects(waiting, StoreClosedError);
   await assert.rejects(store.lastSequence('quiet'), StoreClosedError);

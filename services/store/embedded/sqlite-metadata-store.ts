@@ -11,13 +11,13 @@ import {
   type MetadataRow,
   type MetadataStore,
 } from '../store.js';
-import { createCommitWatch } from './commit-watch.js';
+import { createChangeFeed } from './change-feed.js';
 import { migrate } from './sqlite-schema.js';
 
 export interface SqliteMetadataStoreOptions {
   /** Database file; its folder is created if missing. */
   file: string;
-  /** How often a waiter re-reads the file for commits made by another process (default 250 ms). */
+  /** How often a waiter checks the file for writes of another process (default 250 ms). */
   crossProcessPollMs?: number;
   /** How long a write waits for another process's write lock (default 5 s). */
   busyTimeoutMs?: number;
@@ -120,11 +120,11 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     return sequences;
   });
 
-  const ackTransaction = db.transaction((durable: string, subject: string, sequence: bigint): bigint => {
+  const ackTransaction = db.transaction((durable: string, subject: string, sequence: bigint) => {
     const last = lastSequenceOf(subject);
     if (sequence > last) throw new AckBeyondEndError(sequence, last);
-    statements.raiseAckFloor.run(durable, subject, sequence);
-    return statements.ackFloor.get(durable, subject) ?? 0n;
+    const moved = statements.raiseAckFloor.run(durable, subject, sequence).changes > 0;
+    return { floor: statements.ackFloor.get(durable, subject) ?? 0n, moved };
   });
 
   const claimTransaction = db.transaction((durable: string, subject: string, owner: string): boolean => {
@@ -132,7 +132,18 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     return statements.ownerOf.get(durable, subject) === owner;
   });
 
-  const commits = createCommitWatch({ readLast: lastSequenceOf, pollIntervalMs: crossProcessPollMs });
+  // data_version changes when another connection commits, never for this one's own commits.
+  const dataVersion = db.prepare('PRAGMA data_version').pluck();
+  let seenDataVersion = dataVersion.get();
+  const feed = createChangeFeed({
+    pollIntervalMs: crossProcessPollMs,
+    writtenElsewhere() {
+      const current = dataVersion.get();
+      const written = current !== seenDataVersion;
+      seenDataVersion = current;
+      return written;
+    },
+  });
   let closed = false;
 
   /** Runs one synchronous database step with the closed and abort checks every method needs. */
@@ -148,7 +159,8 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     async commit(batch, signal) {
       if (batch.length === 0) return [];
       const sequences = run('commit messages', () => commitTransaction.immediate(batch), signal);
-      for (const subject of new Set(batch.map((record) => record.subject))) commits.notify(subject);
+      const lastOf = new Map(batch.map((record, index) => [record.subject, sequences[index]!]));
+      feed.append([...lastOf].map(([subject, lastSequence]) => ({ subject, lastSequence })));
       return sequences;
     },
 
@@ -166,15 +178,21 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     },
 
     async ack(durable, subject, sequence, signal) {
-      return run('ack', () => ackTransaction.immediate(durable, subject, sequence), signal);
+      const { floor, moved } = run('ack', () => ackTransaction.immediate(durable, subject, sequence), signal);
+      if (moved) feed.append([{ subject, durable, ackFloor: floor }]);
+      return floor;
     },
 
     async claimConsumer(durable, subject, owner, signal) {
       return run('claim a consumer', () => claimTransaction.immediate(durable, subject, owner), signal);
     },
 
-    async waitForCommit(subject, afterSequence, timeoutMs, signal) {
-      return run('wait for a commit', () => commits.wait(subject, afterSequence, timeoutMs, signal), signal);
+    async lastSequences(subjects, signal) {
+      return run('read last sequences', () => subjects.map(lastSequenceOf), signal);
+    },
+
+    async waitForChanges(cursor, timeoutMs, signal) {
+      return run('wait for changes', () => feed.wait(cursor, timeoutMs, signal), signal);
     },
 
     async addPendingUpload(objectKey, createdAtMs) {
@@ -201,7 +219,7 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     async close() {
       if (closed) return;
       closed = true;
-      commits.close();
+      feed.close();
       db.close();
     },
   };

@@ -6,6 +6,7 @@ import {
   type MetadataRecord,
   type MetadataRow,
   type MetadataStore,
+  type StoreChange,
 } from '../store.js';
 import { openTarantoolLink, type TarantoolConnectionOptions, type TarantoolLink } from './connection.js';
 
@@ -28,7 +29,17 @@ interface WireRow {
   object_key: string;
 }
 
+/** A commit ({subject, last}) or an ack ({subject, durable, floor}) of the change feed. */
+interface WireChange {
+  subject: string;
+  last?: string;
+  durable?: string;
+  floor?: string;
+}
+
 const healthTimeoutMs = 1000;
+// Changes one feed answer carries at most; a caller further behind asks again at once.
+const feedAnswerLimit = 4096;
 // How much longer than the wait itself a wait call may take to answer.
 const waitMarginMs = 2000;
 
@@ -53,8 +64,8 @@ function createProcedures(link: TarantoolLink): MetadataStore {
     return result as Outcome;
   }
 
-  async function expectOk(name: string, args: unknown[], signal?: AbortSignal): Promise<Outcome> {
-    const outcome = await invoke(name, args, signal);
+  async function expectOk(name: string, args: unknown[], signal?: AbortSignal, timeoutMs?: number): Promise<Outcome> {
+    const outcome = await invoke(name, args, signal, timeoutMs);
     if (!outcome.ok) throw new StoreError(`tarantool procedure ${name} failed with ${outcome.code}`);
     return outcome;
   }
@@ -96,11 +107,16 @@ function createProcedures(link: TarantoolLink): MetadataStore {
       return (await expectOk('mts_claim_consumer', [durable, subject, owner], signal)).owned === true;
     },
 
-    async waitForCommit(subject, afterSequence, timeoutMs, signal) {
+    async lastSequences(subjects, signal) {
+      if (subjects.length === 0) return [];
+      return ((await expectOk('mts_last_sequences', [subjects], signal)).lasts as string[]).map((last) => BigInt(last));
+    },
+
+    async waitForChanges(cursor, timeoutMs, signal) {
       const wait = Math.max(0, timeoutMs);
-      const args = [subject, afterSequence.toString(), wait / 1000];
-      const outcome = await invoke('mts_wait_for_commit', args, signal, wait + waitMarginMs);
-      return BigInt(outcome.last as string);
+      const outcome = await expectOk('mts_wait_for_changes', [cursor, wait / 1000, feedAnswerLimit], signal, wait + waitMarginMs);
+      const changes = outcome.resync === true ? 'resync' : (outcome.changes as WireChange[]).map(fromWireChange);
+      return { cursor: outcome.cursor as string, changes };
     },
 
     async addPendingUpload(objectKey, createdAtMs) {
@@ -152,6 +168,12 @@ function sequencesFrom(batch: MetadataRecord[], first: Record<string, string>): 
     next.set(subject, sequence + 1n);
     return sequence;
   });
+}
+
+function fromWireChange(change: WireChange): StoreChange {
+  return change.durable === undefined
+    ? { subject: change.subject, lastSequence: BigInt(change.last as string) }
+    : { subject: change.subject, durable: change.durable, ackFloor: BigInt(change.floor as string) };
 }
 
 function fromWireRow(subject: string, row: WireRow): MetadataRow {

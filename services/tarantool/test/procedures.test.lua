@@ -33,7 +33,7 @@ local function every_byte()
 end
 
 local test = tap.test('mts procedures')
-test:plan(13)
+test:plan(15)
 
 test:test('ping', function(t)
     t:plan(1)
@@ -148,6 +148,44 @@ test:test('wait_for_commit wakes on commit and times out', function(t)
     t:is(woken, '1', 'woken with the new last sequence')
     t:ok(fiber.clock() - started < 1, 'woken by the commit, not the timeout')
     t:is(mts_wait_for_commit('w', '1', 0.05).last, '1', 'timeout returns the current last sequence')
+end)
+
+test:test('wait_for_changes answers commits and acks from one call', function(t)
+    t:plan(9)
+    local first = mts_wait_for_changes('', 5, 100)
+    t:ok(first.resync, 'an empty cursor answers resync at once')
+    local cursor = first.cursor
+    local changes
+    local waiter = fiber.create(function()
+        changes = mts_wait_for_changes(cursor, 5, 100)
+    end)
+    waiter:set_joinable(true)
+    fiber.yield()
+    local started = fiber.clock()
+    mts_commit({ msg('feed.a', 'x'), msg('feed.b', 'y'), msg('feed.a', 'z') })
+    waiter:join()
+    t:ok(fiber.clock() - started < 1, 'woken by the commit, not the timeout')
+    table.sort(changes.changes, function(l, r) return l.subject < r.subject end)
+    t:is_deeply(changes.changes, { { subject = 'feed.a', last = '2' }, { subject = 'feed.b', last = '1' } },
+        'one change per subject of the commit, with its last sequence')
+    mts_ack('reader', 'feed.a', '1')
+    mts_ack('reader', 'feed.a', '1')
+    local acked = mts_wait_for_changes(changes.cursor, 5, 100)
+    t:is_deeply(acked.changes, { { subject = 'feed.a', durable = 'reader', floor = '1' } },
+        'an ack that moves the floor is a change; a repeated ack is not')
+    local idle = mts_wait_for_changes(acked.cursor, 0.05, 100)
+    t:is_deeply(idle.changes, {}, 'nothing changed: empty after the timeout')
+    t:is(idle.cursor, acked.cursor, 'and the cursor stays')
+    mts_commit({ msg('feed.c', '1'), msg('feed.d', '2'), msg('feed.e', '3') })
+    local limited = mts_wait_for_changes(idle.cursor, 5, 2)
+    t:is(#limited.changes, 2, 'at most limit changes per answer')
+    t:is(#mts_wait_for_changes(limited.cursor, 5, 2).changes, 1, 'the rest follows')
+    t:ok(mts_wait_for_changes('1:0', 5, 2).resync, 'a cursor of another epoch answers resync')
+end)
+
+test:test('last_sequences reads many subjects in order', function(t)
+    t:plan(1)
+    t:is_deeply(mts_last_sequences({ 'feed.a', 'nobody', 'feed.b' }).lasts, { '2', '0', '1' }, 'in input order')
 end)
 
 test:test('delete_through removes old rows and never lets a number be reused', function(t)
