@@ -118,7 +118,11 @@ async function measure(broker: Broker, publishMs: number, e2eMs: number): Promis
 }
 
 const rate = (value: number): string => `${Math.round(value).toLocaleString('en-US')} msg/s`;
-const ratio = (ours: number, theirs: number): string => (theirs > 0 ? `${(ours / theirs).toFixed(2)}×` : 'n/a');
+const ratio = (ours: number, theirs: number): string => {
+  if (!(theirs > 0)) return 'n/a';
+  const value = ours / theirs;
+  return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)}×`;
+};
 const ms = (value: number): string => value.toFixed(value < 10 ? 2 : 1);
 
 function throughputRow(work: string, ours: ClosedLoopResult, theirs: ClosedLoopResult[]): string[] {

@@ -10,8 +10,8 @@ const found = (binary: string): boolean => spawnSync('sh', ['-c', `command -v ${
 
 /**
  * Makes sure every program is on the PATH: as root, installs the missing
- * Debian packages with apt-get; otherwise throws naming them and the command
- * that installs them.
+ * Debian packages with apt-get (after refreshing its lists); otherwise throws
+ * naming them and the command that installs them.
  */
 export function ensurePrograms(programs: NativeProgram[]): void {
   const missing = programs.filter((program) => !found(program.binary));
@@ -22,7 +22,8 @@ export function ensurePrograms(programs: NativeProgram[]): void {
       `${missing.map((program) => program.binary).join(', ')} not found; install with: sudo apt-get install -y ${packages.join(' ')}`,
     );
   }
-  process.stderr.write(`> apt-get install -y ${packages.join(' ')}\n`);
+  process.stderr.write(`> apt-get update && apt-get install -y ${packages.join(' ')}\n`);
+  execFileSync('apt-get', ['update'], { stdio: ['ignore', 'inherit', 'inherit'] });
   execFileSync('apt-get', ['install', '-y', ...packages], { stdio: ['ignore', 'inherit', 'inherit'] });
   const still = missing.filter((program) => !found(program.binary));
   if (still.length > 0) throw new Error(`${still.map((program) => program.binary).join(', ')} still not found after apt-get install`);
