@@ -27,15 +27,12 @@ export interface ConsumeFollowOptions extends ReconnectOptions {
  */
 export async function followConsume(options: ConsumeFollowOptions): Promise<void> {
   const { egress, subject, durable, signal } = options;
-  let reached = false;
   await reconnecting(options, async (answered) => {
-    // Consume is silent until there is a message, so a first GetLastSequence
-    // tells an unreachable server or a refused subject from a quiet subject.
-    if (!reached) {
-      await egress.getLastSequence({ subject }, { signal });
-      reached = true;
-      answered();
-    }
+    // Consume is silent until there is a message, so a GetLastSequence first
+    // tells an unreachable server or a refused subject from a quiet subject,
+    // and says at once when a lost server is back.
+    await egress.getLastSequence({ subject }, { signal });
+    answered();
     const attempt = new AbortController();
     const callSignal = signal === undefined ? attempt.signal : AbortSignal.any([signal, attempt.signal]);
     let ackFailure: { error: unknown } | undefined;
