@@ -21,20 +21,41 @@ const sizeBytes = 1024;
 /** Messages per PublishStream request in our streamed publish rows. */
 const streamBatch = 100;
 const inFlightLevels = [1, 64] as const;
-/** End-to-end rates: ours over Consume at the first and last, over Subscribe → Fetch → Ack at the middle one. */
-const e2eRates = { consume: 1000, fetch: 500, saturation: 5000 } as const;
 const drainMs = 5000;
 
-interface Measured {
-  publish: ClosedLoopResult[];
-  e2e: { consume: OpenLoopResult; fetch: OpenLoopResult; saturation: OpenLoopResult };
+/** One line of the table: measured on our services, then on each broker. */
+interface Workload {
+  work: string;
+  row(brokers: Broker[], running: (system: string) => void): Promise<string[]>;
+}
+
+function workload<T>(
+  work: string,
+  ours: () => T,
+  theirs: (broker: Broker) => Promise<T>,
+  format: (work: string, ours: T, theirs: T[]) => string[],
+): Workload {
+  return {
+    work,
+    async row(brokers, running) {
+      running('MiniToolStream');
+      const oursResult = ours();
+      const theirResults: T[] = [];
+      for (const broker of brokers) {
+        running(broker.name);
+        theirResults.push(await theirs(broker));
+      }
+      return format(work, oursResult, theirResults);
+    },
+  };
 }
 
 /**
  * `npm run bench -- --compare`: the same workloads, in one run, against our
- * services (already started), NATS JetStream and Redis Streams (each started
- * on a loopback port for its turn and stopped after), then one table with
- * ratios ours / theirs.
+ * services (already started), NATS JetStream and Redis Streams (started on
+ * loopback ports now, stopped at the end), then one table with ratios ours /
+ * theirs. Each line runs on the three systems back to back, so a change in
+ * the machine's load between lines touches all three alike.
  */
 export async function runComparison(options: ComparisonOptions): Promise<void> {
   ensurePrograms([
@@ -43,42 +64,61 @@ export async function runComparison(options: ComparisonOptions): Promise<void> {
   ]);
   const publishMs = options.duration === undefined ? 3000 : durationOption(options.duration, 'duration');
   const e2eMs = options.duration === undefined ? 4000 : publishMs;
-  const duration = `${publishMs}ms`;
+  const common = ['--size', `${sizeBytes}`, '--progress'];
+  const oursPublish = (mode: string, inFlight: number): PublishBenchResult =>
+    mts<PublishBenchResult>(
+      [
+        'bench',
+        'publish',
+        '--mode',
+        mode,
+        '--batch',
+        `${streamBatch}`,
+        '--concurrency',
+        `${inFlight}`,
+        '--duration',
+        `${publishMs}ms`,
+        ...common,
+      ],
+      options.urls,
+    )[0]!;
+  const oursE2e = (mode: string, rate: number): E2eBenchResult =>
+    mts<E2eBenchResult>(['bench', 'e2e', '--mode', mode, '--rate', `${rate}`, '--duration', `${e2eMs}ms`, ...common], options.urls)[0]!;
+  const publish = (inFlight: number) => (broker: Broker) => broker.publish(inFlight, publishMs);
+  const e2e = (rate: number) => (broker: Broker) => broker.e2e(rate, e2eMs);
 
-  const levels = inFlightLevels.join(',');
-  const sizing = ['--size', `${sizeBytes}`, '--progress'];
-  const ours = {
-    unary: mts<PublishBenchResult>(
-      ['bench', 'publish', '--mode', 'unary', '--concurrency', levels, '--duration', duration, ...sizing],
-      options.urls,
-    ),
-    stream: mts<PublishBenchResult>(
-      ['bench', 'publish', '--mode', 'stream', '--batch', `${streamBatch}`, '--concurrency', levels, '--duration', duration, ...sizing],
-      options.urls,
-    ),
-    e2e: {
-      consume: oursE2e('consume', e2eRates.consume, e2eMs, sizing, options.urls),
-      fetch: oursE2e('fetch', e2eRates.fetch, e2eMs, sizing, options.urls),
-      saturation: oursE2e('consume', e2eRates.saturation, e2eMs, sizing, options.urls),
-    },
-  };
+  const workloads: Workload[] = [
+    ...inFlightLevels.flatMap((inFlight) => [
+      workload(
+        `publish, ${inFlight} in flight (ours: unary Publish)`,
+        () => oursPublish('unary', inFlight),
+        publish(inFlight),
+        throughputRow,
+      ),
+      workload(
+        `publish, ${inFlight} in flight (ours: PublishStream, ${streamBatch} per request)`,
+        () => oursPublish('stream', inFlight),
+        publish(inFlight),
+        throughputRow,
+      ),
+    ]),
+    workload('publish → consumer at 1,000 msg/s (ours: Consume)', () => oursE2e('consume', 1000), e2e(1000), latencyRow),
+    workload('publish → consumer at 500 msg/s (ours: Subscribe → Fetch → Ack)', () => oursE2e('fetch', 500), e2e(500), latencyRow),
+    workload('publish → consumer at 5,000 msg/s (ours: Consume)', () => oursE2e('consume', 5000), e2e(5000), latencyRow),
+  ];
+
   const brokerOptions: BrokerOptions = { sizeBytes, progress: true, drainMs };
-  const jetstream = await measure(await startJetStream(brokerOptions), publishMs, e2eMs);
-  const redis = await measure(await startRedisStreams(brokerOptions), publishMs, e2eMs);
-
+  const brokers: Broker[] = [];
   const rows: string[][] = [];
-  inFlightLevels.forEach((inFlight, level) => {
-    const theirs = [jetstream.publish[level]!, redis.publish[level]!];
-    rows.push(throughputRow(`publish, ${inFlight} in flight (ours: unary Publish)`, ours.unary[level]!, theirs));
-    rows.push(
-      throughputRow(`publish, ${inFlight} in flight (ours: PublishStream, ${streamBatch} per request)`, ours.stream[level]!, theirs),
-    );
-  });
-  const e2eRow = (work: string, key: keyof Measured['e2e']): string[] =>
-    latencyRow(work, ours.e2e[key], [jetstream.e2e[key], redis.e2e[key]]);
-  rows.push(e2eRow(`publish → consumer at ${e2eRates.consume} msg/s (ours: Consume)`, 'consume'));
-  rows.push(e2eRow(`publish → consumer at ${e2eRates.fetch} msg/s (ours: Subscribe → Fetch → Ack)`, 'fetch'));
-  rows.push(e2eRow(`publish → consumer at ${e2eRates.saturation} msg/s (ours: Consume)`, 'saturation'));
+  try {
+    brokers.push(await startJetStream(brokerOptions));
+    brokers.push(await startRedisStreams(brokerOptions));
+    for (const [index, { work, row }] of workloads.entries()) {
+      rows.push(await row(brokers, (system) => process.stderr.write(`> [${index + 1}/${workloads.length}] ${work}: ${system}\n`)));
+    }
+  } finally {
+    for (const broker of brokers) await broker.stop();
+  }
 
   const table = [
     `1 KiB messages; our stack: ${options.stack}; publish ${publishMs / 1000} s and end to end ${e2eMs / 1000} s per workload.`,
@@ -90,31 +130,6 @@ export async function runComparison(options: ComparisonOptions): Promise<void> {
     ...rows.map((cells) => `| ${cells.join(' | ')} |`),
   ];
   process.stdout.write(`${table.join('\n')}\n`);
-}
-
-function oursE2e(mode: 'consume' | 'fetch', rate: number, e2eMs: number, sizing: string[], urls: string[]): E2eBenchResult {
-  const [result] = mts<E2eBenchResult>(['bench', 'e2e', '--mode', mode, '--rate', `${rate}`, '--duration', `${e2eMs}ms`, ...sizing], urls);
-  return result!;
-}
-
-async function measure(broker: Broker, publishMs: number, e2eMs: number): Promise<Measured> {
-  try {
-    const publish: ClosedLoopResult[] = [];
-    for (const inFlight of inFlightLevels) {
-      process.stderr.write(`> ${broker.name}: publish, ${inFlight} in flight\n`);
-      publish.push(await broker.publish(inFlight, publishMs));
-    }
-    const e2e = async (rate: number): Promise<OpenLoopResult> => {
-      process.stderr.write(`> ${broker.name}: publish → consumer at ${rate} msg/s\n`);
-      return broker.e2e(rate, e2eMs);
-    };
-    return {
-      publish,
-      e2e: { consume: await e2e(e2eRates.consume), fetch: await e2e(e2eRates.fetch), saturation: await e2e(e2eRates.saturation) },
-    };
-  } finally {
-    await broker.stop();
-  }
 }
 
 const rate = (value: number): string => `${Math.round(value).toLocaleString('en-US')} msg/s`;
