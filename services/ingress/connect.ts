@@ -4,7 +4,7 @@ import { IngressService as UnqualifiedIngressService } from '../../gen/unqualifi
 import type { ServiceDefinition, ServiceDeps } from '../platform/start-service.js';
 import { observeCommits } from '../platform/store-metrics.js';
 import { checkHeaders, checkSubject } from '../platform/validation.js';
-import { checkBatch, payloadBytes, toResponses } from './publish-batch.js';
+import { checkBatch, payloadBytes } from './publish-batch.js';
 import { publishStreamHandler } from './publish-stream.js';
 
 /**
@@ -25,7 +25,8 @@ export function ingressRoutes(deps: ServiceDeps): (router: ConnectRouter) => voi
     async publishBatch(request, context) {
       const results = await store.publish(checkBatch(request.messages, config.maxMessageBytes), context.signal);
       metrics.publishedBytes.inc(payloadBytes(request.messages));
-      return { results: toResponses(results) };
+      // Store results are PublishResponses: status_code 0 and error_message "" are the proto3 defaults.
+      return { results };
     },
     publishStream: publishStreamHandler(deps),
   };

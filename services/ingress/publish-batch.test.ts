@@ -144,6 +144,23 @@ test('PublishStream goes on after a refused batch while the client waits for eac
   assert.equal((await answers.next()).done, true);
 });
 
+test('PublishStream ends UNAVAILABLE when the server drains, after answering what it read', async (t) => {
+  // Far beyond the test's own timeout: the stream must end on draining, not on the close deadline.
+  const services = await startTestServices(t, { env: { SHUTDOWN_TIMEOUT_MS: '600000' } });
+  const requests = createWritableIterable<{ id: bigint; messages: PublishInit[] }>();
+  const answers = ingressClient(services, 'grpc').publishStream(requests)[Symbol.asyncIterator]();
+  void requests.write({ id: 1n, messages: [message('draining')] });
+  const first = await answers.next();
+  assert.equal((first.value as PublishStreamResponse).results[0]!.sequence, 1n);
+  // The client keeps the stream open and idle; shutdown must not wait for it to close.
+  const stopping = services.ingress.stop();
+  const ending = await refusal(answers.next());
+  assert.equal(ending.code, Code.Unavailable);
+  assert.match(ending.rawMessage, /shutting down/);
+  await stopping;
+  requests.close();
+});
+
 test('PublishStream keeps the order of its batches when an earlier one waits for an object upload', async (t) => {
   let releaseUpload!: () => void;
   const uploadReleased = new Promise<void>((resolve) => (releaseUpload = resolve));

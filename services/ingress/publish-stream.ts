@@ -5,7 +5,7 @@ import { codeName, toConnectError } from '../platform/rpc-errors.js';
 import type { ServiceDeps } from '../platform/start-service.js';
 import { PublishOrder } from '../store/publish-order.js';
 import { MessageTooLargeError, UploadExpiredError } from '../store/store.js';
-import { checkBatch, payloadBytes, toResponses } from './publish-batch.js';
+import { checkBatch, payloadBytes } from './publish-batch.js';
 import { inOrder, publishStreamReadAhead } from './read-ahead.js';
 
 type Response = MessageInitShape<typeof PublishStreamResponseSchema>;
@@ -20,11 +20,12 @@ type Response = MessageInitShape<typeof PublishStreamResponseSchema>;
  * A batch refused for itself — a bad message, a limit, an upload that expired
  * — is answered with `error_code`/`error_message` and the stream goes on.
  * Everything else ends the stream with a status after the answers to the
- * requests before it: the store unavailable or closed, shutdown, and a
+ * requests before it: the store unavailable or closed, shutdown (UNAVAILABLE
+ * once the requests read before draining began are answered), and a
  * request the caller's token does not allow (the auth interceptor refuses it
  * as it is read, so no later request is published).
  */
-export function publishStreamHandler({ store, metrics, config, logger }: ServiceDeps) {
+export function publishStreamHandler({ store, metrics, config, logger, readiness }: ServiceDeps) {
   return async function* publishStream(requests: AsyncIterable<PublishStreamRequest>, context: HandlerContext): AsyncGenerator<Response> {
     const order = new PublishOrder();
     const publishOne = async (request: PublishStreamRequest): Promise<Response> => {
@@ -32,14 +33,18 @@ export function publishStreamHandler({ store, metrics, config, logger }: Service
       try {
         const results = await store.publish(checkBatch(request.messages, config.maxMessageBytes), context.signal, order);
         metrics.publishedBytes.inc(payloadBytes(request.messages));
-        return { id, results: toResponses(results), errorCode: '', errorMessage: '' };
+        return { id, results, errorCode: '', errorMessage: '' };
       } catch (reason) {
         if (!refusedBatch(reason)) throw reason;
         const error = toConnectError(reason, logger);
         return { id, results: [], errorCode: codeName(error.code).toLowerCase(), errorMessage: error.rawMessage };
       }
     };
-    yield* inOrder(requests, publishOne, (request) => payloadBytes(request.messages), publishStreamReadAhead);
+    const sizeOf = (request: PublishStreamRequest) => payloadBytes(request.messages);
+    const how = yield* inOrder(requests, publishOne, sizeOf, publishStreamReadAhead, readiness.draining);
+    if (how === 'stopped') {
+      throw new ConnectError('server is shutting down: requests not answered were not published; send them again', Code.Unavailable);
+    }
   };
 }
 

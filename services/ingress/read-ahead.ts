@@ -14,7 +14,7 @@ export interface ReadAheadBounds {
  */
 export const publishStreamReadAhead: ReadAheadBounds = { maxRequests: 128, maxBytes: 16 * 1024 * 1024 };
 
-type Step<I> = { kind: 'input'; step: IteratorResult<I> } | { kind: 'input-failed'; reason: unknown } | { kind: 'head' };
+type Step<I> = { kind: 'input'; step: IteratorResult<I> } | { kind: 'input-failed'; reason: unknown } | { kind: 'head' } | { kind: 'stop' };
 
 /**
  * Pipelines a stream: `start` is called for each input in order as soon as it
@@ -23,15 +23,24 @@ type Step<I> = { kind: 'input'; step: IteratorResult<I> } | { kind: 'input-faile
  * pending, so a fast writer is held back by transport flow control, not
  * buffered. A failing input (a cancelled call, a refused request) is raised
  * after the results of everything read before it; a rejected result is raised
- * in its place, after the results before it.
+ * in its place, after the results before it. When `stop` aborts (the server
+ * drains), reading stops and, once the results of what was read are yielded,
+ * the generator returns `'stopped'` instead of `'ended'`.
  */
 export async function* inOrder<I, O>(
   input: AsyncIterable<I>,
   start: (item: I) => Promise<O>,
   sizeOf: (item: I) => number,
   bounds: ReadAheadBounds,
-): AsyncGenerator<O> {
+  stop: AbortSignal,
+): AsyncGenerator<O, 'ended' | 'stopped'> {
   const iterator = input[Symbol.asyncIterator]();
+  // Only the read in progress listens for the stop: racing a long-lived promise
+  // would leave one reaction on it per request for the life of the stream.
+  let stopWaiting: (() => void) | undefined;
+  const onStop = () => stopWaiting?.();
+  stop.addEventListener('abort', onStop, { once: true });
+  let wasStopped = false;
   const pending: { result: Promise<O>; bytes: number }[] = [];
   let pendingBytes = 0;
   let reading: Promise<Step<I>> | undefined;
@@ -40,15 +49,23 @@ export async function* inOrder<I, O>(
   const hasRoom = () => pending.length === 0 || (pending.length < bounds.maxRequests && pendingBytes < bounds.maxBytes);
   try {
     for (;;) {
-      while (!inputEnded && hasRoom()) {
-        reading ??= iterator.next().then(
-          (step): Step<I> => ({ kind: 'input', step }),
-          (reason: unknown): Step<I> => ({ kind: 'input-failed', reason }),
-        );
+      while (!inputEnded && !wasStopped && hasRoom()) {
+        reading ??= new Promise<Step<I>>((resolve) => {
+          if (stop.aborted) return resolve({ kind: 'stop' });
+          stopWaiting = () => resolve({ kind: 'stop' });
+          iterator.next().then(
+            (step) => resolve({ kind: 'input', step }),
+            (reason: unknown) => resolve({ kind: 'input-failed', reason }),
+          );
+        });
         const head = pending[0];
         // With answers waiting, a slow reader must not hold them back.
         const next = head ? await Promise.race([reading, head.result.then(headSettled, headSettled)]) : await reading;
         if (next.kind === 'head') break;
+        if (next.kind === 'stop') {
+          wasStopped = true;
+          break;
+        }
         reading = undefined;
         if (next.kind === 'input-failed') {
           inputEnded = true;
@@ -70,7 +87,9 @@ export async function* inOrder<I, O>(
       yield await head.result;
     }
     if (inputFailure) throw inputFailure.reason;
+    return wasStopped ? 'stopped' : 'ended';
   } finally {
+    stop.removeEventListener('abort', onStop);
     // Not awaited: with a read still pending, return() would wait for the client's next request.
     if (!inputEnded) iterator.return?.().catch(() => {});
   }

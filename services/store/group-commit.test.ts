@@ -168,3 +168,21 @@ forEachBackend('one order keeps its batches in call order although the first wai
   assert.deepEqual(sequencesOf(await quick), [2n]);
   assert.deepEqual(sequencesOf(await slow), [1n]);
 });
+
+forEachBackend('a publish aborted while queued is dropped from its commit', async (t, backend) => {
+  const [store, log] = await openLoggedStore(t, backend);
+  const held = log.holdNext();
+  const first = store.publish(messages('aborted', 1));
+  await held.started;
+  const controller = new AbortController();
+  const abandoned = store.publish(messages('aborted', 2), controller.signal);
+  const kept = store.publish(messages('aborted', 1));
+  controller.abort(new Error('client went away'));
+  held.release();
+  await assert.rejects(abandoned, /client went away/);
+  assert.deepEqual((await Promise.all([first, kept])).map(sequencesOf), [[1n], [2n]]);
+  assert.deepEqual(log.stats, [
+    { batches: 1, messages: 1 },
+    { batches: 1, messages: 1 },
+  ]);
+});

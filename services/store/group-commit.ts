@@ -19,10 +19,10 @@ export interface GroupCommit {
 interface Waiting {
   records: MetadataRecord[];
   bytes: number;
+  /** Checked when the group is taken, not listened to: a stream has many batches queued on one signal. */
+  signal: AbortSignal | undefined;
   resolve(sequences: bigint[]): void;
   reject(reason: unknown): void;
-  /** Set once the caller stopped waiting (aborted); its records may still be in flight. */
-  settled: boolean;
 }
 
 /**
@@ -33,7 +33,8 @@ interface Waiting {
  * (`setImmediate`, never a timer), so batches that arrived in the same I/O
  * read share a commit and a lone batch waits for nothing. At most one commit
  * is in flight; a merged commit holds at most `maxMessages` messages and
- * `maxBytes` inline bytes.
+ * `maxBytes` inline bytes. A caller that aborts while queued is dropped when
+ * its group is taken; once its records are in flight it waits for the result.
  *
  * Every batch stays atomic and gets its own sequences (the store assigns them
  * in record order). A commit refused with {@link UploadExpiredError} naming a
@@ -67,8 +68,9 @@ export function createGroupCommit(metadata: MetadataStore, limits: GroupCommitLi
     let bytes = 0;
     while (queue.length > 0) {
       const next = queue[0]!;
-      if (next.settled) {
+      if (next.signal?.aborted) {
         queue.shift();
+        next.reject(next.signal.reason);
         continue;
       }
       const fits = messages + next.records.length <= limits.maxMessages && bytes + next.bytes <= limits.maxBytes;
@@ -111,26 +113,7 @@ export function createGroupCommit(metadata: MetadataStore, limits: GroupCommitLi
       if (records.length === 0) return Promise.resolve([]);
       signal?.throwIfAborted();
       return new Promise<bigint[]>((resolve, reject) => {
-        const onAbort = () => waiting.reject(signal!.reason);
-        const waiting: Waiting = {
-          records,
-          bytes: inlineBytes(records),
-          settled: false,
-          resolve(sequences) {
-            if (waiting.settled) return;
-            waiting.settled = true;
-            signal?.removeEventListener('abort', onAbort);
-            resolve(sequences);
-          },
-          reject(reason) {
-            if (waiting.settled) return;
-            waiting.settled = true;
-            signal?.removeEventListener('abort', onAbort);
-            reject(reason);
-          },
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-        queue.push(waiting);
+        queue.push({ records, bytes: inlineBytes(records), signal, resolve, reject });
         schedule();
       });
     },

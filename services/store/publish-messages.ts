@@ -66,23 +66,27 @@ export async function publishMessages(
       }
     }
     const startedAtMs = Date.now();
-    const planned: PlannedMessage[] = batch.map((message) => ({
-      message,
-      headers: { ...message.headers, [dataSizeHeader]: String(message.data.byteLength) },
-      objectKey: message.data.byteLength > deps.inlineMaxBytes ? newObjectKey(message.subject, startedAtMs) : '',
-    }));
-    const uploads = planned.filter((entry) => entry.objectKey !== '');
-    await upload(deps, uploads, startedAtMs, signal);
-
-    const timestampMs = Date.now();
-    const records: MetadataRecord[] = planned.map(({ message, headers, objectKey }) => ({
-      subject: message.subject,
-      timestampMs,
-      headers,
-      size: message.data.byteLength,
-      inline: objectKey === '' ? message.data : null,
-      objectKey,
-    }));
+    const uploads: PlannedMessage[] = [];
+    const records: MetadataRecord[] = batch.map((message) => {
+      const size = message.data.byteLength;
+      const headers = { ...message.headers, [dataSizeHeader]: String(size) };
+      const objectKey = size > deps.inlineMaxBytes ? newObjectKey(message.subject, startedAtMs) : '';
+      if (objectKey !== '') uploads.push({ message, headers, objectKey });
+      return {
+        subject: message.subject,
+        timestampMs: startedAtMs,
+        headers,
+        size,
+        inline: objectKey === '' ? message.data : null,
+        objectKey,
+      };
+    });
+    if (uploads.length > 0) {
+      await upload(deps, uploads, startedAtMs, signal);
+      // A message is stamped with the time of its commit, which follows the uploads.
+      const uploadedAtMs = Date.now();
+      for (const record of records) record.timestampMs = uploadedAtMs;
+    }
     if (turn) await turn.ready;
     // Submitting queues the records synchronously, so the next turn queues behind them.
     const committing = deps.groupCommit.commit(records, signal);
@@ -98,14 +102,13 @@ export async function publishMessages(
         );
       throw error;
     }
-    return sequences.map((sequence, index) => ({ sequence, objectName: planned[index]!.objectKey }));
+    return sequences.map((sequence, index) => ({ sequence, objectName: records[index]!.objectKey }));
   } finally {
     turn?.done();
   }
 }
 
 async function upload(deps: PublishDependencies, uploads: PlannedMessage[], startedAtMs: number, signal?: AbortSignal): Promise<void> {
-  if (uploads.length === 0) return;
   const registered: string[] = [];
   const store = async ({ message, headers, objectKey }: PlannedMessage, uploadSignal: AbortSignal): Promise<void> => {
     await deps.metadata.addPendingUpload(objectKey, startedAtMs);
