@@ -144,6 +144,19 @@ test('PublishStream goes on after a refused batch while the client waits for eac
   assert.equal((await answers.next()).done, true);
 });
 
+test('PublishStream ends UNAVAILABLE when the store fails, after the answers before it', async (t) => {
+  const services = await startTestServices(t);
+  const requests = createWritableIterable<{ id: bigint; messages: PublishInit[] }>();
+  const answers = ingressClient(services, 'grpc').publishStream(requests)[Symbol.asyncIterator]();
+  void requests.write({ id: 1n, messages: [message('outage')] });
+  assert.equal(((await answers.next()).value as PublishStreamResponse).results[0]!.sequence, 1n);
+  await services.store.close();
+  void requests.write({ id: 2n, messages: [message('outage')] });
+  const ending = await refusal(answers.next());
+  assert.equal(ending.code, Code.Unavailable);
+  requests.close();
+});
+
 test('PublishStream ends UNAVAILABLE when the server drains, after answering what it read', async (t) => {
   // Far beyond the test's own timeout: the stream must end on draining, not on the close deadline.
   const services = await startTestServices(t, { env: { SHUTDOWN_TIMEOUT_MS: '600000' } });

@@ -203,9 +203,10 @@ end
 
 -- Inserts positional rows in one transaction. Each subject's counter row is
 -- read once and written once, however many of its messages the batch holds.
--- Returns subject -> first sequence given in this batch; the rest of a
--- subject's rows follow it one by one in input order (nothing yields in
--- between, so nothing else can take a number).
+-- Returns subject -> first sequence given in this batch, and the subjects in
+-- the order of their first row; the rest of a subject's rows follow its first
+-- one by one in input order (nothing yields in between, so nothing else can
+-- take a number). Returns nil and the key when an upload expired.
 local function commit_rows(rows)
     local seen = {}
     for _, row in ipairs(rows) do
@@ -220,6 +221,7 @@ local function commit_rows(rows)
 
     local counters = {}
     local first = {}
+    local subjects = {}
     transaction(function()
         local messages = box.space.mts_messages
         local pending = box.space.mts_pending_uploads
@@ -231,6 +233,7 @@ local function commit_rows(rows)
                 counter = stored and { stored.last_sequence, stored.message_count, stored.bytes } or { 0, 0, 0 }
                 counters[subject] = counter
                 first[subject] = counter[1] + 1
+                subjects[#subjects + 1] = subject
             end
             local size = row[4]
             counter[1] = counter[1] + 1
@@ -253,14 +256,16 @@ local function commit_rows(rows)
         end
     end
     feed.cond:broadcast()
-    return first
+    return first, subjects
 end
 
 --- Commits a batch of records in one transaction, all or nothing. A record is
 --- positional, {subject, timestamp_ms, headers, size, data, object_key} with
 --- data as raw bytes (MessagePack bin) or nil: then the answer is
---- {ok = true, first = {subject = decimal}}, the first sequence each subject
---- got, its later records numbered on in input order. A record may also be a
+--- {ok = true, first = {decimal...}}, the first sequence of each subject in
+--- the order the subjects first appear in the batch (a list, so no subject is
+--- ever a map key on the client), its later records numbered on in input
+--- order. A record may also be a
 --- map {subject, timestamp_ms, headers, size, data (base64 or nil),
 --- object_key}, as ingresses before the positional form send it: then the
 --- answer is {ok = true, sequences = {decimal...}} in input order. Either way
@@ -275,14 +280,15 @@ function mts_commit(batch)
             rows[i] = row_of_map(record)
         end
     end
-    local first, expired = commit_rows(rows)
+    local first, subjects_or_key = commit_rows(rows)
     if first == nil then
-        return { ok = false, code = 'UPLOAD_EXPIRED', object_key = expired }
+        return { ok = false, code = 'UPLOAD_EXPIRED', object_key = subjects_or_key }
     end
+    local subjects = subjects_or_key
     if positional then
         local answer = {}
-        for subject, sequence in pairs(first) do
-            answer[subject] = decimal(sequence)
+        for i, subject in ipairs(subjects) do
+            answer[i] = decimal(first[subject])
         end
         return { ok = true, first = answer }
     end

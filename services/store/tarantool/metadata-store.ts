@@ -80,7 +80,7 @@ function createProcedures(link: TarantoolLink): MetadataStore {
         throw new UploadExpiredError(`pending upload ${key} expired before its commit`, key);
       }
       if (!outcome.ok) throw new StoreError(`tarantool procedure mts_commit failed with ${outcome.code}`);
-      return sequencesFrom(batch, outcome.first as Record<string, string>);
+      return sequencesFrom(batch, outcome.first as string[]);
     },
 
     async readAfter(subject, afterSequence, limit, signal) {
@@ -160,11 +160,15 @@ function toWireRecord(record: MetadataRecord) {
   ];
 }
 
-/** mts_commit answers each subject's first sequence; its later records follow one by one, in input order. */
-function sequencesFrom(batch: MetadataRecord[], first: Record<string, string>): bigint[] {
+/**
+ * mts_commit answers the first sequence of each subject, in the order the
+ * subjects first appear in the batch; a subject's later records follow one by
+ * one, in input order.
+ */
+function sequencesFrom(batch: MetadataRecord[], first: string[]): bigint[] {
   const next = new Map<string, bigint>();
   return batch.map(({ subject }) => {
-    const sequence = next.get(subject) ?? BigInt(first[subject]!);
+    const sequence = next.get(subject) ?? BigInt(first[next.size]!);
     next.set(subject, sequence + 1n);
     return sequence;
   });
