@@ -32,7 +32,8 @@ export async function* mapOrdered<T, R>(
       yield result;
     }
   } finally {
-    controller.abort();
+    // Only calls still running need stopping; an abort builds a DOMException with a stack, per read page.
+    if (running.length > 0) controller.abort();
     await Promise.allSettled(running);
   }
 }
