@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { globalUsage, parseCommand, positionals, UsageError } from './args.js';
+import { globalUsage, integerOption, parseCommand, positionals, UsageError } from './args.js';
 import { clientsFrom, type Command } from './command.js';
 import { writeStdout } from './output.js';
 import { publishAttempts, publishWithRetry } from './publish-retry.js';
+import { publishStdinLines } from './publish-line-mode.js';
+import { checkStreamingProtocol } from './publish-stream.js';
 
 const options = {
   data: { type: 'string', short: 'd' },
@@ -10,13 +12,19 @@ const options = {
   header: { type: 'string', short: 'H', multiple: true },
   'msg-id': { type: 'string' },
   json: { type: 'boolean' },
+  batch: { type: 'string' },
+  'in-flight': { type: 'string' },
+  summary: { type: 'boolean' },
 } as const;
+
+const maxBatchMessages = 10_000;
 
 /** `mts publish`: one message from --data, --file or stdin; prints its sequence. */
 export const publishCommand: Command = {
   name: 'publish',
-  summary: 'publish one message and print its sequence',
+  summary: 'publish one message (or each stdin line) and print its sequence',
   usage: `Usage: mts publish <subject> [--data TEXT | --file PATH | < stdin] [-H name=value]...
+       mts publish <subject> --batch N [--in-flight N] [--summary] [-H name=value]... < lines
 
 Publishes one message and prints the sequence it was given.
   -d, --data TEXT        the payload as UTF-8 text
@@ -27,8 +35,14 @@ Publishes one message and prints the sequence it was given.
                          window (DUPLICATE_WINDOW_MS, 2 minutes by default) stores nothing: it
                          prints the first one's sequence and says so on stderr
   --json                 print {"sequence": "...", "objectName": "...", "duplicate": false} instead
+  --batch N              line mode: each stdin line is one message (without its newline), sent
+                         through one PublishStream in atomic batches of up to N lines; prints each
+                         line's sequence in order (--json: {"line": 1, "sequence": "..."}). A
+                         rejected batch is named on stderr by its lines and the exit status is 1
+  --in-flight N          line mode: batches sent and not yet answered at most (default 4)
+  --summary              line mode: print one summary line instead of the sequences
 
-An \`unavailable\` failure is retried (${publishAttempts} attempts in all) with the same msg-id
+An \`unavailable\` failure of a single message is retried (${publishAttempts} attempts in all) with the same msg-id
 (a random one when none is given), so a retry after an ambiguous failure is not stored twice.
 
 ${globalUsage}
@@ -38,16 +52,30 @@ Example: mts publish demo.hello --data hi`,
   async run(args) {
     const { values, positionals: given } = parseCommand(args, options);
     const [subject] = positionals(given, 'subject');
-    const headers = withMsgId(parseHeaders(values.header ?? []), values['msg-id']);
+    const headers = parseHeaders(values.header ?? []);
+    if (values.batch !== undefined) {
+      if (values.data !== undefined || values.file !== undefined)
+        throw new UsageError('--batch reads lines from stdin: drop --data and --file');
+      if (values['msg-id'] !== undefined) throw new UsageError('--msg-id names one message: give each line its own with a single publish');
+      checkStreamingProtocol(values.protocol, '--batch');
+      if (process.stdin.isTTY) throw new UsageError('--batch publishes the lines piped on stdin');
+      const batch = integerOption(values.batch, 'batch', 100);
+      if (batch > maxBatchMessages) throw new UsageError(`--batch is at most ${maxBatchMessages}, the server's limit per batch`);
+      const inFlight = integerOption(values['in-flight'], 'in-flight', 4);
+      const { ingress } = clientsFrom(values);
+      await publishStdinLines({ ingress, subject, headers, batch, inFlight, summary: values.summary ?? false, json: values.json ?? false });
+      return;
+    }
+    const headersWithId = withMsgId(headers, values['msg-id']);
     const data = await payload(values.data, values.file);
     const { ingress } = clientsFrom(values);
-    const response = await publishWithRetry(ingress, { subject, data, headers });
+    const response = await publishWithRetry(ingress, { subject, data, headers: headersWithId });
     // Without an id of the caller's, a duplicate is this command's own earlier attempt: stored once, as asked.
-    const duplicate = response.duplicate && headers['msg-id'] !== undefined;
+    const duplicate = response.duplicate && headersWithId['msg-id'] !== undefined;
     const { sequence, objectName } = response;
     if (duplicate && !values.json) {
       process.stderr.write(
-        `mts: duplicate of sequence ${sequence}: msg-id ${headers['msg-id']} was published inside the duplicate window; nothing stored\n`,
+        `mts: duplicate of sequence ${sequence}: msg-id ${headersWithId['msg-id']} was published inside the duplicate window; nothing stored\n`,
       );
     }
     await writeStdout(values.json ? `${JSON.stringify({ sequence: sequence.toString(), objectName, duplicate })}\n` : `${sequence}\n`);
