@@ -111,7 +111,7 @@ export function createGroupCommit(metadata: MetadataStore, limits: GroupCommitLi
   return {
     commit(records, signal) {
       if (records.length === 0) return Promise.resolve([]);
-      signal?.throwIfAborted();
+      if (signal?.aborted) return Promise.reject(signal.reason);
       return new Promise<bigint[]>((resolve, reject) => {
         queue.push({ records, bytes: inlineBytes(records), signal, resolve, reject });
         schedule();
