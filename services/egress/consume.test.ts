@@ -3,7 +3,7 @@ import { test, type TestContext } from 'node:test';
 import type { Client } from '@connectrpc/connect';
 import type { ConsumeRequest, ConsumeResponse, EgressService } from '../../gen/minitoolstream/egress_pb.js';
 import { openTarantoolMetadataStore } from '../store/tarantool/metadata-store.js';
-import { payload } from '../testing/conformance-harness.js';
+import { eventually, payload } from '../testing/conformance-harness.js';
 import { testBackends } from '../testing/store-backends.js';
 import { openTarantoolBackend, waitUntilConnected } from '../testing/tarantool-backend.js';
 import { egressClient, startTestServices, type Protocol, type TestServices } from '../testing/test-services.js';
@@ -118,6 +118,21 @@ for (const backend of testBackends) {
     }
   });
 }
+
+test('Consume streams of clients that go away end and leave nothing open', async (t) => {
+  const services = await startTestServices(t, { egress: createEgressService({ consumeHeartbeatMs: heartbeatMs }) });
+  const openConsumeStreams = async () => {
+    const text = await (await fetch(`${services.egress.url}/metrics`)).text();
+    const lines = text.split('\n').filter((line) => line.startsWith('minitoolstream_open_streams{') && line.includes('method="Consume"'));
+    return lines.reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+  };
+  await publish(services, 'consume.gone', 1);
+  const streams = protocols.map((protocol) => openConsume(t, egressClient(services, protocol), 'consume.gone', `gone-${protocol}`));
+  for (const stream of streams) assert.deepEqual(await stream.frame(), [1n]);
+  assert.equal(await openConsumeStreams(), 3);
+  streams.forEach((stream) => stream.close());
+  await eventually(async () => (await openConsumeStreams()) === 0, 10_000);
+});
 
 test('Consume streams end cleanly when the server shuts down', async (t) => {
   const services = await startTestServices(t, { egress: createEgressService({ consumeHeartbeatMs: heartbeatMs }) });
