@@ -5,6 +5,7 @@ import { durableOwnership } from '../platform/auth/durable-owner.js';
 import { principalKey } from '../platform/auth/principal.js';
 import type { ServiceDefinition, ServiceDeps } from '../platform/start-service.js';
 import { batchSize, checkDurableName, checkSequence, checkSubject } from '../platform/validation.js';
+import { browsePage } from './browse.js';
 import { consumeFrames, consumeHeartbeatMs } from './consume.js';
 import { inspectionRoutes } from './inspection.js';
 import { createSubjectWatch } from './subject-watch.js';
@@ -77,6 +78,8 @@ export function egressRoutes(
       const subject = checkSubject(request.subject);
       return { lastSequence: await store.lastSequence(subject, context.signal) };
     },
+
+    browse: (request, context) => browsePage({ store, metrics }, request, context.signal),
 
     async ackMessage(request, context) {
       const subject = checkSubject(request.subject);
