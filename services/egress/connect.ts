@@ -6,6 +6,7 @@ import { principalKey } from '../platform/auth/principal.js';
 import type { ServiceDefinition, ServiceDeps } from '../platform/start-service.js';
 import { batchSize, checkDurableName, checkSequence, checkSubject } from '../platform/validation.js';
 import { browsePage } from './browse.js';
+import { builtDashboardDir, dashboardRoutes } from './dashboard-route.js';
 import { consumeFrames, consumeHeartbeatMs } from './consume.js';
 import { inspectionRoutes } from './inspection.js';
 import { createSubjectWatch } from './subject-watch.js';
@@ -17,6 +18,8 @@ export const fetchMaxBytes = 16 * 1024 * 1024;
 export interface EgressOptions {
   /** Quiet time before a Consume stream sends an empty frame; tests shorten it. */
   consumeHeartbeatMs?: number;
+  /** The built dashboard served at /ui; dist/ui by default, tests build their own. */
+  dashboardDir?: string;
 }
 
 /**
@@ -102,6 +105,7 @@ export function createEgressService(options: EgressOptions = {}): ServiceDefinit
     name: 'egress',
     services: [EgressService, UnqualifiedEgressService],
     routes: (deps) => egressRoutes(deps, options),
+    http: ({ config }) => dashboardRoutes({ dir: options.dashboardDir ?? builtDashboardDir, ingressUrl: config.uiIngressUrl }),
   };
 }
 

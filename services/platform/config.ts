@@ -73,6 +73,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Allowed CORS origins; `["*"]` allows any. */
   corsOrigins: string[];
+  /** Where the dashboard publishes; undefined means the page's host on port 50051. */
+  uiIngressUrl: string | undefined;
   auth: AuthConfig;
   /** Serve the port over TLS (ALPN h2 and http/1.1) instead of cleartext. */
   tls: TlsConfig | undefined;
@@ -140,9 +142,18 @@ export function loadConfig(service: ServiceName, env: Env = process.env, portVar
     payloadAdmissionWaitMs: read.integer('PAYLOAD_ADMISSION_WAIT_MS', 2000, 0, 600_000),
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     corsOrigins: read.list('CORS_ORIGINS', ['*']),
+    uiIngressUrl: readUiIngressUrl(read),
     auth: readAuth(read),
     tls: readTls(read),
   });
+}
+
+function readUiIngressUrl(read: Reader): string | undefined {
+  const url = read.optional('UI_INGRESS_URL');
+  if (url !== undefined && !/^https?:\/\/[^\s/]+\/?$/.test(url)) {
+    throw new ConfigError('UI_INGRESS_URL', `"${url}" is not an http(s) origin like http://ingress.example:50051`);
+  }
+  return url?.replace(/\/$/, '');
 }
 
 function readAuth(read: Reader): AuthConfig {
