@@ -3,8 +3,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
-/** Where `npm run build` writes the dashboard: dist/ui, beside dist/services. */
-export const builtDashboardDir = fileURLToPath(new URL('../../ui/', import.meta.url));
+/**
+ * Where `npm run build` writes the dashboard: dist/ui, beside dist/services
+ * when this file runs compiled, under the repository when it runs from source (tsx).
+ */
+export const builtDashboardDir =
+  [new URL('../../ui/', import.meta.url), new URL('../../dist/ui/', import.meta.url)]
+    .map((url) => fileURLToPath(url))
+    .find((dir) => fs.existsSync(path.join(dir, 'index.html'))) ?? fileURLToPath(new URL('../../ui/', import.meta.url));
 
 /** The ingress port the page publishes to when UI_INGRESS_URL is not set. */
 const defaultIngressPort = 50051;
