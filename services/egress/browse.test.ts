@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { timestampFromMs, timestampMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { EgressService } from '../../gen/minitoolstream/egress_pb.js';
 import { createTestKeys } from '../testing/test-tokens.js';
@@ -33,6 +35,30 @@ test('Browse pages a subject both ways and moves no consumer', async (t) => {
   const consumer = await egress.getConsumerInfo({ subject, durableName: 'reader' });
   assert.equal(consumer.ackFloor, 7n, 'browsing left the consumer where it was');
   await assert.rejects(egress.browse({ subject: '' }), (error) => ConnectError.from(error).code === Code.InvalidArgument);
+});
+
+test('Browse from a time pages forward from the first message at or after it, backward up to it', async (t) => {
+  const services = await startTestServices(t);
+  const egress = egressClient(services, 'connect');
+  const subject = 'browse.times';
+  await services.store.publish(range(1, 5).map((n) => ({ subject, data: new TextEncoder().encode(`early ${n}`), headers: {} })));
+  const [early] = (await egress.browse({ subject, sequence: 5n, limit: 1 })).messages;
+  // The later batch must carry a later millisecond (bounded wait for the clock to tick).
+  for (const deadline = Date.now() + 5000; Date.now() <= timestampMs(early!.timestamp!) && Date.now() < deadline;) await delay(1);
+  const boundary = timestampFromMs(Date.now());
+  await services.store.publish(range(6, 9).map((n) => ({ subject, data: new TextEncoder().encode(`late ${n}`), headers: {} })));
+  const page = async (backward: boolean, startTime = boundary) =>
+    (await egress.browse({ subject, startTime, backward, limit: 3 })).messages.map((message) => message.sequence);
+
+  assert.deepEqual(await page(false), range(6, 8));
+  assert.deepEqual(await page(true), range(3, 5));
+  assert.deepEqual(await page(false, timestampFromMs(0)), range(1, 3));
+  assert.deepEqual(await page(true, timestampFromMs(0)), []);
+  assert.deepEqual(await page(false, timestampFromMs(Date.now() + 60_000)), []);
+  await assert.rejects(
+    egress.browse({ subject, sequence: 3n, startTime: boundary }),
+    (error) => ConnectError.from(error).code === Code.InvalidArgument,
+  );
 });
 
 test('Browse needs the fetch permission on the subject', async (t) => {

@@ -1,4 +1,6 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
+import { timestampMs } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError } from '@connectrpc/connect';
 import type { BrowseRequest, BrowseResponseSchema } from '../../gen/minitoolstream/egress_pb.js';
 import type { Metrics } from '../platform/metrics.js';
 import { checkSubject } from '../platform/validation.js';
@@ -12,7 +14,7 @@ const pageMaxBytes = 16 * 1024 * 1024;
 
 /**
  * One page of a subject for Browse: read like Fetch, but from a position the
- * caller names instead of a durable's floor, so nothing moves. A backward
+ * caller names (a sequence or a time) instead of a durable's floor, so nothing moves. A backward
  * page is the forward read that ends at `sequence`; messages deleted by
  * retention make it shorter, never wrong.
  */
@@ -23,10 +25,12 @@ export async function browsePage(
 ): Promise<MessageInitShape<typeof BrowseResponseSchema>> {
   const subject = checkSubject(request.subject);
   const limit = request.limit === 0 ? defaultLimit : Math.min(request.limit, maxLimit);
-  let after = request.sequence > 0n ? request.sequence - 1n : 0n;
+  const start = await startSequence(store, subject, request, signal);
+  let after = start > 0n ? start - 1n : 0n;
   let last: bigint | undefined;
   if (request.backward) {
-    last = request.sequence > 0n ? request.sequence : await store.lastSequence(subject, signal);
+    // From a time the page ends just before the first message at or after it.
+    last = request.startTime ? start - 1n : start > 0n ? start : await store.lastSequence(subject, signal);
     after = last > BigInt(limit) ? last - BigInt(limit) : 0n;
   }
   const messages = [];
@@ -36,4 +40,13 @@ export async function browsePage(
     messages.push(toWireMessage(message));
   }
   return { messages };
+}
+
+/** The sequence the request names, directly or by time; 0n for "the end the direction starts from". */
+async function startSequence(store: MessageStore, subject: string, request: BrowseRequest, signal: AbortSignal): Promise<bigint> {
+  if (request.startTime === undefined) return request.sequence;
+  if (request.sequence !== 0n) throw new ConnectError('name either sequence or start_time, not both', Code.InvalidArgument);
+  const found = await store.sequenceAtTime(subject, timestampMs(request.startTime), signal);
+  // Nothing stored: an empty page either way.
+  return found === 0n ? 1n : found;
 }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
 import { createEgressService } from '../egress/connect.js';
 import { egressClient, ingressClient, startTestServices, type TestServices } from '../testing/test-services.js';
@@ -131,15 +132,30 @@ test('the dashboard over a real server: overview, browser, views, live tail, pub
     assert.equal(messages[0]!.headers['content-type'], 'application/json');
   });
 
+  await t.test('the browser jumps to a time', async () => {
+    // #53 goes into a later second than #52, as the time field has whole seconds (bounded wait for the clock).
+    const secondAfter = Math.floor(Date.now() / 1000) * 1000 + 1000;
+    for (const deadline = Date.now() + 5000; Date.now() < secondAfter && Date.now() < deadline;) await delay(10);
+    assert.equal((await ingress.publish({ subject, data: encode('{"later": true}'), headers: {} })).sequence, 53n);
+    const local = await page.evaluate(
+      (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60_000).toISOString().slice(0, 19),
+      secondAfter,
+    );
+    await page.locator('#jump-time').fill(local);
+    await page.locator('#jump-time').press('Enter');
+    await page.locator('#messages tbody tr').first().and(page.locator('[data-sequence="53"]')).waitFor();
+    assert.equal(await page.locator('#messages tbody tr').count(), 1);
+  });
+
   await t.test('the consumers page shows pending messages and resets a position', async () => {
     await egress.ackMessage({ subject, durableName: 'reporting', sequence: 40n });
     await page.goto(`${services.egress.url}/ui/#/consumers`);
     const row = page.locator(`tr[data-consumer="reporting/${subject}"]`);
-    await row.locator('td', { hasText: '12' }).waitFor();
+    await row.locator('td', { hasText: '13' }).waitFor();
     await screenshot(page, 'consumers');
     await row.locator('input').fill('10');
     await row.locator('button', { hasText: 'Reset' }).click();
-    await row.locator('td', { hasText: '42' }).waitFor();
+    await row.locator('td', { hasText: '43' }).waitFor();
     assert.equal((await egress.getConsumerInfo({ subject, durableName: 'reporting' })).ackFloor, 10n);
   });
 

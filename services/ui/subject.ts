@@ -1,4 +1,4 @@
-import { timestampDate } from '@bufbuild/protobuf/wkt';
+import { timestampDate, timestampFromMs, type Timestamp } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Message } from '../../gen/minitoolstream/egress_pb.js';
 import { formatBytes, formatTime, h } from './dom.js';
@@ -25,9 +25,9 @@ export function subjectView(context: ViewContext, subject: string): View {
   let page: Message[] = [];
 
   const show = (message: Message) => detail.replaceChildren(messageDetail(message));
-  const load = async (sequence: bigint, backward: boolean) => {
+  const load = async (position: { sequence: bigint } | { startTime: Timestamp }, backward: boolean) => {
     try {
-      const { messages } = await egress.browse({ subject, sequence, backward, limit: pageSize }, { signal: stopped.signal });
+      const { messages } = await egress.browse({ subject, ...position, backward, limit: pageSize }, { signal: stopped.signal });
       // An empty page past either end keeps the current one in view.
       if (messages.length === 0 && page.length > 0) return;
       page = messages;
@@ -54,18 +54,30 @@ export function subjectView(context: ViewContext, subject: string): View {
     { class: 'toolbar', 'aria-label': 'Browse' },
     jump,
     h('button', { type: 'submit' }, 'Go'),
-    button('⇤ Oldest', () => void load(0n, false), 'page-oldest'),
-    button('← Older', () => page[0] && page[0].sequence > 1n && void load(page[0].sequence - 1n, true), 'page-older'),
-    button('Newer →', () => page.length > 0 && void load(page.at(-1)!.sequence + 1n, false), 'page-newer'),
-    button('Latest ⇥', () => void load(0n, true), 'page-latest'),
+    button('⇤ Oldest', () => void load({ sequence: 0n }, false), 'page-oldest'),
+    button('← Older', () => page[0] && page[0].sequence > 1n && void load({ sequence: page[0].sequence - 1n }, true), 'page-older'),
+    button('Newer →', () => page.length > 0 && void load({ sequence: page.at(-1)!.sequence + 1n }, false), 'page-newer'),
+    button('Latest ⇥', () => void load({ sequence: 0n }, true), 'page-latest'),
   );
   controls.addEventListener('submit', (event) => {
     event.preventDefault();
-    if (/^\d+$/.test(jump.value)) void load(BigInt(jump.value), false);
+    if (/^\d+$/.test(jump.value)) void load({ sequence: BigInt(jump.value) }, false);
+  });
+  const jumpTime = h('input', { type: 'datetime-local', step: 1, id: 'jump-time', 'aria-label': 'Jump to time' });
+  const timeForm = h(
+    'form',
+    { class: 'toolbar', 'aria-label': 'Browse from a time' },
+    jumpTime,
+    h('button', { type: 'submit' }, 'Go to time'),
+  );
+  timeForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const ms = new Date(jumpTime.value).getTime();
+    if (Number.isFinite(ms)) void load({ startTime: timestampFromMs(ms) }, false);
   });
 
   void refreshSummary();
-  void load(0n, true);
+  void load({ sequence: 0n }, true);
   const tail = liveTail(context, subject, show, stopped.signal, () => void refreshSummary());
   const element = h(
     'div',
@@ -80,6 +92,7 @@ export function subjectView(context: ViewContext, subject: string): View {
         { class: 'card', 'aria-label': 'Messages' },
         h('h3', {}, 'Messages'),
         controls,
+        timeForm,
         h(
           'div',
           { class: 'scroll' },
