@@ -1,5 +1,6 @@
 import type { ConsumerInfo } from '../../gen/minitoolstream/egress_pb.js';
 import { h } from './dom.js';
+import { tokenDenial } from './token-grants.js';
 import { pollIntervalMs, repeat, type View, type ViewContext } from './view.js';
 
 interface ConsumerRow {
@@ -67,7 +68,22 @@ function newRow(context: ViewContext, consumer: ConsumerInfo, refresh: () => voi
   const { durableName, subject } = consumer;
   const cells = [h('td', { class: 'number' }), h('td', { class: 'number' }), h('td', { class: 'number' })];
   const sequence = h('input', { type: 'number', min: 0, required: true, 'aria-label': `New ack floor of ${durableName} on ${subject}` });
-  const reset = h('form', { class: 'row' }, sequence, h('button', { type: 'submit', class: 'secondary' }, 'Reset'));
+  const denial = tokenDenial('admin', subject);
+  const reset = h(
+    'form',
+    { class: 'row' },
+    sequence,
+    h(
+      'button',
+      {
+        type: 'submit',
+        class: 'secondary',
+        disabled: denial !== undefined,
+        title: denial === undefined ? '' : `Reset is disabled: ${denial}`,
+      },
+      'Reset',
+    ),
+  );
   reset.addEventListener('submit', (event) => {
     event.preventDefault();
     context.clients.egress.resetConsumer({ durableName, subject, sequence: BigInt(sequence.value) }).then(() => {

@@ -193,4 +193,16 @@ test('with auth required the page asks for a token and uses it', async (t) => {
   await page.locator('#token').press('Enter');
   await page.locator('tr[data-subject="secured.events"]').waitFor();
   assert.equal(await page.evaluate(() => sessionStorage.getItem('mts.token') !== null), true);
+  const publish = page.locator('form.publish-form button[type="submit"]');
+  await page.locator('form.publish-form input[name="subject"]').fill('secured.events');
+  assert.equal(await publish.isEnabled(), true);
+
+  await page.locator('#token-button').click();
+  await page.locator('#token').fill(await keys.token({ permissions: ['fetch', 'subscribe'] }));
+  await page.locator('#token').press('Enter');
+  await page.locator('tr[data-subject="secured.events"]').waitFor();
+  await page.locator('form.publish-form input[name="subject"]').fill('secured.events');
+  assert.equal(await publish.isDisabled(), true);
+  assert.equal(await publish.getAttribute('title'), 'Publishing is disabled: the token lacks the publish permission');
+  await screenshot(page, 'read-only-token');
 });

@@ -1,4 +1,5 @@
 import { h } from './dom.js';
+import { tokenDenial } from './token-grants.js';
 import type { ViewContext } from './view.js';
 
 const contentTypes = { text: 'text/plain; charset=utf-8', json: 'application/json' } as const;
@@ -14,14 +15,24 @@ export function publishForm(context: ViewContext, subject: string): HTMLElement 
   );
   const payload = h('textarea', { name: 'payload', rows: 4, 'aria-label': 'Payload', placeholder: 'payload' });
   const status = h('p', { class: 'muted', role: 'status' });
+  const submit = h('button', { type: 'submit' }, 'Publish');
+  // Disabled, with the reason, when the token would be refused.
+  const checkGrant = () => {
+    const denial = tokenDenial('publish', subjectInput.value.trim());
+    submit.disabled = denial !== undefined;
+    submit.title = denial === undefined ? '' : `Publishing is disabled: ${denial}`;
+    status.textContent = submit.title;
+  };
+  subjectInput.addEventListener('input', checkGrant);
   const form = h(
     'form',
     { class: 'card publish-form', 'aria-label': 'Publish' },
     h('h3', {}, 'Publish'),
     h('div', { class: 'row' }, subjectInput, format),
     payload,
-    h('div', { class: 'row' }, h('button', { type: 'submit' }, 'Publish'), status),
+    h('div', { class: 'row' }, submit, status),
   );
+  checkGrant();
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const kind = format.value as keyof typeof contentTypes;
