@@ -126,10 +126,31 @@ test('the dashboard over a real server: overview, browser, views, live tail, pub
     await form.locator('[role="status"]', { hasText: 'not JSON' }).waitFor();
     await form.locator('textarea[name="payload"]').fill('{"from": "page"}');
     await form.locator('button[type="submit"]').click();
-    await form.locator('[role="status"]', { hasText: 'published as #52' }).waitFor();
+    await form.locator('[role="status"]', { hasText: `published to ${subject} as #52` }).waitFor();
     const { messages } = await egress.browse({ subject, sequence: 52n, limit: 1 });
     assert.equal(new TextDecoder().decode(messages[0]!.data), '{"from": "page"}');
     assert.equal(messages[0]!.headers['content-type'], 'application/json');
+  });
+
+  await t.test('a file and a re-published message reach another subject', async () => {
+    const form = page.locator('form.publish-form');
+    await form.locator('input[name="subject"]').fill('sensors.files');
+    await form.locator('select[name="format"]').selectOption('file');
+    await form
+      .locator('input[type="file"]')
+      .setInputFiles({ name: 'bytes.bin', mimeType: 'application/octet-stream', buffer: Buffer.from([0, 1, 2, 255]) });
+    await form.locator('button[type="submit"]').click();
+    await form.locator('[role="status"]', { hasText: 'published to sensors.files as #1' }).waitFor();
+    const [file] = (await egress.browse({ subject: 'sensors.files' })).messages;
+    assert.deepEqual([...file!.data], [0, 1, 2, 255]);
+
+    const republish = page.locator('.message-detail form.republish');
+    await republish.locator('input[name="subject"]').fill('sensors.copy');
+    await republish.locator('button[type="submit"]').click();
+    await republish.locator('[role="status"]', { hasText: 'published to sensors.copy as #1' }).waitFor();
+    const [copy] = (await egress.browse({ subject: 'sensors.copy' })).messages;
+    assert.equal(new TextDecoder().decode(copy!.data), JSON.stringify({ reading: 25, unit: 'celsius', tags: ['a', 'b'] }));
+    assert.equal(copy!.headers['content-type'], 'application/json');
   });
 
   await t.test('the browser jumps to a time', async () => {

@@ -1,13 +1,16 @@
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import type { Message } from '../../gen/minitoolstream/egress_pb.js';
 import { formatBytes, formatTime, h } from './dom.js';
+import { republishForm } from './publish-form.js';
+import type { ViewContext } from './view.js';
 import { defaultMode, payloadModes, renderPayload, shownMaxBytes, toBase64, type PayloadMode } from './payload.js';
 
 /**
  * One message: its payload in the chosen view (text, JSON, hex, base64),
- * headers, copy, and a download link for a payload too large to show whole.
+ * headers, copy, a download link (the only way to see all of a payload too
+ * large to show whole), and re-publishing it.
  */
-export function messageDetail(message: Message): HTMLElement {
+export function messageDetail(context: ViewContext, message: Message): HTMLElement {
   const shown = message.data.subarray(0, shownMaxBytes);
   let mode: PayloadMode = defaultMode(shown);
   const body = h('div', { class: 'payload-body' });
@@ -64,5 +67,7 @@ export function messageDetail(message: Message): HTMLElement {
           { class: 'headers' },
           h('tbody', {}, ...headers.map(([name, value]) => h('tr', {}, h('th', {}, name), h('td', {}, value)))),
         ),
+    h('h4', {}, 'Re-publish'),
+    republishForm(context, message),
   );
 }

@@ -24,7 +24,7 @@ export function subjectView(context: ViewContext, subject: string): View {
   const jump = h('input', { type: 'number', min: 1, id: 'jump-sequence', placeholder: 'sequence', 'aria-label': 'Jump to sequence' });
   let page: Message[] = [];
 
-  const show = (message: Message) => detail.replaceChildren(messageDetail(message));
+  const show = (message: Message) => detail.replaceChildren(messageDetail(context, message));
   const load = async (position: { sequence: bigint } | { startTime: Timestamp }, backward: boolean) => {
     try {
       const { messages } = await egress.browse({ subject, ...position, backward, limit: pageSize }, { signal: stopped.signal });
