@@ -2,30 +2,17 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
-import { createEgressService } from '../egress/connect.js';
-import { egressClient, ingressClient, startTestServices, type TestServices } from '../testing/test-services.js';
+import { egressClient, ingressClient } from '../testing/test-services.js';
 import { launchChromium } from '../testing/chromium.js';
 import { createTestKeys } from '../testing/test-tokens.js';
-import { buildDashboard } from './build.js';
+import { startWithDashboard } from './test-dashboard.js';
 
 /** Screenshots of each page land here (MTS_SCREENSHOT_DIR, else a temp folder named in the log). */
 const screenshotDir = process.env.MTS_SCREENSHOT_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mts-ui-screens-'));
 const encode = (text: string) => new TextEncoder().encode(text);
-
-/** The services with the dashboard built into a temp folder, publishing to this ingress. */
-async function startWithDashboard(t: TestContext, env: Record<string, string> = {}): Promise<TestServices> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mts-ui-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  await buildDashboard(dir);
-  return startTestServices(t, {
-    env,
-    egress: createEgressService({ dashboardDir: dir }),
-    egressEnv: (ingress) => ({ UI_INGRESS_URL: ingress.url }),
-  });
-}
 
 async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
