@@ -213,4 +213,13 @@ test('with auth required the page asks for a token and uses it', async (t) => {
   assert.equal(await publish.isDisabled(), true);
   assert.equal(await publish.getAttribute('title'), 'Publishing is disabled: the token lacks the publish permission');
   await screenshot(page, 'read-only-token');
+
+  // Browsing needs fetch alone; the live tail also subscribe, and stops instead of asking again.
+  await page.locator('#token-button').click();
+  await page.locator('#token').fill(await keys.token({ permissions: ['fetch'] }));
+  await page.locator('#token').press('Enter');
+  await page.goto(`${services.egress.url}/ui/#/subject/secured.events`);
+  await page.locator('#messages tr[data-sequence="1"]').waitFor();
+  await page.locator('#tail-state', { hasText: /^stopped: permission_denied: / }).waitFor();
+  assert.equal(await page.locator('#tail-toggle').textContent(), 'Follow');
 });

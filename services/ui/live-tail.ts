@@ -1,6 +1,7 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Message } from '../../gen/minitoolstream/egress_pb.js';
 import { h } from './dom.js';
+import { describeError } from './rpc.js';
 import { messageRow } from './message-row.js';
 import type { ViewContext } from './view.js';
 
@@ -56,6 +57,14 @@ export function liveTail(
     follow(signal).catch((error: unknown) => {
       if (signal.aborted) return;
       context.reportError(error);
+      const { code } = ConnectError.from(error);
+      // Asking again cannot help a token that may not subscribe.
+      if (code === Code.PermissionDenied || code === Code.Unauthenticated) {
+        following = undefined;
+        toggle.textContent = 'Follow';
+        state.textContent = `stopped: ${describeError(error).text}`;
+        return;
+      }
       state.textContent = 'stream broken; following again shortly';
       setTimeout(() => following === controller && !signal.aborted && start(), retryMs);
     });

@@ -46,8 +46,11 @@ const context: ViewContext = {
 
 function openTokenForm(note: string): void {
   tokenNote.textContent = ` ${note}`;
-  tokenForm.hidden = false;
-  tokenInput.focus();
+  // Focus only on opening: polls that fail again must not pull focus while someone types.
+  if (tokenForm.hidden) {
+    tokenForm.hidden = false;
+    tokenInput.focus();
+  }
 }
 
 function useToken(token: string): void {
