@@ -80,6 +80,10 @@ test('the dashboard over a real server: overview, browser, views, live tail, pub
     await page.locator('#messages tbody tr').last().and(page.locator('[data-sequence="24"]')).waitFor();
     await page.locator('#page-newer').click();
     await page.locator('#messages tbody tr').first().and(page.locator('[data-sequence="25"]')).waitFor();
+    await page.locator('#jump-sequence').fill('999');
+    await page.locator('#jump-sequence').press('Enter');
+    await page.locator('#page-note', { hasText: 'No messages there' }).waitFor();
+    assert.equal(await page.locator('#messages tbody tr').first().getAttribute('data-sequence'), '25');
 
     await page.locator('#messages tr[data-sequence="25"]').click();
     const detail = page.locator('.message-detail');

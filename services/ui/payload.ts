@@ -61,7 +61,12 @@ function jsonNode(key: string | undefined, value: unknown): Node {
   return h(
     'details',
     { open: true, class: 'json-node' },
-    h('summary', {}, `${label}${open}`, h('span', { class: 'muted' }, ` ${entries.length} ${isArray ? 'items' : 'keys'}`)),
+    h(
+      'summary',
+      {},
+      `${label}${open}`,
+      h('span', { class: 'muted' }, ` ${entries.length} ${isArray ? 'item' : 'key'}${entries.length === 1 ? '' : 's'}`),
+    ),
     ...entries.map(([name, item]) => jsonNode(name, item)),
     h('div', {}, close),
   );

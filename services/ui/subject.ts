@@ -12,7 +12,7 @@ const pageSize = 20;
 
 /**
  * One subject: a message browser that pages both ways and jumps to a
- * sequence through Browse (no consumer moves), the selected message in
+ * sequence or a time through Browse (no consumer moves), the selected message in
  * detail, a live tail and a publish form.
  */
 export function subjectView(context: ViewContext, subject: string): View {
@@ -22,6 +22,7 @@ export function subjectView(context: ViewContext, subject: string): View {
   const body = h('tbody');
   const detail = h('div', { id: 'message-detail' });
   const jump = h('input', { type: 'number', min: 1, id: 'jump-sequence', placeholder: 'sequence', 'aria-label': 'Jump to sequence' });
+  const pageNote = h('p', { class: 'muted', id: 'page-note', role: 'status' });
   let page: Message[] = [];
 
   const show = (message: Message) => detail.replaceChildren(messageDetail(context, message));
@@ -29,7 +30,8 @@ export function subjectView(context: ViewContext, subject: string): View {
     try {
       const { messages } = await egress.browse({ subject, ...position, backward, limit: pageSize }, { signal: stopped.signal });
       // An empty page past either end keeps the current one in view.
-      if (messages.length === 0 && page.length > 0) return;
+      pageNote.textContent = messages.length === 0 && page.length > 0 ? 'No messages there; this page stays.' : '';
+      if (pageNote.textContent !== '') return;
       page = messages;
       body.replaceChildren(...messages.map((message) => messageRow(message, () => show(message))));
       if (messages[0] !== undefined) show(backward ? messages.at(-1)! : messages[0]);
@@ -93,6 +95,7 @@ export function subjectView(context: ViewContext, subject: string): View {
         h('h3', {}, 'Messages'),
         controls,
         timeForm,
+        pageNote,
         h(
           'div',
           { class: 'scroll' },
