@@ -24,7 +24,7 @@ const contentTypes: Record<string, string> = {
 export interface DashboardOptions {
   /** The built page: index.html and content-hashed assets. */
   dir: string;
-  /** UI_INGRESS_URL; undefined means the request's host on port 50051. */
+  /** UI_INGRESS_URL; undefined means this origin when it serves ingress too, else the request's host on port 50051. */
   ingressUrl: string | undefined;
 }
 
@@ -36,7 +36,13 @@ export interface DashboardOptions {
  */
 export function dashboardRoutes({ dir, ingressUrl }: DashboardOptions): (app: FastifyInstance) => void {
   const files = readBuiltFiles(dir);
-  const ingressFor = (request: FastifyRequest) => ingressUrl ?? `${request.protocol}://${request.hostname}:${defaultIngressPort}`;
+  let servesIngress: boolean | undefined;
+  const ingressFor = (request: FastifyRequest) => {
+    if (ingressUrl !== undefined) return ingressUrl;
+    // `npm start` serves ingress on every port: the page then publishes to its own origin.
+    servesIngress ??= request.server.hasRoute({ method: 'POST', url: '/minitoolstream.IngressService/Publish' });
+    return servesIngress ? `${request.protocol}://${request.host}` : `${request.protocol}://${request.hostname}:${defaultIngressPort}`;
+  };
   const secure = (request: FastifyRequest, reply: FastifyReply) =>
     reply
       .header(
