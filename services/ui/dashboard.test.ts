@@ -7,6 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
 import { egressClient, ingressClient } from '../testing/test-services.js';
 import { launchChromium } from '../testing/chromium.js';
+import { selfSigned } from '../testing/self-signed.js';
 import { createTestKeys } from '../testing/test-tokens.js';
 import { startWithDashboard } from './test-dashboard.js';
 
@@ -226,4 +227,23 @@ test('with auth required the page asks for a token and uses it', async (t) => {
   await page.locator('#messages tr[data-sequence="1"]').waitFor();
   await page.locator('#tail-state', { hasText: /^stopped: permission_denied: / }).waitFor();
   assert.equal(await page.locator('#tail-toggle').textContent(), 'Follow');
+});
+
+test('the dashboard works over TLS: same RPCs, publish to the https ingress', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mts-ui-tls-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const { cert, key } = await selfSigned(dir, 'dashboard');
+  const services = await startWithDashboard(t, { TLS_CERT_FILE: cert, TLS_KEY_FILE: key });
+  assert.match(services.egress.url, /^https:/);
+  await services.store.publish([{ subject: 'tls.events', data: encode('over tls'), headers: {} }]);
+  const browser = await launchChromium(t);
+  // The certificate is self-signed for this test; everything else is as in production.
+  const page = await browser.newPage({ ignoreHTTPSErrors: true });
+  await page.goto(`${services.egress.url}/ui/#/subject/tls.events`);
+  await page.locator('#messages tr[data-sequence="1"]', { hasText: 'over tls' }).waitFor();
+  const form = page.locator('form.publish-form');
+  await form.locator('textarea[name="payload"]').fill('back over tls');
+  await form.locator('button[type="submit"]').click();
+  await form.locator('[role="status"]', { hasText: 'published to tls.events as #2' }).waitFor();
+  await page.locator('#tail tr[data-sequence="2"]', { hasText: 'back over tls' }).waitFor();
 });
