@@ -1,12 +1,15 @@
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { ConnectRouter, HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { EgressService } from '../../gen/minitoolstream/egress_pb.js';
 import { EgressService as UnqualifiedEgressService } from '../../gen/unqualified_aliases_pb.js';
 import { durableOwnership } from '../platform/auth/durable-owner.js';
 import { principalKey } from '../platform/auth/principal.js';
+import { subjectVisible } from '../platform/auth/subject-visibility.js';
 import type { ServiceDefinition, ServiceDeps } from '../platform/start-service.js';
 import { batchSize, checkDurableName, checkSequence, checkSubject } from '../platform/validation.js';
 import { browsePage } from './browse.js';
 import { builtDashboardDir, dashboardRoutes } from './dashboard-route.js';
+import { createLagHistory } from './lag-history.js';
 import { consumeFrames, consumeHeartbeatMs } from './consume.js';
 import { inspectionRoutes } from './inspection.js';
 import { createSubjectWatch } from './subject-watch.js';
@@ -20,6 +23,8 @@ export interface EgressOptions {
   consumeHeartbeatMs?: number;
   /** The built dashboard served at /ui; dist/ui by default, tests build their own. */
   dashboardDir?: string;
+  /** Time between consumer lag samples; tests shorten it. */
+  lagSampleMs?: number;
 }
 
 /**
@@ -29,9 +34,10 @@ export interface EgressOptions {
  */
 export function egressRoutes(
   { store, metrics, logger, readiness }: ServiceDeps,
-  { consumeHeartbeatMs: heartbeatMs = consumeHeartbeatMs }: EgressOptions = {},
+  { consumeHeartbeatMs: heartbeatMs = consumeHeartbeatMs, lagSampleMs }: EgressOptions = {},
 ): (router: ConnectRouter) => void {
   const watch = createSubjectWatch({ store, logger, signal: readiness.draining });
+  const lagHistory = createLagHistory({ store, logger, signal: readiness.draining, ...(lagSampleMs ? { intervalMs: lagSampleMs } : {}) });
   const ownership = durableOwnership(store, metrics);
   // The checked durable name, once the caller is known to own it on `subject`.
   const ownDurable = async (name: string, subject: string, context: HandlerContext): Promise<string> => {
@@ -83,6 +89,19 @@ export function egressRoutes(
     },
 
     browse: (request, context) => browsePage({ store, metrics }, request, context.signal),
+
+    consumerLagHistory(request, context) {
+      const subject = request.subject === '' ? undefined : checkSubject(request.subject);
+      const principal = context.values.get(principalKey);
+      const consumers = lagHistory.history(subject).filter((entry) => subjectVisible(principal, entry.subject));
+      return {
+        consumers: consumers.map(({ durable, subject, samples }) => ({
+          durableName: durable,
+          subject,
+          samples: samples.map(({ timeMs, pending }) => ({ time: timestampFromMs(timeMs), pending })),
+        })),
+      };
+    },
 
     async ackMessage(request, context) {
       const subject = checkSubject(request.subject);

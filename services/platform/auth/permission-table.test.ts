@@ -87,5 +87,6 @@ test('the inspection RPCs and Browse need fetch, listings filter by subject, and
     assert.deepEqual(accessRule(service, 'GetConsumerInfo'), { open: false, anyOf: ['fetch'] });
     assert.deepEqual(accessRule(service, 'ResetConsumer'), { open: false, anyOf: ['admin'] });
     assert.deepEqual(accessRule(service, 'Browse'), { open: false, anyOf: ['fetch'] });
+    assert.deepEqual(accessRule(service, 'ConsumerLagHistory'), { open: false, anyOf: ['fetch'], listing: true });
   }
 });

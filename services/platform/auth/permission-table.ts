@@ -30,6 +30,7 @@ const egress = {
   ResetConsumer: admin,
   // Reading a page moves no consumer: inspection, not following.
   Browse: inspectRule,
+  ConsumerLagHistory: listing,
 };
 
 /**
