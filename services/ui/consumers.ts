@@ -1,16 +1,19 @@
 import type { ConsumerInfo } from '../../gen/minitoolstream/egress_pb.js';
 import { h } from './dom.js';
+import { sparkline } from './sparkline.js';
 import { tokenDenial } from './token-grants.js';
 import { pollIntervalMs, repeat, type View, type ViewContext } from './view.js';
 
 interface ConsumerRow {
   row: HTMLTableRowElement;
   cells: HTMLTableCellElement[];
+  /** Pending over the last hour, as egress sampled it. */
+  trend: HTMLTableCellElement;
 }
 
 /**
- * Every durable consumer: ack floor, the subject's last sequence, pending,
- * and a reset of its position (the server asks for the admin permission).
+ * Every durable consumer: ack floor, the subject's last sequence, pending
+ * with its trend over the last hour (sampled by egress), and a reset of its position (the server asks for the admin permission).
  * Rows update in place, so a reset being typed survives a poll.
  */
 export function consumersView(context: ViewContext): View {
@@ -21,7 +24,11 @@ export function consumersView(context: ViewContext): View {
 
   const poll = async () => {
     try {
-      const { consumers } = await context.clients.egress.listConsumers({ subject: '' }, { signal: stopped.signal });
+      const [{ consumers }, lag] = await Promise.all([
+        context.clients.egress.listConsumers({ subject: '' }, { signal: stopped.signal }),
+        context.clients.egress.consumerLagHistory({ subject: '' }, { signal: stopped.signal }),
+      ]);
+      const trends = new Map(lag.consumers.map((entry) => [`${entry.durableName}\u0000${entry.subject}`, entry.samples]));
       const seen = new Set<string>();
       for (const consumer of consumers) {
         const key = `${consumer.durableName}\u0000${consumer.subject}`;
@@ -35,6 +42,7 @@ export function consumersView(context: ViewContext): View {
         [consumer.ackFloor, consumer.lastSequence, consumer.pending].forEach(
           (value, index) => (entry.cells[index]!.textContent = String(value)),
         );
+        entry.trend.replaceChildren(sparkline((trends.get(key) ?? []).map((sample) => Number(sample.pending))));
       }
       for (const [key, entry] of rows) {
         if (!seen.has(key)) {
@@ -49,7 +57,7 @@ export function consumersView(context: ViewContext): View {
   };
   repeat(poll, pollIntervalMs, stopped.signal);
 
-  const headings = ['Durable', 'Subject', 'Ack floor', 'Last sequence', 'Pending', 'Reset to'];
+  const headings = ['Durable', 'Subject', 'Ack floor', 'Last sequence', 'Pending', 'Pending, last hour', 'Reset to'];
   const element = h(
     'div',
     { class: 'page consumers' },
@@ -67,6 +75,7 @@ export function consumersView(context: ViewContext): View {
 function newRow(context: ViewContext, consumer: ConsumerInfo, refresh: () => void): ConsumerRow {
   const { durableName, subject } = consumer;
   const cells = [h('td', { class: 'number' }), h('td', { class: 'number' }), h('td', { class: 'number' })];
+  const trend = h('td', { class: 'trend' });
   const sequence = h('input', { type: 'number', min: 0, required: true, 'aria-label': `New ack floor of ${durableName} on ${subject}` });
   const denial = tokenDenial('admin', subject);
   const reset = h(
@@ -97,7 +106,8 @@ function newRow(context: ViewContext, consumer: ConsumerInfo, refresh: () => voi
     h('td', {}, durableName),
     h('td', {}, h('a', { href: `#/subject/${encodeURIComponent(subject)}` }, subject)),
     ...cells,
+    trend,
     h('td', {}, reset),
   );
-  return { row, cells };
+  return { row, cells, trend };
 }

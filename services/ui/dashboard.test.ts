@@ -20,7 +20,8 @@ async function screenshot(page: Page, name: string): Promise<void> {
 }
 
 test('the dashboard over a real server: overview, browser, views, live tail, publish, consumers, theme', async (t) => {
-  const services = await startWithDashboard(t);
+  // Lag samples every 100 ms instead of 30 s, so the trend moves while the test watches.
+  const services = await startWithDashboard(t, {}, { lagSampleMs: 100 });
   const ingress = ingressClient(services);
   const egress = egressClient(services);
   const browser = await launchChromium(t);
@@ -165,6 +166,13 @@ test('the dashboard over a real server: overview, browser, views, live tail, pub
     await page.goto(`${services.egress.url}/ui/#/consumers`);
     const row = page.locator(`tr[data-consumer="reporting/${subject}"]`);
     await row.locator('td', { hasText: '13' }).waitFor();
+    // The trend rises to 13 pending: stopped at 40 while 53 are published (samples are kept by egress).
+    const trendPoints = () => row.locator('td.trend polyline').getAttribute('points');
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && ((await trendPoints()) ?? '').split(' ').length < 2;)
+      await delay(50);
+    assert.ok(((await trendPoints()) ?? '').split(' ').length >= 2, 'the trend has at least two samples');
+    await page.reload();
+    await row.locator('td.trend polyline[points*=" "]').waitFor({ state: 'attached' });
     await screenshot(page, 'consumers');
     await row.locator('input').fill('10');
     await row.locator('button', { hasText: 'Reset' }).click();
