@@ -13,7 +13,7 @@ function apply(theme: Theme): void {
 export function themeSwitch(): HTMLButtonElement {
   let theme = (localStorage.getItem(themeKey) as Theme | null) ?? 'system';
   apply(theme);
-  const button = h('button', { type: 'button', id: 'theme-switch', title: 'Colour theme' }, `Theme: ${theme}`);
+  const button = h('button', { type: 'button', class: 'secondary', id: 'theme-switch', title: 'Colour theme' }, `Theme: ${theme}`);
   button.addEventListener('click', () => {
     theme = themes[(themes.indexOf(theme) + 1) % themes.length]!;
     localStorage.setItem(themeKey, theme);
