@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
@@ -29,7 +30,7 @@ export interface DashboardOptions {
 }
 
 /**
- * The dashboard at /ui: static files read once at start, index.html and
+ * The dashboard at /ui: static files read (and gzipped) once at start, index.html and
  * /ui/config.json never cached, hashed assets cached for good, and a
  * content security policy that lets the page reach only this origin and
  * the ingress it publishes to.
@@ -71,20 +72,31 @@ export function dashboardRoutes({ dir, ingressUrl }: DashboardOptions): (app: Fa
     app.get('/ui/*', (request, reply) => {
       const name = (request.params as { '*': string })['*'] || 'index.html';
       if (files === undefined) return reply.code(404).type('text/plain').send('the dashboard is not built: run npm run build\n');
-      const body = files.get(name);
-      if (body === undefined) return reply.code(404).type('text/plain').send('not found\n');
+      const file = files.get(name);
+      if (file === undefined) return reply.code(404).type('text/plain').send('not found\n');
+      const gzip = /\bgzip\b/.test(request.headers['accept-encoding'] ?? '');
       // Every asset but the page itself carries a content hash in its name.
       const cache = name === 'index.html' ? 'no-cache' : 'public, max-age=31536000, immutable';
-      return secure(request, reply)
-        .header('cache-control', cache)
-        .type(contentTypes[path.extname(name)] ?? 'application/octet-stream')
-        .send(body);
+      if (gzip) reply.header('content-encoding', 'gzip');
+      return (
+        secure(request, reply)
+          .header('cache-control', cache)
+          // Added to CORS's `vary: Origin`, not in its place.
+          .header('vary', [reply.getHeader('vary'), 'accept-encoding'].filter(Boolean).join(', '))
+          .type(contentTypes[path.extname(name)] ?? 'application/octet-stream')
+          .send(gzip ? file.gzip : file.raw)
+      );
     });
   };
 }
 
-/** File name to contents; undefined when the folder does not exist (not built). */
-function readBuiltFiles(dir: string): Map<string, Buffer> | undefined {
+/** File name to contents, also gzipped once here; undefined when the folder does not exist (not built). */
+function readBuiltFiles(dir: string): Map<string, { raw: Buffer; gzip: Buffer }> | undefined {
   if (!fs.existsSync(dir)) return undefined;
-  return new Map(fs.readdirSync(dir).map((name) => [name, fs.readFileSync(path.join(dir, name))]));
+  return new Map(
+    fs.readdirSync(dir).map((name) => {
+      const raw = fs.readFileSync(path.join(dir, name));
+      return [name, { raw, gzip: gzipSync(raw, { level: 9 }) }];
+    }),
+  );
 }

@@ -42,6 +42,11 @@ test('the dashboard over a real server: overview, browser, views, live tail, pub
     const asset = await fetch(`${services.egress.url}/ui/${script}`);
     assert.equal(asset.headers.get('cache-control'), 'public, max-age=31536000, immutable');
     assert.match(asset.headers.get('content-type') ?? '', /javascript/);
+    assert.equal(asset.headers.get('content-encoding'), 'gzip');
+    assert.equal(asset.headers.get('vary'), 'Origin, accept-encoding');
+    const plain = await fetch(`${services.egress.url}/ui/${script}`, { headers: { 'accept-encoding': 'identity' } });
+    assert.equal(plain.headers.get('content-encoding'), null);
+    assert.equal(await plain.text(), await asset.text());
     assert.equal((await fetch(`${services.egress.url}/ui/missing.js`)).status, 404);
   });
 
