@@ -15,7 +15,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file minitoolstream/egress.proto.
  */
 export const file_minitoolstream_egress: GenFile = /*@__PURE__*/
-  fileDesc("ChttaW5pdG9vbHN0cmVhbS9lZ3Jlc3MucHJvdG8SDm1pbml0b29sc3RyZWFtImkKEFN1YnNjcmliZVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgCIAEoBEgAiAEBEhQKDGR1cmFibGVfbmFtZRgDIAEoCUIRCg9fc3RhcnRfc2VxdWVuY2UiMQoMTm90aWZpY2F0aW9uEg8KB3N1YmplY3QYASABKAkSEAoIc2VxdWVuY2UYAiABKAQiSQoMRmV0Y2hSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSFAoMZHVyYWJsZV9uYW1lGAIgASgJEhIKCmJhdGNoX3NpemUYAyABKAUiKQoWR2V0TGFzdFNlcXVlbmNlUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJIjAKF0dldExhc3RTZXF1ZW5jZVJlc3BvbnNlEhUKDWxhc3Rfc2VxdWVuY2UYASABKAQi0AEKB01lc3NhZ2USDwoHc3ViamVjdBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIMCgRkYXRhGAMgASgMEjUKB2hlYWRlcnMYBCADKAsyJC5taW5pdG9vbHN0cmVhbS5NZXNzYWdlLkhlYWRlcnNFbnRyeRItCgl0aW1lc3RhbXAYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKCkFja1JlcXVlc3QSFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkSEAoIc2VxdWVuY2UYAyABKAQiNQoLQWNrUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIVCg1lcnJvcl9tZXNzYWdlGAIgASgJIpMBCg5Db25zdW1lUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEhQKDGR1cmFibGVfbmFtZRgCIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgDIAEoBEgAiAEBEhcKD21heF9hY2tfcGVuZGluZxgEIAEoDRIRCgltYXhfYmF0Y2gYBSABKA1CEQoPX3N0YXJ0X3NlcXVlbmNlIjwKD0NvbnN1bWVSZXNwb25zZRIpCghtZXNzYWdlcxgBIAMoCzIXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UiJgoTTGlzdFN1YmplY3RzUmVxdWVzdBIPCgdwYXR0ZXJuGAEgASgJIkUKFExpc3RTdWJqZWN0c1Jlc3BvbnNlEi0KCHN1YmplY3RzGAEgAygLMhsubWluaXRvb2xzdHJlYW0uU3ViamVjdEluZm8iKAoVR2V0U3ViamVjdEluZm9SZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkipQEKC1N1YmplY3RJbmZvEg8KB3N1YmplY3QYASABKAkSEAoIbWVzc2FnZXMYAiABKAQSDQoFYnl0ZXMYAyABKAQSFgoOZmlyc3Rfc2VxdWVuY2UYBCABKAQSFQoNbGFzdF9zZXF1ZW5jZRgFIAEoBBI1ChFsYXN0X3B1Ymxpc2hfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiJwoUTGlzdENvbnN1bWVyc1JlcXVlc3QSDwoHc3ViamVjdBgBIAEoCSJIChVMaXN0Q29uc3VtZXJzUmVzcG9uc2USLwoJY29uc3VtZXJzGAEgAygLMhwubWluaXRvb2xzdHJlYW0uQ29uc3VtZXJJbmZvIj8KFkdldENvbnN1bWVySW5mb1JlcXVlc3QSFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkicAoMQ29uc3VtZXJJbmZvEhQKDGR1cmFibGVfbmFtZRgBIAEoCRIPCgdzdWJqZWN0GAIgASgJEhEKCWFja19mbG9vchgDIAEoBBIVCg1sYXN0X3NlcXVlbmNlGAQgASgEEg8KB3BlbmRpbmcYBSABKAQiTwoUUmVzZXRDb25zdW1lclJlcXVlc3QSFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkSEAoIc2VxdWVuY2UYAyABKAQy1gYKDUVncmVzc1NlcnZpY2USTQoJU3Vic2NyaWJlEiAubWluaXRvb2xzdHJlYW0uU3Vic2NyaWJlUmVxdWVzdBocLm1pbml0b29sc3RyZWFtLk5vdGlmaWNhdGlvbjABEkAKBUZldGNoEhwubWluaXRvb2xzdHJlYW0uRmV0Y2hSZXF1ZXN0GhcubWluaXRvb2xzdHJlYW0uTWVzc2FnZTABEmIKD0dldExhc3RTZXF1ZW5jZRImLm1pbml0b29sc3RyZWFtLkdldExhc3RTZXF1ZW5jZVJlcXVlc3QaJy5taW5pdG9vbHN0cmVhbS5HZXRMYXN0U2VxdWVuY2VSZXNwb25zZRJFCgpBY2tNZXNzYWdlEhoubWluaXRvb2xzdHJlYW0uQWNrUmVxdWVzdBobLm1pbml0b29sc3RyZWFtLkFja1Jlc3BvbnNlEkwKB0NvbnN1bWUSHi5taW5pdG9vbHN0cmVhbS5Db25zdW1lUmVxdWVzdBofLm1pbml0b29sc3RyZWFtLkNvbnN1bWVSZXNwb25zZTABElkKDExpc3RTdWJqZWN0cxIjLm1pbml0b29sc3RyZWFtLkxpc3RTdWJqZWN0c1JlcXVlc3QaJC5taW5pdG9vbHN0cmVhbS5MaXN0U3ViamVjdHNSZXNwb25zZRJUCg5HZXRTdWJqZWN0SW5mbxIlLm1pbml0b29sc3RyZWFtLkdldFN1YmplY3RJbmZvUmVxdWVzdBobLm1pbml0b29sc3RyZWFtLlN1YmplY3RJbmZvElwKDUxpc3RDb25zdW1lcnMSJC5taW5pdG9vbHN0cmVhbS5MaXN0Q29uc3VtZXJzUmVxdWVzdBolLm1pbml0b29sc3RyZWFtLkxpc3RDb25zdW1lcnNSZXNwb25zZRJXCg9HZXRDb25zdW1lckluZm8SJi5taW5pdG9vbHN0cmVhbS5HZXRDb25zdW1lckluZm9SZXF1ZXN0GhwubWluaXRvb2xzdHJlYW0uQ29uc3VtZXJJbmZvElMKDVJlc2V0Q29uc3VtZXISJC5taW5pdG9vbHN0cmVhbS5SZXNldENvbnN1bWVyUmVxdWVzdBocLm1pbml0b29sc3RyZWFtLkNvbnN1bWVySW5mb2IGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChttaW5pdG9vbHN0cmVhbS9lZ3Jlc3MucHJvdG8SDm1pbml0b29sc3RyZWFtImkKEFN1YnNjcmliZVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgCIAEoBEgAiAEBEhQKDGR1cmFibGVfbmFtZRgDIAEoCUIRCg9fc3RhcnRfc2VxdWVuY2UiMQoMTm90aWZpY2F0aW9uEg8KB3N1YmplY3QYASABKAkSEAoIc2VxdWVuY2UYAiABKAQiSQoMRmV0Y2hSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSFAoMZHVyYWJsZV9uYW1lGAIgASgJEhIKCmJhdGNoX3NpemUYAyABKAUiKQoWR2V0TGFzdFNlcXVlbmNlUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJIjAKF0dldExhc3RTZXF1ZW5jZVJlc3BvbnNlEhUKDWxhc3Rfc2VxdWVuY2UYASABKAQi0AEKB01lc3NhZ2USDwoHc3ViamVjdBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIMCgRkYXRhGAMgASgMEjUKB2hlYWRlcnMYBCADKAsyJC5taW5pdG9vbHN0cmVhbS5NZXNzYWdlLkhlYWRlcnNFbnRyeRItCgl0aW1lc3RhbXAYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKCkFja1JlcXVlc3QSFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkSEAoIc2VxdWVuY2UYAyABKAQiNQoLQWNrUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIVCg1lcnJvcl9tZXNzYWdlGAIgASgJIpMBCg5Db25zdW1lUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEhQKDGR1cmFibGVfbmFtZRgCIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgDIAEoBEgAiAEBEhcKD21heF9hY2tfcGVuZGluZxgEIAEoDRIRCgltYXhfYmF0Y2gYBSABKA1CEQoPX3N0YXJ0X3NlcXVlbmNlIjwKD0NvbnN1bWVSZXNwb25zZRIpCghtZXNzYWdlcxgBIAMoCzIXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UiJgoTTGlzdFN1YmplY3RzUmVxdWVzdBIPCgdwYXR0ZXJuGAEgASgJIkUKFExpc3RTdWJqZWN0c1Jlc3BvbnNlEi0KCHN1YmplY3RzGAEgAygLMhsubWluaXRvb2xzdHJlYW0uU3ViamVjdEluZm8iKAoVR2V0U3ViamVjdEluZm9SZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkipQEKC1N1YmplY3RJbmZvEg8KB3N1YmplY3QYASABKAkSEAoIbWVzc2FnZXMYAiABKAQSDQoFYnl0ZXMYAyABKAQSFgoOZmlyc3Rfc2VxdWVuY2UYBCABKAQSFQoNbGFzdF9zZXF1ZW5jZRgFIAEoBBI1ChFsYXN0X3B1Ymxpc2hfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiJwoUTGlzdENvbnN1bWVyc1JlcXVlc3QSDwoHc3ViamVjdBgBIAEoCSJIChVMaXN0Q29uc3VtZXJzUmVzcG9uc2USLwoJY29uc3VtZXJzGAEgAygLMhwubWluaXRvb2xzdHJlYW0uQ29uc3VtZXJJbmZvIj8KFkdldENvbnN1bWVySW5mb1JlcXVlc3QSFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkicAoMQ29uc3VtZXJJbmZvEhQKDGR1cmFibGVfbmFtZRgBIAEoCRIPCgdzdWJqZWN0GAIgASgJEhEKCWFja19mbG9vchgDIAEoBBIVCg1sYXN0X3NlcXVlbmNlGAQgASgEEg8KB3BlbmRpbmcYBSABKAQiTwoUUmVzZXRDb25zdW1lclJlcXVlc3QSFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkSEAoIc2VxdWVuY2UYAyABKAQigwEKDUJyb3dzZVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIQCghiYWNrd2FyZBgDIAEoCBINCgVsaW1pdBgEIAEoDRIuCgpzdGFydF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI7Cg5Ccm93c2VSZXNwb25zZRIpCghtZXNzYWdlcxgBIAMoCzIXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UiLAoZQ29uc3VtZXJMYWdIaXN0b3J5UmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJIkwKGkNvbnN1bWVyTGFnSGlzdG9yeVJlc3BvbnNlEi4KCWNvbnN1bWVycxgBIAMoCzIbLm1pbml0b29sc3RyZWFtLkNvbnN1bWVyTGFnImAKC0NvbnN1bWVyTGFnEhQKDGR1cmFibGVfbmFtZRgBIAEoCRIPCgdzdWJqZWN0GAIgASgJEioKB3NhbXBsZXMYAyADKAsyGS5taW5pdG9vbHN0cmVhbS5MYWdTYW1wbGUiRgoJTGFnU2FtcGxlEigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3BlbmRpbmcYAiABKAQyjAgKDUVncmVzc1NlcnZpY2USTQoJU3Vic2NyaWJlEiAubWluaXRvb2xzdHJlYW0uU3Vic2NyaWJlUmVxdWVzdBocLm1pbml0b29sc3RyZWFtLk5vdGlmaWNhdGlvbjABEkAKBUZldGNoEhwubWluaXRvb2xzdHJlYW0uRmV0Y2hSZXF1ZXN0GhcubWluaXRvb2xzdHJlYW0uTWVzc2FnZTABEmIKD0dldExhc3RTZXF1ZW5jZRImLm1pbml0b29sc3RyZWFtLkdldExhc3RTZXF1ZW5jZVJlcXVlc3QaJy5taW5pdG9vbHN0cmVhbS5HZXRMYXN0U2VxdWVuY2VSZXNwb25zZRJFCgpBY2tNZXNzYWdlEhoubWluaXRvb2xzdHJlYW0uQWNrUmVxdWVzdBobLm1pbml0b29sc3RyZWFtLkFja1Jlc3BvbnNlEkwKB0NvbnN1bWUSHi5taW5pdG9vbHN0cmVhbS5Db25zdW1lUmVxdWVzdBofLm1pbml0b29sc3RyZWFtLkNvbnN1bWVSZXNwb25zZTABElkKDExpc3RTdWJqZWN0cxIjLm1pbml0b29sc3RyZWFtLkxpc3RTdWJqZWN0c1JlcXVlc3QaJC5taW5pdG9vbHN0cmVhbS5MaXN0U3ViamVjdHNSZXNwb25zZRJUCg5HZXRTdWJqZWN0SW5mbxIlLm1pbml0b29sc3RyZWFtLkdldFN1YmplY3RJbmZvUmVxdWVzdBobLm1pbml0b29sc3RyZWFtLlN1YmplY3RJbmZvElwKDUxpc3RDb25zdW1lcnMSJC5taW5pdG9vbHN0cmVhbS5MaXN0Q29uc3VtZXJzUmVxdWVzdBolLm1pbml0b29sc3RyZWFtLkxpc3RDb25zdW1lcnNSZXNwb25zZRJXCg9HZXRDb25zdW1lckluZm8SJi5taW5pdG9vbHN0cmVhbS5HZXRDb25zdW1lckluZm9SZXF1ZXN0GhwubWluaXRvb2xzdHJlYW0uQ29uc3VtZXJJbmZvElMKDVJlc2V0Q29uc3VtZXISJC5taW5pdG9vbHN0cmVhbS5SZXNldENvbnN1bWVyUmVxdWVzdBocLm1pbml0b29sc3RyZWFtLkNvbnN1bWVySW5mbxJHCgZCcm93c2USHS5taW5pdG9vbHN0cmVhbS5Ccm93c2VSZXF1ZXN0Gh4ubWluaXRvb2xzdHJlYW0uQnJvd3NlUmVzcG9uc2USawoSQ29uc3VtZXJMYWdIaXN0b3J5EikubWluaXRvb2xzdHJlYW0uQ29uc3VtZXJMYWdIaXN0b3J5UmVxdWVzdBoqLm1pbml0b29sc3RyZWFtLkNvbnN1bWVyTGFnSGlzdG9yeVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message minitoolstream.SubscribeRequest
@@ -518,6 +518,161 @@ export const ResetConsumerRequestSchema: GenMessage<ResetConsumerRequest> = /*@_
   messageDesc(file_minitoolstream_egress, 18);
 
 /**
+ * @generated from message minitoolstream.BrowseRequest
+ */
+export type BrowseRequest = Message$1<"minitoolstream.BrowseRequest"> & {
+  /**
+   * @generated from field: string subject = 1;
+   */
+  subject: string;
+
+  /**
+   * Forward: the first sequence of the page, 0 the subject's first.
+   * Backward: the last sequence of the page, 0 the subject's last.
+   *
+   * @generated from field: uint64 sequence = 2;
+   */
+  sequence: bigint;
+
+  /**
+   * Page toward lower sequences, ending at `sequence`.
+   *
+   * @generated from field: bool backward = 3;
+   */
+  backward: boolean;
+
+  /**
+   * 0 means 20; larger values are capped at 100.
+   *
+   * @generated from field: uint32 limit = 4;
+   */
+  limit: number;
+
+  /**
+   * Instead of `sequence`: forward from the first message committed at or
+   * after this time; backward, the page ends just before it.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 5;
+   */
+  startTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message minitoolstream.BrowseRequest.
+ * Use `create(BrowseRequestSchema)` to create a new message.
+ */
+export const BrowseRequestSchema: GenMessage<BrowseRequest> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 19);
+
+/**
+ * @generated from message minitoolstream.BrowseResponse
+ */
+export type BrowseResponse = Message$1<"minitoolstream.BrowseResponse"> & {
+  /**
+   * Ascending by sequence in either direction; empty past the end.
+   *
+   * @generated from field: repeated minitoolstream.Message messages = 1;
+   */
+  messages: Message[];
+};
+
+/**
+ * Describes the message minitoolstream.BrowseResponse.
+ * Use `create(BrowseResponseSchema)` to create a new message.
+ */
+export const BrowseResponseSchema: GenMessage<BrowseResponse> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 20);
+
+/**
+ * @generated from message minitoolstream.ConsumerLagHistoryRequest
+ */
+export type ConsumerLagHistoryRequest = Message$1<"minitoolstream.ConsumerLagHistoryRequest"> & {
+  /**
+   * Empty: the consumers of every subject.
+   *
+   * @generated from field: string subject = 1;
+   */
+  subject: string;
+};
+
+/**
+ * Describes the message minitoolstream.ConsumerLagHistoryRequest.
+ * Use `create(ConsumerLagHistoryRequestSchema)` to create a new message.
+ */
+export const ConsumerLagHistoryRequestSchema: GenMessage<ConsumerLagHistoryRequest> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 21);
+
+/**
+ * @generated from message minitoolstream.ConsumerLagHistoryResponse
+ */
+export type ConsumerLagHistoryResponse = Message$1<"minitoolstream.ConsumerLagHistoryResponse"> & {
+  /**
+   * Ordered by durable name, then subject.
+   *
+   * @generated from field: repeated minitoolstream.ConsumerLag consumers = 1;
+   */
+  consumers: ConsumerLag[];
+};
+
+/**
+ * Describes the message minitoolstream.ConsumerLagHistoryResponse.
+ * Use `create(ConsumerLagHistoryResponseSchema)` to create a new message.
+ */
+export const ConsumerLagHistoryResponseSchema: GenMessage<ConsumerLagHistoryResponse> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 22);
+
+/**
+ * @generated from message minitoolstream.ConsumerLag
+ */
+export type ConsumerLag = Message$1<"minitoolstream.ConsumerLag"> & {
+  /**
+   * @generated from field: string durable_name = 1;
+   */
+  durableName: string;
+
+  /**
+   * @generated from field: string subject = 2;
+   */
+  subject: string;
+
+  /**
+   * Oldest first.
+   *
+   * @generated from field: repeated minitoolstream.LagSample samples = 3;
+   */
+  samples: LagSample[];
+};
+
+/**
+ * Describes the message minitoolstream.ConsumerLag.
+ * Use `create(ConsumerLagSchema)` to create a new message.
+ */
+export const ConsumerLagSchema: GenMessage<ConsumerLag> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 23);
+
+/**
+ * @generated from message minitoolstream.LagSample
+ */
+export type LagSample = Message$1<"minitoolstream.LagSample"> & {
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 1;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * @generated from field: uint64 pending = 2;
+   */
+  pending: bigint;
+};
+
+/**
+ * Describes the message minitoolstream.LagSample.
+ * Use `create(LagSampleSchema)` to create a new message.
+ */
+export const LagSampleSchema: GenMessage<LagSample> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 24);
+
+/**
  * EgressService serves subscribers with durable, at-least-once positions.
  *
  * @generated from service minitoolstream.EgressService
@@ -631,6 +786,29 @@ export const EgressService: GenService<{
     methodKind: "unary";
     input: typeof ResetConsumerRequestSchema;
     output: typeof ConsumerInfoSchema;
+  },
+  /**
+   * Browse reads a page of a subject's messages without any consumer: it
+   * moves no position and needs the fetch permission, like inspection.
+   *
+   * @generated from rpc minitoolstream.EgressService.Browse
+   */
+  browse: {
+    methodKind: "unary";
+    input: typeof BrowseRequestSchema;
+    output: typeof BrowseResponseSchema;
+  },
+  /**
+   * ConsumerLagHistory returns each consumer's pending count as this egress
+   * process sampled it over the last hour (every 30 s, in memory: per
+   * process, bounded, empty after a restart). Listing, like ListConsumers.
+   *
+   * @generated from rpc minitoolstream.EgressService.ConsumerLagHistory
+   */
+  consumerLagHistory: {
+    methodKind: "unary";
+    input: typeof ConsumerLagHistoryRequestSchema;
+    output: typeof ConsumerLagHistoryResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_minitoolstream_egress, 0);

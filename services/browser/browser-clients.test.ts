@@ -4,20 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../testing/chromium.js';
 import { startTestServices } from '../testing/test-services.js';
 import type { ProtocolResult } from './page-clients.js';
-
-// Flags for a root, offline machine: no sandbox, no background calls home.
-const chromiumArgs = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** Serves one page (on its own origin, so every RPC is a CORS request) that loads the bundled clients. */
 async function servePage(t: test.TestContext, script: string): Promise<string> {
@@ -45,8 +34,7 @@ test('a real browser publishes, subscribes, fetches and acks over Connect and gR
   });
   const pageUrl = await servePage(t, bundle.outputFiles[0]!.text);
 
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: chromiumArgs });
-  t.after(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage();
   await page.goto(pageUrl);
   await page.waitForFunction(() => 'runClients' in globalThis);

@@ -27,6 +27,8 @@ export interface AppOptions {
   /** The services `routes` registers: named by health and reflection. */
   services: DescService[];
   routes: (router: ConnectRouter) => void;
+  /** Plain HTTP routes beside the RPCs and probes. */
+  http?: (app: FastifyInstance) => void;
   /** Run after the observer, so they see raw failures and it sees their codes. */
   interceptors?: Interceptor[];
   /** Authentication and authorization of every RPC; none when AUTH_MODE=disabled. */
@@ -68,6 +70,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.get('/metrics', async (_request, reply) => {
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+  options.http?.(app);
 
   const { auth } = options;
   const readMaxBytes = config.maxMessageBytes + envelopeSlackBytes;

@@ -75,6 +75,8 @@ export interface Config {
   duplicateWindowMs: number;
   /** Allowed CORS origins; `["*"]` allows any. */
   corsOrigins: string[];
+  /** Where the dashboard publishes; undefined means the page's host on port 50051. */
+  uiIngressUrl: string | undefined;
   auth: AuthConfig;
   /** Serve the port over TLS (ALPN h2 and http/1.1) instead of cleartext. */
   tls: TlsConfig | undefined;
@@ -143,9 +145,18 @@ export function loadConfig(service: ServiceName, env: Env = process.env, portVar
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     duplicateWindowMs: read.integer('DUPLICATE_WINDOW_MS', 2 * 60_000, 1, 7 * 24 * 3_600_000),
     corsOrigins: read.list('CORS_ORIGINS', ['*']),
+    uiIngressUrl: readUiIngressUrl(read),
     auth: readAuth(read),
     tls: readTls(read),
   });
+}
+
+function readUiIngressUrl(read: Reader): string | undefined {
+  const url = read.optional('UI_INGRESS_URL');
+  if (url !== undefined && !/^https?:\/\/[^\s/]+\/?$/.test(url)) {
+    throw new ConfigError('UI_INGRESS_URL', `"${url}" is not an http(s) origin like http://ingress.example:50051`);
+  }
+  return url?.replace(/\/$/, '');
 }
 
 function readAuth(read: Reader): AuthConfig {

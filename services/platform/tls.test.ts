@@ -11,36 +11,11 @@ import { promisify } from 'node:util';
 import { createClient } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
 import { IngressService } from '../../gen/minitoolstream/ingress_pb.js';
+import { selfSigned } from '../testing/self-signed.js';
 import { startTestServices } from '../testing/test-services.js';
 
 const run = promisify(execFile);
 const buf = path.resolve(import.meta.dirname, '../../node_modules/.bin/buf');
-
-/** A self-signed P-256 certificate for 127.0.0.1 (node cannot make X.509 certificates itself). */
-async function selfSigned(dir: string, name: string): Promise<{ cert: string; key: string }> {
-  const cert = path.join(dir, `${name}.crt`);
-  const key = path.join(dir, `${name}.key`);
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    `/CN=${name}`,
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-  ]);
-  return { cert, key };
-}
 
 function servedFingerprint(port: number, ca: Buffer): Promise<string> {
   return new Promise((resolve, reject) => {

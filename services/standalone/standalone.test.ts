@@ -27,6 +27,11 @@ test('npm start: embedded by default, the compiled mts publishes and subscribes,
   assert.match(first.stderr(), new RegExp(`embedded: SQLite \\+ payload folder in ${dataDir}`));
   assert.match(first.stderr(), /npx mts publish demo\.hello --data hi --url http:\/\/127\.0\.0\.1:\d+/);
   const urls = (server: { ingress: string; egress: string }) => ['--ingress', server.ingress, '--egress', server.egress];
+  const dashboard = /Dashboard: (http:\/\/127\.0\.0\.1:\d+\/ui\/)/.exec(first.stderr());
+  assert.equal(dashboard?.[1], `${first.egress}/ui/`);
+  assert.match(await (await fetch(dashboard[1])).text(), /<script type="module" src="app-/);
+  // Every port serves ingress too, so the page publishes to its own origin.
+  assert.deepEqual(await (await fetch(`${dashboard[1]}config.json`)).json(), { ingressUrl: first.egress });
 
   const published = await runMts(['publish', 'demo.hello', '--data', 'hi', ...urls(first)]);
   assert.equal(published.stderr, '');

@@ -4,6 +4,7 @@ import { startOrphanSweeper } from './orphan-sweeper.js';
 import type { PayloadBudget } from './payload-budget.js';
 import { publishMessages } from './publish-messages.js';
 import { readMessages } from './read-messages.js';
+import { sequenceAtTime } from './sequence-at-time.js';
 import type { DependencyStatus, MessageStore, MetadataStore, ObjectStore } from './store.js';
 
 export interface MessageStoreOptions {
@@ -65,6 +66,7 @@ export function createMessageStore(options: MessageStoreOptions): MessageStore {
     onCommit: (listener) => groupCommit.onCommit(listener),
     read: (subject, afterSequence, limits, signal) => readMessages(readDeps, subject, afterSequence, limits, signal),
     lastSequence: (subject, signal) => metadata.lastSequence(subject, signal),
+    sequenceAtTime: (subject, timeMs, signal) => sequenceAtTime(metadata, subject, timeMs, signal),
     ackFloor: (durable, subject, signal) => metadata.ackFloor(durable, subject, signal),
     ack: (durable, subject, sequence, signal) => metadata.ack(durable, subject, sequence, signal),
     claimConsumer: (durable, subject, owner, signal) => metadata.claimConsumer(durable, subject, owner, signal),

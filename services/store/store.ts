@@ -158,6 +158,11 @@ export interface MessageStore extends Inspection {
   read(subject: string, afterSequence: bigint, limits: ReadLimits, signal?: AbortSignal): AsyncIterable<StoredMessage>;
   /** Highest committed sequence of the subject; 0n if none. */
   lastSequence(subject: string, signal?: AbortSignal): Promise<bigint>;
+  /**
+   * The first sequence committed at or after `timeMs` (see sequence-at-time.ts);
+   * lastSequence + 1 when all are older, 0n when the subject stores nothing.
+   */
+  sequenceAtTime(subject: string, timeMs: number, signal?: AbortSignal): Promise<bigint>;
   /** The durable consumer's ack floor; 0n for a new consumer. */
   ackFloor(durable: string, subject: string, signal?: AbortSignal): Promise<bigint>;
   /**

@@ -28,6 +28,9 @@ const egress = {
   ListConsumers: listing,
   GetConsumerInfo: inspectRule,
   ResetConsumer: admin,
+  // Reading a page moves no consumer: inspection, not following.
+  Browse: inspectRule,
+  ConsumerLagHistory: listing,
 };
 
 /**
