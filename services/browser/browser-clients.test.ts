@@ -64,7 +64,7 @@ test('a real browser publishes, subscribes, fetches and acks over Connect and gR
         sequence: '1',
         notified: '1',
         fetched: [{ sequence: '1', text: `hello from ${subject}`, contentType: 'text/plain' }],
-        acked: true,
+        fetchedAfterAck: [],
         emptySubjectCode: 'InvalidArgument',
       },
       protocol,

@@ -4,9 +4,18 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
+import { eventually } from '../testing/conformance-harness.js';
 import { buildOnce, runMts, spawnMts, startStandalone } from '../testing/mts-process.js';
+import { within } from '../testing/within.js';
 
 before(() => buildOnce());
+
+/** AckMessage calls the egress answered OK so far, from its /metrics. */
+async function acksAnswered(egressUrl: string): Promise<number> {
+  const metrics = await (await fetch(`${egressUrl}/metrics`)).text();
+  const line = /^grpc_server_handled_total\{[^}]*method="AckMessage"[^}]*code="OK"[^}]*\} (\d+)$/m.exec(metrics);
+  return Number(line?.[1] ?? 0);
+}
 
 test('npm start: embedded by default, the compiled mts publishes and subscribes, a restart keeps messages and consumers follow across it', async (t) => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'mts-standalone-'));
@@ -28,6 +37,7 @@ test('npm start: embedded by default, the compiled mts publishes and subscribes,
   assert.match(shown.stdout.toString(), /^demo\.hello #1  2 bytes  \S+Z\n  data-size: 2\nhi\n$/);
 
   // A follower that outlives the server: it prints one message now and one after the restart.
+  const acksBefore = await acksAnswered(first.egress);
   const follower = spawnMts(['subscribe', 'demo.hello', '--durable', 'follower', '--count', '2', '--json', ...urls(first)]);
   t.after(() => follower.kill());
   // Listen now: the follower may finish while the test is still publishing.
@@ -36,7 +46,8 @@ test('npm start: embedded by default, the compiled mts publishes and subscribes,
   follower.stdout!.on('data', (chunk: Buffer) => (followed += chunk.toString()));
   let followerErrors = '';
   follower.stderr!.on('data', (chunk: Buffer) => (followerErrors += chunk.toString()));
-  while (!followed.includes('"sequence":"1"')) await new Promise((resolve) => setTimeout(resolve, 20));
+  // The follower acknowledges after printing; a stop before the ack lands would redeliver 1.
+  await eventually(async () => followed.includes('"sequence":"1"') && (await acksAnswered(first.egress)) > acksBefore, 30_000);
 
   assert.equal(await first.stop(), 0);
   const [ingressPort, egressPort] = [first.ingress, first.egress].map((url) => new URL(url).port);
@@ -49,7 +60,7 @@ test('npm start: embedded by default, the compiled mts publishes and subscribes,
   const next = await runMts(['publish', 'demo.hello', '--data', 'after restart', ...urls(second)]);
   assert.equal(next.stdout.toString(), '2\n');
 
-  const [code] = await followerClosed;
+  const [code] = await within(followerClosed, 30_000, 'the follower to exit');
   assert.equal(code, 0, followerErrors);
   const lines = followed
     .trim()

@@ -1,10 +1,19 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { Code, ConnectError } from '@connectrpc/connect';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { base64url, SignJWT } from 'jose';
 import { pino } from 'pino';
-import { egressClient, ingressClient, startTestServices, type Protocol, type TestServices } from '../../testing/test-services.js';
+import { Health, HealthCheckResponse_ServingStatus } from '../../../gen/grpc/health/v1/health_pb.js';
+import { bufCurl } from '../../testing/buf-curl.js';
+import {
+  egressClient,
+  ingressClient,
+  startTestServices,
+  transportFor,
+  type Protocol,
+  type TestServices,
+} from '../../testing/test-services.js';
 import { createTestKeys } from '../../testing/test-tokens.js';
 import { AUTH_FAILURES } from '../metrics.js';
 
@@ -134,6 +143,12 @@ test('required mode: every RPC over every protocol authenticates, authorizes, an
     for (const url of ['/healthz', '/readyz', '/metrics']) {
       assert.equal((await services.ingress.app.inject({ url })).statusCode, 200, url);
     }
+    // No token on either call.
+    const health = await createClient(Health, transportFor(services.ingress.url)).check({ service: '' });
+    assert.equal(health.status, HealthCheckResponse_ServingStatus.SERVING);
+    const listed = await bufCurl(['--protocol', 'grpc', '--http2-prior-knowledge', '--list-services', services.ingress.url]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /^minitoolstream\.IngressService$/m);
   });
 
   await t.test('no token or key material reaches the logs', () => {
