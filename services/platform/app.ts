@@ -47,7 +47,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Fastify's types know one protocol per server; at run time its handler
     // serves http and http2 compatibility requests alike.
     serverFactory: (handler) =>
-      createDualProtocolServer(handler as DualProtocolHandler, { tls: config.tls, logger }) as unknown as http.Server,
+      createDualProtocolServer(handler as DualProtocolHandler, {
+        limits: config.connections,
+        tls: config.tls,
+        logger,
+        metrics,
+      }) as unknown as http.Server,
     return503OnClosing: false,
   });
 

@@ -33,6 +33,15 @@ test('defaults follow the deployment guide', () => {
     ['localhost', 9000, 'minitoolstream', false],
   );
   assert.deepEqual([config.logLevel, config.logFormat], ['info', 'json']);
+  // The heartbeat of open streams is 15 s; idle sessions are given far longer.
+  assert.deepEqual(config.connections, {
+    firstBytesTimeoutMs: 10_000,
+    headersTimeoutMs: 20_000,
+    keepAliveTimeoutMs: 30_000,
+    http2IdleTimeoutMs: 300_000,
+    maxConnections: 10_000,
+    maxConnectionsPerAddress: 1_000,
+  });
   assert.ok(Object.isFrozen(config));
 });
 
