@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { pino } from 'pino';
+import { capturedLogger } from '../testing/captured-logger.js';
 import { eventually } from '../testing/conformance-harness.js';
 import { describeProbes, startProbing } from '../testing/health-probe.js';
 import { metricValue } from '../testing/metric-value.js';
@@ -155,16 +154,7 @@ test('after a rapid-reset burst no server socket stays open', async (t) => {
 });
 
 test('the caps refuse connections beyond them and say so once', async (t) => {
-  const lines: string[] = [];
-  const logger = pino(
-    { level: 'warn' },
-    new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    }),
-  );
+  const { logger, lines } = capturedLogger('warn');
   const services = await startTestServices(t, { logger, env: { MAX_CONNECTIONS: '30', MAX_CONNECTIONS_PER_ADDRESS: '20' } });
   const url = services.egress.url;
   const fromOne = Array.from({ length: 25 }, () => connect(url, '127.0.0.4'));

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { base64url, SignJWT } from 'jose';
-import { pino } from 'pino';
 import { Health, HealthCheckResponse_ServingStatus } from '../../../gen/grpc/health/v1/health_pb.js';
+import { capturedLogger } from '../../testing/captured-logger.js';
 import { bufCurl } from '../../testing/buf-curl.js';
 import {
   egressClient,
@@ -63,16 +62,7 @@ async function call(
 
 test('required mode: every RPC over every protocol authenticates, authorizes, and logs no secret', async (t) => {
   const keys = createTestKeys(t);
-  const logLines: string[] = [];
-  const logger = pino(
-    { level: 'debug' },
-    new Writable({
-      write(chunk, _encoding, done) {
-        logLines.push(String(chunk));
-        done();
-      },
-    }),
-  );
+  const { logger, lines: logLines } = capturedLogger('debug');
   const services = await startTestServices(t, { env: { AUTH_MODE: 'required', JWT_PUBLIC_KEY_FILE: keys.publicKeyFile }, logger });
   await services.store.publish([{ subject: 'allowed.x', data: new Uint8Array([1]), headers: {} }]);
 
