@@ -9,6 +9,7 @@ import type { AuthLayer } from './auth/auth-layer.js';
 import { closeDeadlineSignal } from './close-deadline.js';
 import type { Config } from './config.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './dual-protocol-server.js';
+import { acceptGrpcWebText } from './grpc-web-text.js';
 import { Health } from '../../gen/grpc/health/v1/health_pb.js';
 import { healthRoutes, registerHealthEndpoints } from './health.js';
 import type { Metrics } from './metrics.js';
@@ -47,7 +48,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Fastify's types know one protocol per server; at run time its handler
     // serves http and http2 compatibility requests alike.
     serverFactory: (handler) =>
-      createDualProtocolServer(handler as DualProtocolHandler, {
+      createDualProtocolServer(acceptGrpcWebText(handler as DualProtocolHandler), {
         limits: config.connections,
         tls: config.tls,
         logger,

@@ -32,11 +32,15 @@ export type ConnectionTracker = ReturnType<typeof createConnectionTracker>;
 export function createConnectionTracker(limits: ConnectionLimits, metrics?: Metrics) {
   let closing = false;
   const h1Sockets = new Map<net.Socket, H1Connection>();
+  // Accepted, protocol not known yet: idle by definition.
+  const undecided = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
   const timedOut = (phase: Phase) => metrics?.connectionsTimedOut.inc({ phase });
 
+  // Destroyed once what was written is flushed: a pooled client socket may
+  // never read our FIN, and a half-closed socket would hold the close.
   const endIfIdle = (socket: net.Socket) => {
-    if (closing && h1Sockets.get(socket)?.inFlight === 0) socket.end();
+    if (closing && h1Sockets.get(socket)?.inFlight === 0) socket.destroySoon();
   };
   /** With no request in flight, the socket has `ms` until the next request's headers are complete. */
   const awaitRequest = (socket: net.Socket, connection: H1Connection, ms: number, phase: Phase) => {
@@ -50,6 +54,13 @@ export function createConnectionTracker(limits: ConnectionLimits, metrics?: Metr
   };
 
   return {
+    addUndecided(socket: net.Socket): void {
+      undecided.add(socket);
+      socket.once('close', () => undecided.delete(socket));
+    },
+    decided(socket: net.Socket): void {
+      undecided.delete(socket);
+    },
     addH1Socket(socket: net.Socket): void {
       const connection: H1Connection = { inFlight: 0, timer: undefined };
       h1Sockets.set(socket, connection);
@@ -124,10 +135,12 @@ export function createConnectionTracker(limits: ConnectionLimits, metrics?: Metr
       const dual = server as DualProtocolServer;
       dual.closeIdleConnections = () => {
         closing = true;
+        undecided.forEach((socket) => socket.destroy());
         h1Sockets.forEach((_, socket) => endIfIdle(socket));
       };
       dual.closeAllConnections = () => {
         closing = true;
+        undecided.forEach((socket) => socket.destroy());
         h1Sockets.forEach((_, socket) => socket.destroy());
         for (const session of sessions) session.destroy();
       };

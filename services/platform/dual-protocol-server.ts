@@ -50,7 +50,8 @@ const http2Options = { settings: { initialWindowSize: 4 * MiB }, maxSessionMemor
  * past its timeout (see {@link ConnectionLimits}). Malformed HTTP/1.1 gets
  * Node's own 400 before the socket closes.
  */
-export function createDualProtocolServer(handler: DualProtocolHandler, options: DualProtocolOptions): DualProtocolServer {
+export function createDualProtocolServer(serve: DualProtocolHandler, options: DualProtocolOptions): DualProtocolServer {
+  const handler = releaseWritersOnClose(serve);
   const { limits, metrics } = options;
   const connections = createConnectionTracker(limits, metrics);
   const admission = createAdmission(limits, options.logger, metrics);
@@ -68,7 +69,9 @@ export function createDualProtocolServer(handler: DualProtocolHandler, options: 
 
   const server = net.createServer((socket) => {
     if (!admission.admit(socket)) return;
+    connections.addUndecided(socket);
     sniff(socket, limits.firstBytesTimeoutMs, metrics, (isHttp2, firstBytes) => {
+      connections.decided(socket);
       if (isHttp2) {
         socket.pause();
         socket.unshift(firstBytes);
@@ -89,6 +92,21 @@ export function createDualProtocolServer(handler: DualProtocolHandler, options: 
     h2.close();
   });
   return connections.install(server);
+}
+
+/**
+ * A writer waiting for 'drain' on a response whose client went away (socket
+ * closed, HTTP/2 stream reset) would wait forever: the response emits neither
+ * 'drain' nor 'error', so a server stream blocked on flow control never
+ * ended. 'drain' wakes it; its next write fails and the call ends.
+ */
+function releaseWritersOnClose(handler: DualProtocolHandler): DualProtocolHandler {
+  return (req, res) => {
+    res.once('close', () => {
+      if (!res.writableFinished) res.emit('drain');
+    });
+    handler(req, res);
+  };
 }
 
 /**
