@@ -141,6 +141,9 @@ function createTlsServer(
   });
   server.on('session', (session) => connections.addSession(session, accepting));
   server.on('sessionError', () => {});
+  server.on('tlsClientError', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') options.metrics?.connectionsTimedOut.inc({ phase: 'first_bytes' });
+  });
   const stopWatching = watchFiles([tls.certFile, tls.keyFile], tls.reloadIntervalMs, () => {
     try {
       server.setSecureContext(readTlsFiles(tls));
