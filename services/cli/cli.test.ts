@@ -10,6 +10,7 @@ import { buildOnce, runMts, spawnMts } from '../testing/mts-process.js';
 import { freePort } from '../testing/free-port.js';
 import { startTestServices } from '../testing/test-services.js';
 import { createTestKeys } from '../testing/test-tokens.js';
+import { within } from '../testing/within.js';
 
 before(() => buildOnce());
 
@@ -97,7 +98,7 @@ test('subscribe follows new messages and acknowledges what it printed', async (t
   subscriber.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   await runMts(['publish', 'live.feed', '--data', 'second', ...urls]);
   await runMts(['publish', 'live.feed', '--data', 'third', ...urls]);
-  const [code] = await subscriberClosed;
+  const [code] = await within(subscriberClosed, 30_000, 'the subscriber to exit');
   assert.equal(code, 0);
   assert.deepEqual(
     output

@@ -11,6 +11,7 @@ import type { AuthLayer } from './auth/auth-layer.js';
 import { closeDeadlineSignal } from './close-deadline.js';
 import type { Config } from './config.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './dual-protocol-server.js';
+import { acceptGrpcWebText } from './grpc-web-text.js';
 import { Health } from '../../gen/grpc/health/v1/health_pb.js';
 import { healthRoutes, registerHealthEndpoints } from './health.js';
 import type { Metrics } from './metrics.js';
@@ -54,7 +55,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Fastify's types know one protocol per server; at run time its handler
     // serves http and http2 compatibility requests alike.
     serverFactory: (handler) =>
-      createDualProtocolServer(handler as DualProtocolHandler, { tls: config.tls, logger }) as unknown as http.Server,
+      createDualProtocolServer(acceptGrpcWebText(handler as DualProtocolHandler), {
+        limits: config.connections,
+        tls: config.tls,
+        logger,
+        metrics,
+      }) as unknown as http.Server,
     return503OnClosing: false,
   });
 

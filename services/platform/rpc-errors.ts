@@ -46,5 +46,7 @@ function hasConnectionCause(reason: unknown): boolean {
 /** The gRPC name of a code, as Prometheus labels and logs spell it: `INVALID_ARGUMENT`. */
 export function codeName(code: Code | 'ok'): string {
   if (code === 'ok') return 'OK';
+  // Connect spells it Canceled; gRPC (and every dashboard) CANCELLED.
+  if (code === Code.Canceled) return 'CANCELLED';
   return Code[code].replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
 }

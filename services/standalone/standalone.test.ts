@@ -4,7 +4,9 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
+import { eventually } from '../testing/conformance-harness.js';
 import { buildOnce, runMts, spawnMts, startStandalone } from '../testing/mts-process.js';
+import { within } from '../testing/within.js';
 
 before(() => buildOnce());
 
@@ -51,7 +53,7 @@ test('npm start: embedded by default, the compiled mts publishes and subscribes,
   follower.stdout!.on('data', (chunk: Buffer) => (followed += chunk.toString()));
   let followerErrors = '';
   follower.stderr!.on('data', (chunk: Buffer) => (followerErrors += chunk.toString()));
-  while (!followed.includes('"sequence":"1"')) await new Promise((resolve) => setTimeout(resolve, 20));
+  await eventually(async () => followed.includes('"sequence":"1"'), 30_000);
   // The follower acks after printing: stop only once the ack landed, or #1 is (rightly) delivered again.
   await waitUntilAcked('demo.hello', 'follower', urls(first));
 
@@ -66,7 +68,7 @@ test('npm start: embedded by default, the compiled mts publishes and subscribes,
   const next = await runMts(['publish', 'demo.hello', '--data', 'after restart', ...urls(second)]);
   assert.equal(next.stdout.toString(), '2\n');
 
-  const [code] = await followerClosed;
+  const [code] = await within(followerClosed, 30_000, 'the follower to exit');
   assert.equal(code, 0, followerErrors);
   const lines = followed
     .trim()

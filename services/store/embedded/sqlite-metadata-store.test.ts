@@ -6,6 +6,7 @@ import test, { type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { StoreClosedError, type MetadataRecord, type MetadataStore } from '../store.js';
 import { openSqliteMetadataStore } from './sqlite-metadata-store.js';
+import { within } from '../../testing/within.js';
 
 async function databaseFile(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'minitoolstream-sqlite-'));
@@ -32,11 +33,11 @@ test('two store instances on one file see each other and never share a sequence'
   const file = await databaseFile(t);
   const [first, second] = [await open(t, file), await open(t, file)];
   const { cursor } = await second.waitForChanges('', 10_000);
-  const started = Date.now();
-  const waiting = second.waitForChanges(cursor, 10_000);
+  // A wait far longer than the test's bound: only the periodic check can end it in time.
+  const waiting = second.waitForChanges(cursor, 3_600_000);
   await first.commit([record('shared')]);
-  assert.equal((await waiting).changes, 'resync', 'the other instance notices a write it cannot describe');
-  assert.ok(Date.now() - started < 1000, 'through the periodic check, well before the timeout');
+  const answer = await within(waiting, 30_000, 'the other instance to notice the commit');
+  assert.equal(answer.changes, 'resync', 'the other instance notices a write it cannot describe');
   assert.deepEqual(await second.lastSequences(['shared']), [1n]);
 
   const committed = await Promise.all(
