@@ -98,6 +98,8 @@ async function startTarantoolStack(dataDir: string): Promise<{ child: ChildProce
       INGRESS_PORT: String(ingress),
       EGRESS_PORT: String(egress),
       LOG_LEVEL: 'warn',
+      // Streamed publishes store ~100 MB/s; the default 256 MiB arena would fill within one workload.
+      TARANTOOL_MEMTX_MEMORY: String(4 * 1024 ** 3),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
