@@ -118,6 +118,28 @@ local migrations = {
         })
         owners:create_index('primary', { parts = { 'durable', 'subject' }, if_not_exists = true })
     end,
+    function()
+        -- Retention limits per subject pattern; 0 means unlimited. The services
+        -- write the default from their environment under the pattern '>'.
+        local policies = box.schema.space.create('mts_retention_policies', {
+            if_not_exists = true,
+            format = {
+                { name = 'pattern', type = 'string' },
+                { name = 'max_age_ms', type = 'unsigned' },
+                { name = 'max_messages', type = 'unsigned' },
+                { name = 'max_bytes', type = 'unsigned' },
+            },
+        })
+        policies:create_index('primary', { parts = { 'pattern' }, if_not_exists = true })
+
+        -- Objects of deleted messages, queued in the transaction that deleted
+        -- their metadata; the services remove the object, then the entry.
+        local deleted = box.schema.space.create('mts_deleted_objects', {
+            if_not_exists = true,
+            format = { { name = 'object_key', type = 'string' } },
+        })
+        deleted:create_index('primary', { parts = { 'object_key' }, if_not_exists = true })
+    end,
 }
 
 local function migrate()
@@ -476,39 +498,150 @@ function mts_remove_pending_upload(object_key)
     return { ok = true }
 end
 
---- Retention: deletes messages of `subject` with sequence <= `sequence`, at most
---- `limit` (default 1000) per call so a transaction stays short. Returns the
---- object keys of deleted messages (to remove from the object store) and
---- `more = true` when rows remain. The subject's counter is kept.
-function mts_delete_through(subject, sequence, limit)
-    local through = u64(sequence, 'sequence')
-    local max = tonumber(limit) or 1000
-    local victims = {}
-    for _, t in box.space.mts_messages:pairs({ subject }, { iterator = 'GE' }) do
-        if t.subject ~= subject or t.sequence > through or #victims > max then
-            break
-        end
-        victims[#victims + 1] = t
+-- Deletes the given rows of one subject in one transaction: the subject's
+-- counters follow (its last sequence never moves), and the object key of each
+-- deleted row is queued in mts_deleted_objects in the same transaction, so
+-- no object outlives its metadata unnoticed.
+local function delete_rows(subject, victims)
+    if #victims == 0 then
+        return
     end
-    local more = #victims > max
-    if more then
-        victims[#victims] = nil
-    end
-    local keys = {}
     local bytes = 0
     transaction(function()
         for _, t in ipairs(victims) do
             box.space.mts_messages:delete({ t.subject, t.sequence })
             bytes = bytes + t.size
             if t.object_key ~= '' then
-                keys[#keys + 1] = t.object_key
+                box.space.mts_deleted_objects:replace({ t.object_key })
             end
         end
-        if #victims > 0 then
-            box.space.mts_subjects:update(subject, { { '-', 'message_count', #victims }, { '-', 'bytes', bytes } })
+        box.space.mts_subjects:update(subject, { { '-', 'message_count', #victims }, { '-', 'bytes', bytes } })
+    end)
+end
+
+-- Up to `max` of the subject's oldest rows for which `doomed(t, count, bytes)`
+-- holds, given the count and bytes that would remain before deleting t.
+local function oldest_while(subject, max, doomed)
+    local counter = box.space.mts_subjects:get(subject)
+    if counter == nil then
+        return {}
+    end
+    local count, bytes = counter.message_count, counter.bytes
+    local victims = {}
+    for _, t in box.space.mts_messages:pairs({ subject }, { iterator = 'GE' }) do
+        if t.subject ~= subject or #victims >= max or not doomed(t, count, bytes) then
+            break
+        end
+        victims[#victims + 1] = t
+        count = count - 1
+        bytes = bytes - t.size
+    end
+    return victims
+end
+
+--- Purge: deletes messages of `subject` with sequence <= `sequence`, at most
+--- `limit` (default 1000) per call so a transaction stays short. Object keys
+--- of deleted messages go to the deleted-objects queue. Returns the number
+--- deleted and `more = true` when rows remain below the bound.
+function mts_delete_through(subject, sequence, limit)
+    local through = u64(sequence, 'sequence')
+    local max = tonumber(limit) or 1000
+    local victims = oldest_while(subject, max + 1, function(t)
+        return t.sequence <= through
+    end)
+    local more = #victims > max
+    if more then
+        victims[#victims] = nil
+    end
+    delete_rows(subject, victims)
+    return { ok = true, deleted = #victims, more = more }
+end
+
+-- The expiry worker: one fiber applies the stored policies, in batches of
+-- `expiry.batch` rows, one transaction each, yielding between them so
+-- commits interleave. It runs every `expiry.interval_s` and at once when a
+-- policy changes.
+local expiry = { batch = 100, interval_s = 1, wake = fiber.cond() }
+
+-- The default policy (pattern '>') covers every subject.
+local function policy_in_force()
+    return box.space.mts_retention_policies:get('>')
+end
+
+local function over_limits(policy, now_ms)
+    return function(t, count, bytes)
+        return (policy.max_messages > 0 and count > policy.max_messages)
+            or (policy.max_bytes > 0 and bytes > policy.max_bytes)
+            or (policy.max_age_ms > 0 and t.timestamp_ms + policy.max_age_ms < now_ms)
+    end
+end
+
+-- One pass over every subject; returns how many messages it deleted.
+local function expire_all()
+    local subjects = {}
+    for _, row in box.space.mts_subjects:pairs() do
+        subjects[#subjects + 1] = row.subject
+    end
+    local deleted = 0
+    for _, subject in ipairs(subjects) do
+        while not box.info.ro do
+            local policy = policy_in_force()
+            if policy == nil then
+                break
+            end
+            local victims = oldest_while(subject, expiry.batch, over_limits(policy, math.floor(fiber.time() * 1000)))
+            delete_rows(subject, victims)
+            deleted = deleted + #victims
+            fiber.yield()
+            if #victims < expiry.batch then
+                break
+            end
+        end
+    end
+    return deleted
+end
+
+local function expiry_loop()
+    while true do
+        if not box.info.ro then
+            local ok, err = pcall(expire_all)
+            if not ok then
+                log.error('mts: expiry pass failed: %s', tostring(err))
+            end
+        end
+        expiry.wake:wait(expiry.interval_s)
+    end
+end
+
+--- Stores the limits of `pattern` (0 = unlimited) and wakes the expiry worker.
+function mts_set_retention(pattern, max_age_ms, max_messages, max_bytes)
+    box.space.mts_retention_policies:replace({
+        pattern, u64(max_age_ms, 'max_age_ms'), u64(max_messages, 'max_messages'), u64(max_bytes, 'max_bytes'),
+    })
+    expiry.wake:broadcast()
+    return { ok = true }
+end
+
+--- Up to `limit` object keys of deleted messages, for the services to remove.
+function mts_deleted_objects(limit)
+    local keys = {}
+    for _, t in box.space.mts_deleted_objects:pairs() do
+        if #keys >= tonumber(limit) then
+            break
+        end
+        keys[#keys + 1] = t.object_key
+    end
+    return { ok = true, keys = keys }
+end
+
+--- Forgets queued keys whose objects are removed.
+function mts_forget_deleted_objects(keys)
+    transaction(function()
+        for _, key in ipairs(keys) do
+            box.space.mts_deleted_objects:delete(key)
         end
     end)
-    return { ok = true, deleted = #victims, object_keys = keys, more = more }
+    return { ok = true }
 end
 
 -- A subject's counters as the inspection procedures return them. The first
@@ -584,7 +717,8 @@ local procedures = {
     'mts_ping', 'mts_commit', 'mts_read_after', 'mts_last_sequence', 'mts_ack_floor', 'mts_ack',
     'mts_claim_consumer', 'mts_wait_for_commit', 'mts_wait_for_changes', 'mts_last_sequences', 'mts_add_pending_upload',
     'mts_list_stale_pending_uploads', 'mts_remove_pending_upload', 'mts_delete_through', 'mts_list_subjects',
-    'mts_subject_info', 'mts_list_consumers', 'mts_consumer_info', 'mts_reset_consumer',
+    'mts_subject_info', 'mts_list_consumers', 'mts_consumer_info', 'mts_reset_consumer', 'mts_set_retention',
+    'mts_deleted_objects', 'mts_forget_deleted_objects',
 }
 
 -- The connector may execute our procedures and nothing else; setuid lets a
@@ -602,6 +736,10 @@ if not box.info.ro then
     migrate()
     grant()
 end
+-- Loading this file again (as the tests do) keeps one worker.
+if rawget(_G, 'mts_expiry_fiber') == nil or rawget(_G, 'mts_expiry_fiber'):status() == 'dead' then
+    rawset(_G, 'mts_expiry_fiber', fiber.create(expiry_loop))
+end
 log.info('mts: ready, listening on %s, wal_mode %s', tostring(box.cfg.listen), box.cfg.wal_mode)
 
-return { migrate = migrate, grant = grant, procedures = procedures }
+return { migrate = migrate, grant = grant, procedures = procedures, expire_all = expire_all }

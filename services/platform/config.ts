@@ -4,6 +4,8 @@
  * value throws {@link ConfigError} naming the variable and what is allowed.
  */
 
+import type { RetentionLimits } from '../store/store.js';
+
 export type ServiceName = 'ingress' | 'egress';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'json' | 'text';
@@ -69,6 +71,8 @@ export interface Config {
   payloadInFlightMaxBytes: number;
   /** How long a call waits for room in that bound before it is refused with resource_exhausted. */
   payloadAdmissionWaitMs: number;
+  /** The default retention policy the services store for every subject; 0 = unlimited. */
+  retention: RetentionLimits;
   /** How long in-flight calls may run after SIGTERM before they are aborted. */
   shutdownTimeoutMs: number;
   /** Allowed CORS origins; `["*"]` allows any. */
@@ -138,6 +142,11 @@ export function loadConfig(service: ServiceName, env: Env = process.env, portVar
     // At least one largest message plus its framing must fit.
     payloadInFlightMaxBytes: read.integer('PAYLOAD_IN_FLIGHT_MAX_BYTES', 96 * MiB, maxMessageBytes + MiB, 64 * 1024 * MiB),
     payloadAdmissionWaitMs: read.integer('PAYLOAD_ADMISSION_WAIT_MS', 2000, 0, 600_000),
+    retention: {
+      maxAgeMs: read.duration('RETENTION_MAX_AGE'),
+      maxMessages: read.integer('RETENTION_MAX_MESSAGES', 0, 0, Number.MAX_SAFE_INTEGER),
+      maxBytes: read.size('RETENTION_MAX_BYTES'),
+    },
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     corsOrigins: read.list('CORS_ORIGINS', ['*']),
     auth: readAuth(read),
@@ -229,6 +238,14 @@ function reader(env: Env) {
       }
       return value;
     },
+    /** `30m`, `12h`, `7d` (also `ms`, `s`) in milliseconds; 0 when unset. */
+    duration(name: string): number {
+      return scaled(name, raw(name), durationUnits, 'a duration like 30m, 12h or 7d');
+    },
+    /** `512MiB`, `10GiB`, `1GB` or plain bytes; 0 when unset. */
+    size(name: string): number {
+      return scaled(name, raw(name), sizeUnits, 'a size like 512MiB, 10GiB or a number of bytes');
+    },
     list(name: string, fallback: string[]): string[] {
       const value = raw(name);
       if (value === undefined) return fallback;
@@ -238,4 +255,28 @@ function reader(env: Env) {
         .filter((item) => item !== '');
     },
   };
+}
+
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const sizeUnits: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kib: KiB,
+  mib: MiB,
+  gib: 1024 * MiB,
+  tib: 1024 * 1024 * MiB,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+};
+
+/** A positive number with a unit of `units` (case-insensitive), as a safe integer; 0 when unset. */
+function scaled(name: string, value: string | undefined, units: Record<string, number>, expected: string): number {
+  if (value === undefined) return 0;
+  const match = /^(\d+)\s*([a-z]*)$/i.exec(value);
+  const unit = match && units[match[2]!.toLowerCase()];
+  const result = unit ? Number(match[1]) * unit : NaN;
+  if (!Number.isSafeInteger(result)) throw new ConfigError(name, `"${value}" is not ${expected}`);
+  return result;
 }

@@ -4,7 +4,15 @@ import { startOrphanSweeper } from './orphan-sweeper.js';
 import type { PayloadBudget } from './payload-budget.js';
 import { publishMessages } from './publish-messages.js';
 import { readMessages } from './read-messages.js';
-import type { DependencyStatus, MessageStore, MetadataStore, ObjectStore } from './store.js';
+import { startRetentionWorker } from './retention-worker.js';
+import {
+  unlimitedRetention,
+  type DependencyStatus,
+  type MessageStore,
+  type MetadataStore,
+  type ObjectStore,
+  type RetentionLimits,
+} from './store.js';
 
 export interface MessageStoreOptions {
   metadata: MetadataStore;
@@ -22,6 +30,10 @@ export interface MessageStoreOptions {
   orphanGraceMs?: number;
   /** How often orphans are looked for; default 60 s. */
   sweepIntervalMs?: number;
+  /** The default retention policy, written to the store at start; default unlimited. */
+  defaultRetention?: RetentionLimits;
+  /** How often the object keys of deleted messages are drained from the store's queue; default 1 s. */
+  retentionIntervalMs?: number;
   /** Bounds of one merged metadata commit; see group-commit.ts. */
   groupCommit?: GroupCommitLimits;
 }
@@ -30,8 +42,8 @@ export interface MessageStoreOptions {
  * Assembles the {@link MessageStore} the services use from a metadata half and
  * an object half, whichever backend they come from. It owns what is the same
  * for every backend: the inline-or-object decision, upload-then-commit
- * ordering, group commit, paced payload fetching and the orphan sweep. `close()` stops the
- * sweep and closes both halves.
+ * ordering, group commit, paced payload fetching, the orphan sweep and the
+ * service's half of retention. `close()` stops both workers and closes both halves.
  */
 export function createMessageStore(options: MessageStoreOptions): MessageStore {
   const { metadata, objects, inlineMaxBytes, maxMessageBytes, logger } = options;
@@ -44,6 +56,13 @@ export function createMessageStore(options: MessageStoreOptions): MessageStore {
   if (!(orphanGraceMs > 0) || !(sweepIntervalMs > 0)) throw new RangeError('orphanGraceMs and sweepIntervalMs must be > 0');
 
   const sweeper = startOrphanSweeper({ metadata, objects, graceMs: orphanGraceMs, intervalMs: sweepIntervalMs, logger });
+  const retention = startRetentionWorker({
+    metadata,
+    objects,
+    defaultRetention: options.defaultRetention ?? unlimitedRetention,
+    intervalMs: options.retentionIntervalMs ?? 1000,
+    logger,
+  });
   const groupCommit = createGroupCommit(metadata, options.groupCommit ?? defaultGroupCommitLimits);
   const publishDeps = {
     metadata,
@@ -78,7 +97,7 @@ export function createMessageStore(options: MessageStoreOptions): MessageStore {
 
     close() {
       closing ??= (async () => {
-        await sweeper.stop();
+        await Promise.all([sweeper.stop(), retention.stop()]);
         const results = await Promise.allSettled([metadata.close(), objects.close()]);
         const failed = results.find((result) => result.status === 'rejected');
         if (failed) throw failed.reason;

@@ -101,6 +101,20 @@ export interface ConsumerPosition {
   lastSequence: bigint;
 }
 
+/**
+ * Limits of a retention policy; 0 means unlimited. The oldest messages of a
+ * subject are deleted while any limit is exceeded.
+ */
+export interface RetentionLimits {
+  /** Messages older than this (by commit time) are deleted. */
+  maxAgeMs: number;
+  maxMessages: number;
+  /** Payload bytes of the subject's stored messages. */
+  maxBytes: number;
+}
+
+export const unlimitedRetention: Readonly<RetentionLimits> = Object.freeze({ maxAgeMs: 0, maxMessages: 0, maxBytes: 0 });
+
 /** Read-only views and one administrative write, for the inspection RPCs. */
 export interface Inspection {
   /** Every subject with at least one commit, ordered by name. */
@@ -216,6 +230,17 @@ export interface MetadataStore extends Inspection {
   listStalePendingUploads(olderThanMs: number, limit: number): Promise<string[]>;
   /** Forgets a pending key (after its orphan object was deleted). */
   removePendingUpload(objectKey: string): Promise<void>;
+  /**
+   * Stores the limits of the default policy, which covers every subject, and
+   * has the store's expiry worker apply them. Expiry deletes metadata first and
+   * queues the object keys of deleted messages in the same transaction (see
+   * {@link deletedObjects}).
+   */
+  setDefaultRetention(limits: RetentionLimits): Promise<void>;
+  /** Up to `limit` object keys of deleted messages whose objects may still exist. */
+  deletedObjects(limit: number): Promise<string[]>;
+  /** Forgets queued keys once their objects are removed. */
+  forgetDeletedObjects(keys: string[]): Promise<void>;
   checkHealth(): Promise<DependencyStatus>;
   close(): Promise<void>;
 }

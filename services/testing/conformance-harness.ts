@@ -12,7 +12,16 @@ export interface StoreUnderTest {
 }
 
 export type StoreOptions = Partial<
-  Pick<MessageStoreOptions, 'inlineMaxBytes' | 'maxMessageBytes' | 'fetchParallelism' | 'orphanGraceMs' | 'sweepIntervalMs'>
+  Pick<
+    MessageStoreOptions,
+    | 'inlineMaxBytes'
+    | 'maxMessageBytes'
+    | 'fetchParallelism'
+    | 'orphanGraceMs'
+    | 'sweepIntervalMs'
+    | 'defaultRetention'
+    | 'retentionIntervalMs'
+  >
 > & {
   /** Wraps the backend's object store, e.g. to slow down or break it. */
   wrapObjects?: (inner: ObjectStore) => ObjectStore;

@@ -54,6 +54,9 @@ export function countWaits(inner: MetadataStore, counter: WaitCounter): Metadata
     addPendingUpload: (key, createdAtMs) => inner.addPendingUpload(key, createdAtMs),
     listStalePendingUploads: (olderThanMs, limit) => inner.listStalePendingUploads(olderThanMs, limit),
     removePendingUpload: (key) => inner.removePendingUpload(key),
+    setDefaultRetention: (limits) => inner.setDefaultRetention(limits),
+    deletedObjects: (limit) => inner.deletedObjects(limit),
+    forgetDeletedObjects: (keys) => inner.forgetDeletedObjects(keys),
     checkHealth: () => inner.checkHealth(),
     close: () => inner.close(),
   };

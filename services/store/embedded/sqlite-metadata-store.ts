@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
 import {
   AckBeyondEndError,
   StoreClosedError,
@@ -14,6 +15,7 @@ import {
   type SubjectStats,
 } from '../store.js';
 import { createChangeFeed } from './change-feed.js';
+import { startSqliteExpiry } from './sqlite-expiry.js';
 import { migrate } from './sqlite-schema.js';
 
 export interface SqliteMetadataStoreOptions {
@@ -23,6 +25,10 @@ export interface SqliteMetadataStoreOptions {
   crossProcessPollMs?: number;
   /** How long a write waits for another process's write lock (default 5 s). */
   busyTimeoutMs?: number;
+  /** How often the expiry worker applies the retention policy (default 1 s). */
+  expiryIntervalMs?: number;
+  /** Where a failed expiry pass is reported. */
+  logger?: Logger | undefined;
 }
 
 interface SubjectRowData {
@@ -67,7 +73,7 @@ interface MessageRowData {
  * {@link StoreUnavailableError}.
  */
 export async function openSqliteMetadataStore(options: SqliteMetadataStoreOptions): Promise<MetadataStore> {
-  const { file, crossProcessPollMs = 250, busyTimeoutMs = 5000 } = options;
+  const { file, crossProcessPollMs = 250, busyTimeoutMs = 5000, expiryIntervalMs = 1000, logger } = options;
   if (!file) throw new TypeError('openSqliteMetadataStore: file is required');
   const db = sqlite(`open database ${file}`, () => {
     mkdirSync(dirname(file), { recursive: true });
@@ -125,6 +131,13 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
       'INSERT INTO pending_uploads (object_key, created_at_ms) VALUES (?, ?) ON CONFLICT DO NOTHING',
     ),
     removePending: db.prepare<[string]>('DELETE FROM pending_uploads WHERE object_key = ?'),
+    setPolicy: db.prepare<[string, number, number, number]>(
+      `INSERT INTO retention_policies (pattern, max_age_ms, max_messages, max_bytes) VALUES (?, ?, ?, ?)
+       ON CONFLICT (pattern) DO UPDATE SET max_age_ms = excluded.max_age_ms, max_messages = excluded.max_messages,
+         max_bytes = excluded.max_bytes`,
+    ),
+    deletedObjects: db.prepare<[number], string>('SELECT object_key FROM deleted_objects LIMIT ?').pluck(),
+    forgetDeletedObject: db.prepare<[string]>('DELETE FROM deleted_objects WHERE object_key = ?'),
     stalePending: db
       .prepare<[number, number], string>('SELECT object_key FROM pending_uploads WHERE created_at_ms < ? ORDER BY created_at_ms LIMIT ?')
       .pluck(),
@@ -190,6 +203,12 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     },
   });
   let closed = false;
+  const expiry = startSqliteExpiry(db, expiryIntervalMs, (error) =>
+    logger?.warn({ err: error }, 'expiry pass failed; retrying on the next round'),
+  );
+  const forgetDeletedObjects = db.transaction((keys: string[]) => {
+    for (const key of keys) statements.forgetDeletedObject.run(key);
+  });
 
   /** Runs one synchronous database step with the closed and abort checks every method needs. */
   const run = <T>(action: string, step: () => T, signal?: AbortSignal): T => {
@@ -282,6 +301,19 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
       run('remove a pending upload', () => statements.removePending.run(objectKey));
     },
 
+    async setDefaultRetention({ maxAgeMs, maxMessages, maxBytes }) {
+      run('store the retention policy', () => statements.setPolicy.run('>', maxAgeMs, maxMessages, maxBytes));
+      expiry.wake();
+    },
+
+    async deletedObjects(limit) {
+      return run('list deleted objects', () => statements.deletedObjects.all(limit));
+    },
+
+    async forgetDeletedObjects(keys) {
+      run('forget deleted objects', () => forgetDeletedObjects.immediate(keys));
+    },
+
     async checkHealth() {
       try {
         run('check health', () => statements.ping.get());
@@ -294,6 +326,7 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     async close() {
       if (closed) return;
       closed = true;
+      await expiry.stop();
       feed.close();
       db.close();
     },

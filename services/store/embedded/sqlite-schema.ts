@@ -53,6 +53,20 @@ const migrations: readonly string[] = [
     message_count = (SELECT count(*) FROM messages WHERE messages.subject = subjects.name),
     bytes = (SELECT coalesce(sum(size), 0) FROM messages WHERE messages.subject = subjects.name);
   `,
+  `
+  -- Retention limits per subject pattern, 0 = unlimited; the default policy is the pattern '>'.
+  CREATE TABLE IF NOT EXISTS retention_policies (
+    pattern      TEXT PRIMARY KEY,
+    max_age_ms   INTEGER NOT NULL,
+    max_messages INTEGER NOT NULL,
+    max_bytes    INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  -- Objects of deleted messages, queued in the transaction that deleted their metadata.
+  CREATE TABLE IF NOT EXISTS deleted_objects (
+    object_key TEXT PRIMARY KEY
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** Brings the schema up to date; safe to run on every open and from two processes at once. */

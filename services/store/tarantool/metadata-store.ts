@@ -175,6 +175,18 @@ function createProcedures(link: TarantoolLink): MetadataStore {
       await expectOk('mts_remove_pending_upload', [objectKey]);
     },
 
+    async setDefaultRetention({ maxAgeMs, maxMessages, maxBytes }) {
+      await expectOk('mts_set_retention', ['>', String(maxAgeMs), String(maxMessages), String(maxBytes)]);
+    },
+
+    async deletedObjects(limit) {
+      return (await expectOk('mts_deleted_objects', [limit])).keys as string[];
+    },
+
+    async forgetDeletedObjects(keys) {
+      if (keys.length > 0) await expectOk('mts_forget_deleted_objects', [keys]);
+    },
+
     async checkHealth(): Promise<DependencyStatus> {
       try {
         await invoke('mts_ping', [], undefined, healthTimeoutMs);

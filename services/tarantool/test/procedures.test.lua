@@ -33,7 +33,7 @@ local function every_byte()
 end
 
 local test = tap.test('mts procedures')
-test:plan(16)
+test:plan(18)
 
 test:test('ping', function(t)
     t:plan(1)
@@ -194,7 +194,7 @@ test:test('delete_through removes old rows and never lets a number be reused', f
     mts_commit({ msg('ret', 'a'), object('ret', 'old-object', 5), msg('ret', 'c') })
     local r = mts_delete_through('ret', '2')
     t:is(r.deleted, 2, 'two rows deleted')
-    t:is_deeply(r.object_keys, { 'old-object' }, 'object keys returned for the object store')
+    t:is_deeply(mts_deleted_objects(10).keys, { 'old-object' }, 'the object key is queued for the object store')
     t:is(r.more, false, 'nothing left below the bound')
     t:is(mts_read_after('ret', '0', 10).rows[1].sequence, '3', 'newer row kept')
     mts_delete_through('ret', '3')
@@ -203,6 +203,13 @@ test:test('delete_through removes old rows and never lets a number be reused', f
     r = mts_delete_through('ret', '6', 1)
     t:is(r.more, true, 'limit leaves more to delete')
     t:is(box.space.mts_subjects:get('ret').message_count, 2, 'count follows deletes')
+end)
+
+test:test('the deleted-objects queue forgets what the services removed', function(t)
+    t:plan(2)
+    mts_forget_deleted_objects({ 'old-object', 'never-queued' })
+    t:is_deeply(mts_deleted_objects(10).keys, {}, 'queue empty')
+    t:is(box.space.mts_deleted_objects:len(), 0, 'no entry left')
 end)
 
 test:test('init is idempotent', function(t)
@@ -221,7 +228,7 @@ test:test('a schema of version 1 gains the consumer owners', function(t)
     box.space.mts_consumer_owners:drop()
     box.space._mts_schema:replace({ 'version', 1 })
     app.migrate()
-    t:is(box.space._mts_schema:get('version').version, 2, 'migrated to version 2')
+    t:is(box.space._mts_schema:get('version').version, 3, 'migrated to the latest version')
     t:is(mts_claim_consumer('d', 'a', 'client-b').owned, true, 'claims work again')
     t:is(mts_last_sequence('a').last, '3', 'data untouched')
 end)
@@ -277,6 +284,44 @@ test:test('inspection: subject stats from counters, consumers, reset', function(
     t:is(reset.consumer.ack_floor, '0', 'reset moves the floor down')
     t:is(mts_ack_floor('reader', 'insp.a').floor, '0', 'and it stays there')
     t:is(mts_reset_consumer('reader', 'insp.a', '9').code, 'ACK_BEYOND_END', 'not past the last sequence')
+end)
+
+-- Last: its max_age policy expires the old timestamps every earlier test wrote.
+test:test('expiry deletes exactly what each limit exceeds, objects queued', function(t)
+    t:plan(9)
+    local now = math.floor(fiber.time() * 1000)
+    local function aged(subject, text, age_ms)
+        local m = msg(subject, text)
+        m.timestamp_ms = now - age_ms
+        return m
+    end
+    mts_add_pending_upload('exp-object', '1')
+    mts_commit({ aged('exp.age', 'a', 60000), object('exp.age', 'exp-object', 7), aged('exp.age', 'c', 0) })
+    box.space.mts_messages:update({ 'exp.age', 2 }, { { '=', 'timestamp_ms', now - 60000 } })
+    mts_commit({ aged('exp.count', '1', 0), aged('exp.count', '2', 0), aged('exp.count', '3', 0) })
+    mts_commit({ aged('exp.bytes', '1234', 0), aged('exp.bytes', '12', 0), aged('exp.bytes', '34', 0) })
+
+    mts_set_retention('>', '30000', '0', '0')
+    app.expire_all()
+    t:is(mts_subject_info('exp.age').subject.first_sequence, '3', 'max_age deletes the two old messages')
+    t:ok(box.space.mts_deleted_objects:get('exp-object') ~= nil, 'and queues the object of one')
+    t:is(mts_subject_info('exp.count').subject.messages, '3', 'max_age leaves young subjects alone')
+
+    mts_set_retention('>', '0', '2', '0')
+    app.expire_all()
+    t:is(mts_subject_info('exp.count').subject.first_sequence, '2', 'max_messages keeps the newest two')
+    t:is(mts_subject_info('exp.count').subject.messages, '2', 'count follows')
+
+    mts_set_retention('>', '0', '0', '4')
+    app.expire_all()
+    local bytes = mts_subject_info('exp.bytes').subject
+    t:is(bytes.first_sequence, '2', 'max_bytes deletes the oldest until the rest fit')
+    t:is(bytes.bytes, '4', 'bytes follow')
+    t:is(mts_commit({ aged('exp.bytes', '5', 0) }).sequences[1], '4', 'sequences go on after expiry')
+
+    mts_set_retention('>', '0', '0', '0')
+    app.expire_all()
+    t:is(mts_subject_info('exp.bytes').subject.messages, '3', 'no limits delete nothing')
 end)
 
 os.exit(test:check() and 0 or 1)

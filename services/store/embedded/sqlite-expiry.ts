@@ -1,0 +1,119 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { Database } from 'better-sqlite3';
+import type { RetentionLimits } from '../store.js';
+
+/** Rows one expiry transaction deletes at most; commits interleave between batches. */
+const batchSize = 100;
+
+interface VictimRow {
+  sequence: bigint;
+  timestamp_ms: bigint;
+  size: bigint;
+  object_key: string;
+}
+
+interface PolicyRow {
+  max_age_ms: bigint;
+  max_messages: bigint;
+  max_bytes: bigint;
+}
+
+export interface SqliteExpiry {
+  /** Runs a pass soon (a policy changed). */
+  wake(): void;
+  /** Stops the timer and waits for a running pass. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The embedded store's expiry worker: every `intervalMs` (and on {@link
+ * SqliteExpiry.wake}) it deletes, subject by subject, the oldest messages
+ * over the default policy's limits, {@link batchSize} per transaction, giving
+ * the event loop a turn between transactions so publishes never wait for a
+ * whole pass. Each transaction deletes the rows, lowers the subject's
+ * counters and queues the deleted rows' object keys together.
+ */
+export function startSqliteExpiry(db: Database, intervalMs: number, onError: (error: unknown) => void): SqliteExpiry {
+  const statements = {
+    policy: db.prepare<[], PolicyRow>(`SELECT max_age_ms, max_messages, max_bytes FROM retention_policies WHERE pattern = '>'`),
+    subjects: db.prepare<[], string>('SELECT name FROM subjects ORDER BY name').pluck(),
+    counters: db.prepare<[string], { message_count: bigint; bytes: bigint }>('SELECT message_count, bytes FROM subjects WHERE name = ?'),
+    oldest: db.prepare<[string, number], VictimRow>(
+      'SELECT sequence, timestamp_ms, size, object_key FROM messages WHERE subject = ? ORDER BY sequence LIMIT ?',
+    ),
+    deleteThrough: db.prepare<[string, bigint]>('DELETE FROM messages WHERE subject = ? AND sequence <= ?'),
+    queueObject: db.prepare<[string]>('INSERT INTO deleted_objects (object_key) VALUES (?) ON CONFLICT DO NOTHING'),
+    lowerCounters: db.prepare<[number, bigint, string]>(
+      'UPDATE subjects SET message_count = message_count - ?, bytes = bytes - ? WHERE name = ?',
+    ),
+  };
+
+  /** Deletes one batch of the subject's expired messages; returns how many. */
+  const expireBatch = db.transaction((subject: string, limits: RetentionLimits, nowMs: number): number => {
+    const counters = statements.counters.get(subject);
+    if (!counters) return 0;
+    let { message_count: count, bytes } = counters;
+    const victims: VictimRow[] = [];
+    for (const row of statements.oldest.all(subject, batchSize)) {
+      const over =
+        (limits.maxMessages > 0 && count > BigInt(limits.maxMessages)) ||
+        (limits.maxBytes > 0 && bytes > BigInt(limits.maxBytes)) ||
+        (limits.maxAgeMs > 0 && Number(row.timestamp_ms) + limits.maxAgeMs < nowMs);
+      if (!over) break;
+      victims.push(row);
+      count -= 1n;
+      bytes -= row.size;
+    }
+    const last = victims.at(-1);
+    if (!last) return 0;
+    // The victims are the subject's oldest rows, so they are exactly those up to the last one.
+    statements.deleteThrough.run(subject, last.sequence);
+    for (const { object_key: key } of victims) if (key !== '') statements.queueObject.run(key);
+    statements.lowerCounters.run(victims.length, counters.bytes - bytes, subject);
+    return victims.length;
+  });
+
+  let stopped = false;
+  let running: Promise<void> | undefined;
+  let again = false;
+
+  const pass = async (): Promise<void> => {
+    const row = statements.policy.get();
+    if (!row) return;
+    const limits = { maxAgeMs: Number(row.max_age_ms), maxMessages: Number(row.max_messages), maxBytes: Number(row.max_bytes) };
+    if (limits.maxAgeMs === 0 && limits.maxMessages === 0 && limits.maxBytes === 0) return;
+    for (const subject of statements.subjects.all()) {
+      while (!stopped && expireBatch.immediate(subject, limits, Date.now()) === batchSize) await nextTurn();
+      if (stopped) return;
+      await nextTurn();
+    }
+  };
+
+  const run = (): void => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = pass()
+      .catch(onError)
+      .finally(() => {
+        running = undefined;
+        if (again && !stopped) {
+          again = false;
+          run();
+        }
+      });
+  };
+
+  const timer = setInterval(run, intervalMs);
+  timer.unref();
+
+  return {
+    wake: run,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { collect, eventually, forEachBackend, payload, type StoreUnderTest } from '../testing/conformance-harness.js';
+import { ObjectMissingError, unlimitedRetention, type PublishResult } from './store.js';
+
+const everything = { maxMessages: 10_000, maxBytes: 1024 ** 3 };
+// Payloads above the harness's 1024-byte inline limit are objects.
+const objectSize = 2000;
+const fast = { retentionIntervalMs: 20 };
+
+async function sequencesOf({ store }: StoreUnderTest, subject: string): Promise<bigint[]> {
+  return (await collect(store.read(subject, 0n, everything))).map((message) => message.sequence);
+}
+
+/** Waits until the deleted messages' objects are gone from the object store and the queue is empty. */
+async function objectsRemoved({ metadata, objects }: StoreUnderTest, results: PublishResult[]): Promise<void> {
+  const keys = results.map((result) => result.objectName).filter((key) => key !== '');
+  assert.ok(keys.length > 0, 'the test deletes object payloads');
+  await eventually(async () => (await metadata.deletedObjects(10)).length === 0, 10_000);
+  for (const key of keys) await assert.rejects(objects.get(key), ObjectMissingError);
+}
+
+forEachBackend('max_messages keeps exactly the newest messages of each subject, objects of the rest removed', async (_t, open) => {
+  const opened = await open({ ...fast, defaultRetention: { ...unlimitedRetention, maxMessages: 3 } });
+  const { store } = opened;
+  const published: PublishResult[] = [];
+  for (let index = 0; index < 6; index++) {
+    published.push(...(await store.publish([{ subject: 'kept.three', data: payload(index < 3 ? objectSize : 10, index), headers: {} }])));
+  }
+  await store.publish([{ subject: 'under.limit', data: payload(10), headers: {} }]);
+  await eventually(async () => (await store.subjectStats('kept.three'))?.messages === 3n, 10_000);
+  assert.deepEqual(await sequencesOf(opened, 'kept.three'), [4n, 5n, 6n]);
+  const stats = await store.subjectStats('kept.three');
+  assert.equal(stats?.firstSequence, 4n);
+  assert.equal(stats?.bytes, 30n);
+  assert.deepEqual(await sequencesOf(opened, 'under.limit'), [1n]);
+  await objectsRemoved(opened, published.slice(0, 3));
+  const [next] = await store.publish([{ subject: 'kept.three', data: payload(10), headers: {} }]);
+  assert.equal(next!.sequence, 7n, 'sequences are never reused');
+});
+
+forEachBackend('max_bytes deletes the oldest messages until the rest fit, no more', async (_t, open) => {
+  const opened = await open({ ...fast, defaultRetention: { ...unlimitedRetention, maxBytes: 2 * objectSize + 100 } });
+  const { store } = opened;
+  const published: PublishResult[] = [];
+  for (let index = 0; index < 4; index++) {
+    published.push(...(await store.publish([{ subject: 'sized', data: payload(objectSize, index), headers: {} }])));
+  }
+  published.push(...(await store.publish([{ subject: 'sized', data: payload(100), headers: {} }])));
+  // 4 × 2000 + 100 bytes against 4100: the oldest two go, leaving 2000 + 2000 + 100.
+  await eventually(async () => (await store.subjectStats('sized'))?.firstSequence === 3n, 10_000);
+  assert.deepEqual(await sequencesOf(opened, 'sized'), [3n, 4n, 5n]);
+  assert.equal((await store.subjectStats('sized'))?.bytes, BigInt(2 * objectSize + 100));
+  await objectsRemoved(opened, published.slice(0, 2));
+  const [firstKept] = await collect(store.read('sized', 0n, everything));
+  assert.deepEqual(new Uint8Array(firstKept!.data), payload(objectSize, 2), 'kept objects are still readable');
+});
+
+forEachBackend('max_age deletes messages once they are older than the limit, not before', async (_t, open) => {
+  const maxAgeMs = 2000;
+  const opened = await open({ ...fast, defaultRetention: { ...unlimitedRetention, maxAgeMs } });
+  const { store } = opened;
+  const old = await store.publish([
+    { subject: 'aging', data: payload(objectSize), headers: {} },
+    { subject: 'aging', data: payload(10), headers: {} },
+  ]);
+  const [oldest] = await collect(store.read('aging', 0n, everything));
+  // Time passing is the event here: the second batch is younger by at least a second.
+  await eventually(async () => Date.now() >= oldest!.timestampMs + 1000, 5000);
+  await store.publish([{ subject: 'aging', data: payload(10), headers: {} }]);
+  const [, , young] = await collect(store.read('aging', 0n, everything));
+
+  await eventually(async () => (await store.subjectStats('aging'))?.firstSequence !== 1n, 10_000);
+  assert.ok(Date.now() > oldest!.timestampMs + maxAgeMs, 'nothing was deleted before it was older than max_age');
+  const remaining = await sequencesOf(opened, 'aging');
+  if (Date.now() < young!.timestampMs + maxAgeMs) assert.deepEqual(remaining, [3n], 'the young message is kept');
+  await objectsRemoved(opened, old);
+  await eventually(async () => (await store.subjectStats('aging'))?.messages === 0n, 10_000);
+  assert.equal((await store.subjectStats('aging'))?.lastSequence, 3n);
+});
