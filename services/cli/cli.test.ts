@@ -186,7 +186,7 @@ test('global flags work before the command, and MTS_INGRESS / MTS_EGRESS point m
   assert.match(unknown.stderr, /^mts: unknown command "--bogus"/);
 });
 
-test('subjects, info, consumers and consumer info/reset show what the store holds', async (t) => {
+test('subjects, info, consumers, consumer info/reset and purge show and change what the store holds', async (t) => {
   const urls = await server(t);
   for (const [subject, data] of [
     ['orders.eu', 'one'],
@@ -242,6 +242,21 @@ test('subjects, info, consumers and consumer info/reset show what the store hold
   assert.equal(again.stdout.toString().trim().split('\n').length, 2, 'after the reset the consumer sees both again');
   const beyond = await runMts(['consumer', 'reset', 'billing', 'orders.eu', '--to', '9', ...urls]);
   assert.match(beyond.stderr, /^mts: failed_precondition: /);
+
+  const partly = await runMts(['purge', 'orders.eu', '--through', '1', '--json', ...urls]);
+  assert.equal(partly.code, 0, partly.stderr);
+  assert.deepEqual(JSON.parse(partly.stdout.toString()), { subject: 'orders.eu', purged: '1', firstSequence: '2' });
+  const all = await runMts(['purge', 'orders.eu', ...urls]);
+  assert.equal(all.stdout.toString(), 'purged 1 message(s) of orders.eu; first stored sequence now 0\n');
+  const emptied = await runMts(['info', 'orders.eu', '--json', ...urls]);
+  assert.deepEqual(
+    [
+      (JSON.parse(emptied.stdout.toString()) as Record<string, string>).messages,
+      (JSON.parse(emptied.stdout.toString()) as Record<string, string>).lastSequence,
+    ],
+    ['0', '2'],
+    'a purge keeps the last sequence',
+  );
 });
 
 test('mts doctor reports each service in words: reachable, right service, ready, auth, versions', async (t) => {

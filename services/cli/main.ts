@@ -9,6 +9,7 @@ import { describeError, exitCodes } from './errors.js';
 import { fetchCommand } from './fetch.js';
 import { lastCommand } from './last.js';
 import { publishCommand } from './publish.js';
+import { purgeCommand } from './purge.js';
 import { infoCommand, subjectsCommand } from './subjects.js';
 import { subscribeCommand } from './subscribe.js';
 import { run as keygen } from './keygen-command.js';
@@ -23,6 +24,7 @@ const commands: Command[] = [
   infoCommand,
   consumersCommand,
   consumerCommand,
+  purgeCommand,
   doctorCommand,
   benchCommand,
 ];

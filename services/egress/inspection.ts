@@ -10,13 +10,14 @@ import type { ConsumerPosition, SubjectStats } from '../store/store.js';
 
 type InspectionImpl = Pick<
   ServiceImpl<typeof EgressService>,
-  'listSubjects' | 'getSubjectInfo' | 'listConsumers' | 'getConsumerInfo' | 'resetConsumer'
+  'listSubjects' | 'getSubjectInfo' | 'listConsumers' | 'getConsumerInfo' | 'resetConsumer' | 'purge'
 >;
 
 /**
  * The inspection RPCs: what subjects hold and where consumers stand, from
  * counters the store keeps (no message is read), and an operator's reset of
- * a consumer's position. Listings show only what the caller may fetch.
+ * a consumer's position and purge of a subject. Listings show only what the
+ * caller may fetch.
  */
 export function inspectionRoutes({ store }: Pick<ServiceDeps, 'store'>): InspectionImpl {
   return {
@@ -60,6 +61,13 @@ export function inspectionRoutes({ store }: Pick<ServiceDeps, 'store'>): Inspect
       const durable = checkDurableName(request.durableName);
       // 0 is a valid floor here: the consumer starts over.
       return consumerInfo(await store.resetConsumer(durable, subject, request.sequence, context.signal));
+    },
+
+    async purge(request, context) {
+      const subject = checkSubject(request.subject);
+      const purged = await store.purge(subject, request.throughSequence, context.signal);
+      const stats = await store.subjectStats(subject, context.signal);
+      return { purged: BigInt(purged), firstSequence: stats?.firstSequence ?? 0n };
     },
   };
 }

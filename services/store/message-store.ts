@@ -92,6 +92,7 @@ export function createMessageStore(options: MessageStoreOptions): MessageStore {
     listConsumers: (subject, signal) => metadata.listConsumers(subject, signal),
     consumerPosition: (durable, subject, signal) => metadata.consumerPosition(durable, subject, signal),
     resetConsumer: (durable, subject, sequence, signal) => metadata.resetConsumer(durable, subject, sequence, signal),
+    purge: (subject, through, signal) => metadata.purge(subject, through, signal),
 
     checkHealth: () => Promise.all([healthOf(metadata), healthOf(objects)]),
 

@@ -77,3 +77,26 @@ forEachBackend('max_age deletes messages once they are older than the limit, not
   await eventually(async () => (await store.subjectStats('aging'))?.messages === 0n, 10_000);
   assert.equal((await store.subjectStats('aging'))?.lastSequence, 3n);
 });
+
+forEachBackend('purge deletes up to a sequence or all of a subject, objects included', async (_t, open) => {
+  const opened = await open(fast);
+  const { store } = opened;
+  const published = await store.publish([
+    { subject: 'purged', data: payload(objectSize, 1), headers: {} },
+    { subject: 'purged', data: payload(10, 2), headers: {} },
+    { subject: 'purged', data: payload(objectSize, 3), headers: {} },
+    { subject: 'purged', data: payload(10, 4), headers: {} },
+    { subject: 'neighbour', data: payload(10, 5), headers: {} },
+  ]);
+  assert.equal(await store.purge('purged', 2n), 2);
+  assert.deepEqual(await sequencesOf(opened, 'purged'), [3n, 4n]);
+  assert.equal((await store.subjectStats('purged'))?.bytes, BigInt(objectSize + 10));
+  await objectsRemoved(opened, published.slice(0, 1));
+  assert.equal(await store.purge('purged', 2n), 0, 'purging again deletes nothing');
+  assert.equal(await store.purge('purged', undefined), 2);
+  assert.deepEqual(await sequencesOf(opened, 'purged'), []);
+  await objectsRemoved(opened, published.slice(2, 3));
+  assert.deepEqual(await sequencesOf(opened, 'neighbour'), [1n], 'other subjects are untouched');
+  const [next] = await store.publish([{ subject: 'purged', data: payload(10), headers: {} }]);
+  assert.equal(next!.sequence, 5n, 'sequences are never reused');
+});

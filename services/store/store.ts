@@ -131,6 +131,12 @@ export interface Inspection {
    * {@link AckBeyondEndError} past the last sequence.
    */
   resetConsumer(durable: string, subject: string, sequence: bigint, signal?: AbortSignal): Promise<ConsumerPosition>;
+  /**
+   * Deletes the subject's messages up to `throughSequence` (all of them when
+   * undefined), a short transaction per batch, and returns how many. Their
+   * objects follow through the deleted-objects queue; sequences are never reused.
+   */
+  purge(subject: string, throughSequence: bigint | undefined, signal?: AbortSignal): Promise<number>;
 }
 
 /** The store the services use. Every method may throw the errors below. */

@@ -54,6 +54,7 @@ export function countWaits(inner: MetadataStore, counter: WaitCounter): Metadata
     addPendingUpload: (key, createdAtMs) => inner.addPendingUpload(key, createdAtMs),
     listStalePendingUploads: (olderThanMs, limit) => inner.listStalePendingUploads(olderThanMs, limit),
     removePendingUpload: (key) => inner.removePendingUpload(key),
+    purge: (subject, through, signal) => inner.purge(subject, through, signal),
     setDefaultRetention: (limits) => inner.setDefaultRetention(limits),
     deletedObjects: (limit) => inner.deletedObjects(limit),
     forgetDeletedObjects: (keys) => inner.forgetDeletedObjects(keys),

@@ -5,7 +5,7 @@ import type { RetentionLimits } from '../store.js';
 /** Rows one expiry transaction deletes at most; commits interleave between batches. */
 const batchSize = 100;
 
-interface VictimRow {
+export interface VictimRow {
   sequence: bigint;
   timestamp_ms: bigint;
   size: bigint;
@@ -18,25 +18,18 @@ interface PolicyRow {
   max_bytes: bigint;
 }
 
-export interface SqliteExpiry {
-  /** Runs a pass soon (a policy changed). */
-  wake(): void;
-  /** Stops the timer and waits for a running pass. */
-  stop(): Promise<void>;
-}
+/** Whether a row is to be deleted, given the count and bytes the subject holds before deleting it. */
+export type Doomed = (row: VictimRow, count: bigint, bytes: bigint) => boolean;
 
 /**
- * The embedded store's expiry worker: every `intervalMs` (and on {@link
- * SqliteExpiry.wake}) it deletes, subject by subject, the oldest messages
- * over the default policy's limits, {@link batchSize} per transaction, giving
- * the event loop a turn between transactions so publishes never wait for a
- * whole pass. Each transaction deletes the rows, lowers the subject's
- * counters and queues the deleted rows' object keys together.
+ * Deletes in one transaction up to {@link batchSize} of a subject's oldest
+ * rows while `doomed` holds, and returns how many: the subject's counters
+ * follow and the rows' object keys are queued in deleted_objects, together.
  */
-export function startSqliteExpiry(db: Database, intervalMs: number, onError: (error: unknown) => void): SqliteExpiry {
+export type DeleteOldest = (subject: string, doomed: Doomed) => number;
+
+export function oldestDeleter(db: Database): DeleteOldest {
   const statements = {
-    policy: db.prepare<[], PolicyRow>(`SELECT max_age_ms, max_messages, max_bytes FROM retention_policies WHERE pattern = '>'`),
-    subjects: db.prepare<[], string>('SELECT name FROM subjects ORDER BY name').pluck(),
     counters: db.prepare<[string], { message_count: bigint; bytes: bigint }>('SELECT message_count, bytes FROM subjects WHERE name = ?'),
     oldest: db.prepare<[string, number], VictimRow>(
       'SELECT sequence, timestamp_ms, size, object_key FROM messages WHERE subject = ? ORDER BY sequence LIMIT ?',
@@ -47,19 +40,13 @@ export function startSqliteExpiry(db: Database, intervalMs: number, onError: (er
       'UPDATE subjects SET message_count = message_count - ?, bytes = bytes - ? WHERE name = ?',
     ),
   };
-
-  /** Deletes one batch of the subject's expired messages; returns how many. */
-  const expireBatch = db.transaction((subject: string, limits: RetentionLimits, nowMs: number): number => {
+  const deleteBatch = db.transaction((subject: string, doomed: Doomed): number => {
     const counters = statements.counters.get(subject);
     if (!counters) return 0;
     let { message_count: count, bytes } = counters;
     const victims: VictimRow[] = [];
     for (const row of statements.oldest.all(subject, batchSize)) {
-      const over =
-        (limits.maxMessages > 0 && count > BigInt(limits.maxMessages)) ||
-        (limits.maxBytes > 0 && bytes > BigInt(limits.maxBytes)) ||
-        (limits.maxAgeMs > 0 && Number(row.timestamp_ms) + limits.maxAgeMs < nowMs);
-      if (!over) break;
+      if (!doomed(row, count, bytes)) break;
       victims.push(row);
       count -= 1n;
       bytes -= row.size;
@@ -72,6 +59,43 @@ export function startSqliteExpiry(db: Database, intervalMs: number, onError: (er
     statements.lowerCounters.run(victims.length, counters.bytes - bytes, subject);
     return victims.length;
   });
+  return (subject, doomed) => deleteBatch.immediate(subject, doomed);
+}
+
+/** Deletes the subject's oldest rows while `doomed` holds, a batch per transaction, yielding between batches. */
+export async function deleteOldestWhile(deleteOldest: DeleteOldest, subject: string, doomed: Doomed): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const batch = deleteOldest(subject, doomed);
+    deleted += batch;
+    if (batch < batchSize) return deleted;
+    await nextTurn();
+  }
+}
+
+export interface SqliteExpiry {
+  /** Runs a pass soon (a policy changed). */
+  wake(): void;
+  /** Stops the timer and waits for a running pass. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The embedded store's expiry worker: every `intervalMs` (and on {@link
+ * SqliteExpiry.wake}) it deletes, subject by subject, the oldest messages
+ * over the default policy's limits through `deleteOldest`, giving the event
+ * loop a turn between transactions so publishes never wait for a whole pass.
+ */
+export function startSqliteExpiry(
+  db: Database,
+  deleteOldest: DeleteOldest,
+  intervalMs: number,
+  onError: (error: unknown) => void,
+): SqliteExpiry {
+  const statements = {
+    policy: db.prepare<[], PolicyRow>(`SELECT max_age_ms, max_messages, max_bytes FROM retention_policies WHERE pattern = '>'`),
+    subjects: db.prepare<[], string>('SELECT name FROM subjects ORDER BY name').pluck(),
+  };
 
   let stopped = false;
   let running: Promise<void> | undefined;
@@ -83,8 +107,9 @@ export function startSqliteExpiry(db: Database, intervalMs: number, onError: (er
     const limits = { maxAgeMs: Number(row.max_age_ms), maxMessages: Number(row.max_messages), maxBytes: Number(row.max_bytes) };
     if (limits.maxAgeMs === 0 && limits.maxMessages === 0 && limits.maxBytes === 0) return;
     for (const subject of statements.subjects.all()) {
-      while (!stopped && expireBatch.immediate(subject, limits, Date.now()) === batchSize) await nextTurn();
       if (stopped) return;
+      const nowMs = Date.now();
+      await deleteOldestWhile(deleteOldest, subject, (victim, count, bytes) => overLimits(limits, nowMs, victim, count, bytes));
       await nextTurn();
     }
   };
@@ -116,4 +141,12 @@ export function startSqliteExpiry(db: Database, intervalMs: number, onError: (er
       await running;
     },
   };
+}
+
+function overLimits(limits: RetentionLimits, nowMs: number, row: VictimRow, count: bigint, bytes: bigint): boolean {
+  return (
+    (limits.maxMessages > 0 && count > BigInt(limits.maxMessages)) ||
+    (limits.maxBytes > 0 && bytes > BigInt(limits.maxBytes)) ||
+    (limits.maxAgeMs > 0 && Number(row.timestamp_ms) + limits.maxAgeMs < nowMs)
+  );
 }

@@ -15,7 +15,7 @@ import {
   type SubjectStats,
 } from '../store.js';
 import { createChangeFeed } from './change-feed.js';
-import { startSqliteExpiry } from './sqlite-expiry.js';
+import { deleteOldestWhile, oldestDeleter, startSqliteExpiry, type DeleteOldest } from './sqlite-expiry.js';
 import { migrate } from './sqlite-schema.js';
 
 export interface SqliteMetadataStoreOptions {
@@ -203,7 +203,8 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     },
   });
   let closed = false;
-  const expiry = startSqliteExpiry(db, expiryIntervalMs, (error) =>
+  const deleteOldest = oldestDeleter(db);
+  const expiry = startSqliteExpiry(db, deleteOldest, expiryIntervalMs, (error) =>
     logger?.warn({ err: error }, 'expiry pass failed; retrying on the next round'),
   );
   const forgetDeletedObjects = db.transaction((keys: string[]) => {
@@ -299,6 +300,12 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
 
     async removePendingUpload(objectKey) {
       run('remove a pending upload', () => statements.removePending.run(objectKey));
+    },
+
+    async purge(subject, throughSequence, signal) {
+      const through = throughSequence ?? run('read the last sequence', () => lastSequenceOf(subject), signal);
+      const deleteChecked: DeleteOldest = (name, doomed) => run('purge', () => deleteOldest(name, doomed), signal);
+      return deleteOldestWhile(deleteChecked, subject, (row) => row.sequence <= through);
     },
 
     async setDefaultRetention({ maxAgeMs, maxMessages, maxBytes }) {

@@ -58,6 +58,8 @@ interface WireConsumer {
 const healthTimeoutMs = 1000;
 // Changes one feed answer carries at most; a caller further behind asks again at once.
 const feedAnswerLimit = 4096;
+// Messages one purge call deletes in one transaction at most.
+const purgeBatch = 1000;
 // How much longer than the wait itself a wait call may take to answer.
 const waitMarginMs = 2000;
 
@@ -173,6 +175,16 @@ function createProcedures(link: TarantoolLink): MetadataStore {
 
     async removePendingUpload(objectKey) {
       await expectOk('mts_remove_pending_upload', [objectKey]);
+    },
+
+    async purge(subject, throughSequence, signal) {
+      const through = throughSequence?.toString() ?? ((await expectOk('mts_last_sequence', [subject], signal)).last as string);
+      let purged = 0;
+      for (;;) {
+        const outcome = await expectOk('mts_delete_through', [subject, through, purgeBatch], signal);
+        purged += outcome.deleted as number;
+        if (outcome.more !== true) return purged;
+      }
     },
 
     async setDefaultRetention({ maxAgeMs, maxMessages, maxBytes }) {
