@@ -5,6 +5,8 @@ import {
   AckBeyondEndError,
   MessageTooLargeError,
   PayloadBudgetExceededError,
+  RetentionLimitError,
+  RetentionPolicyConflictError,
   StoreClosedError,
   StoreUnavailableError,
   UploadExpiredError,
@@ -22,7 +24,10 @@ export function toConnectError(reason: unknown, logger: Logger): ConnectError {
   if (reason instanceof AuthFailure) return new ConnectError(reason.message, reason.code);
   if (reason instanceof MessageTooLargeError || reason instanceof PayloadBudgetExceededError)
     return new ConnectError(reason.message, Code.ResourceExhausted);
-  if (reason instanceof AckBeyondEndError) return new ConnectError(reason.message, Code.FailedPrecondition);
+  if (reason instanceof RetentionLimitError) return new ConnectError(reason.message, Code.ResourceExhausted);
+  if (reason instanceof AckBeyondEndError || reason instanceof RetentionPolicyConflictError) {
+    return new ConnectError(reason.message, Code.FailedPrecondition);
+  }
   if (reason instanceof StoreUnavailableError || reason instanceof UploadExpiredError || reason instanceof StoreClosedError) {
     return new ConnectError(reason.message, Code.Unavailable, undefined, undefined, reason);
   }

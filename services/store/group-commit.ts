@@ -1,4 +1,4 @@
-import { UploadExpiredError, type CommitStats, type MetadataRecord, type MetadataStore } from './store.js';
+import { RetentionLimitError, UploadExpiredError, type CommitStats, type MetadataRecord, type MetadataStore } from './store.js';
 
 /** Bounds of one merged commit; a single batch above them still goes, alone. */
 export interface GroupCommitLimits {
@@ -38,8 +38,8 @@ interface Waiting {
  *
  * Every batch stays atomic and gets its own sequences (the store assigns them
  * in record order). A commit refused with {@link UploadExpiredError} naming a
- * key fails only the batch holding that key; the others are committed again
- * without it. Any other failure is shared by the whole merged commit: it cannot
+ * key, or with {@link RetentionLimitError} naming a record, fails only the
+ * batch holding it; the others are committed again without it. Any other failure is shared by the whole merged commit: it cannot
  * be told apart per batch (a lost reply may even have committed all of them).
  */
 export function createGroupCommit(metadata: MetadataStore, limits: GroupCommitLimits = defaultGroupCommitLimits): GroupCommit {
@@ -97,7 +97,12 @@ export function createGroupCommit(metadata: MetadataStore, limits: GroupCommitLi
         for (const listener of listeners) listener(stats);
         return;
       } catch (error) {
-        const culprit = error instanceof UploadExpiredError ? memberHolding(members, error.objectKey) : undefined;
+        const culprit =
+          error instanceof UploadExpiredError
+            ? memberHolding(members, error.objectKey)
+            : error instanceof RetentionLimitError
+              ? memberAt(members, error.recordIndex)
+              : undefined;
         if (culprit === undefined || members.length === 1) {
           for (const member of members) member.reject(error);
           return;
@@ -133,4 +138,11 @@ function inlineBytes(records: MetadataRecord[]): number {
 function memberHolding(members: Waiting[], objectKey: string | undefined): Waiting | undefined {
   if (objectKey === undefined) return undefined;
   return members.find((member) => member.records.some((record) => record.objectKey === objectKey));
+}
+
+/** The member whose records hold position `index` of the merged commit. */
+function memberAt(members: Waiting[], index: number | undefined): Waiting | undefined {
+  if (index === undefined) return undefined;
+  let end = 0;
+  return members.find((member) => index < (end += member.records.length));
 }

@@ -4,6 +4,7 @@ import { startOrphanSweeper } from './orphan-sweeper.js';
 import type { PayloadBudget } from './payload-budget.js';
 import { publishMessages } from './publish-messages.js';
 import { readMessages } from './read-messages.js';
+import { setRetentionPolicy } from './retention-policies.js';
 import { startRetentionWorker } from './retention-worker.js';
 import {
   unlimitedRetention,
@@ -93,6 +94,10 @@ export function createMessageStore(options: MessageStoreOptions): MessageStore {
     consumerPosition: (durable, subject, signal) => metadata.consumerPosition(durable, subject, signal),
     resetConsumer: (durable, subject, sequence, signal) => metadata.resetConsumer(durable, subject, sequence, signal),
     purge: (subject, through, signal) => metadata.purge(subject, through, signal),
+    setRetentionPolicy: (policy, signal) => setRetentionPolicy(metadata, policy, signal),
+    listRetentionPolicies: (signal) => metadata.listRetentionPolicies(signal),
+    retentionPolicyOf: (subject, signal) => metadata.retentionPolicyOf(subject, signal),
+    deleteRetentionPolicy: (pattern, signal) => metadata.deleteRetentionPolicy(pattern, signal),
 
     checkHealth: () => Promise.all([healthOf(metadata), healthOf(objects)]),
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { startPeriodicTask, type PeriodicTask } from './periodic-task.js';
-import type { MetadataStore, ObjectStore, RetentionLimits } from './store.js';
+import { defaultPolicyPattern, type MetadataStore, type ObjectStore, type RetentionLimits } from './store.js';
 
 export interface RetentionWorkerOptions {
   metadata: MetadataStore;
@@ -26,7 +26,7 @@ export function startRetentionWorker(options: RetentionWorkerOptions): PeriodicT
   let policyWritten = false;
   const round = async (): Promise<void> => {
     if (!policyWritten) {
-      await metadata.setDefaultRetention(defaultRetention);
+      await metadata.setRetentionPolicy({ pattern: defaultPolicyPattern, ...defaultRetention, maxMessageBytes: 0, discard: 'old' });
       policyWritten = true;
       logger?.info({ retention: defaultRetention }, 'default retention policy stored');
     }

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { collect, eventually, forEachBackend, payload, type StoreUnderTest } from '../testing/conformance-harness.js';
-import { ObjectMissingError, unlimitedRetention, type PublishResult } from './store.js';
+import {
+  ObjectMissingError,
+  RetentionLimitError,
+  RetentionPolicyConflictError,
+  unlimitedRetention,
+  type PublishResult,
+  type RetentionPolicy,
+} from './store.js';
 
 const everything = { maxMessages: 10_000, maxBytes: 1024 ** 3 };
 // Payloads above the harness's 1024-byte inline limit are objects.
@@ -99,4 +106,77 @@ forEachBackend('purge deletes up to a sequence or all of a subject, objects incl
   assert.deepEqual(await sequencesOf(opened, 'neighbour'), [1n], 'other subjects are untouched');
   const [next] = await store.publish([{ subject: 'purged', data: payload(10), headers: {} }]);
   assert.equal(next!.sequence, 5n, 'sequences are never reused');
+});
+
+const policy = (pattern: string, limits: Partial<RetentionPolicy>): RetentionPolicy => ({
+  pattern,
+  ...unlimitedRetention,
+  maxMessageBytes: 0,
+  discard: 'old',
+  ...limits,
+});
+
+forEachBackend('the most specific pattern wins, and a tie is refused at creation', async (_t, open) => {
+  const opened = await open(fast);
+  const { store } = opened;
+  await store.setRetentionPolicy(policy('orders.>', { maxMessages: 1 }));
+  await store.setRetentionPolicy(policy('orders.*.eu', { maxMessages: 2 }));
+  await store.setRetentionPolicy(policy('orders.us.eu', { maxMessages: 3 }));
+  await assert.rejects(store.setRetentionPolicy(policy('orders.us.*', { maxMessages: 4 })), RetentionPolicyConflictError);
+  await store.setRetentionPolicy(policy('orders.>', { maxMessages: 5 }));
+  assert.deepEqual(
+    (await store.listRetentionPolicies()).filter((found) => found.pattern !== '>').map((found) => [found.pattern, found.maxMessages]),
+    [
+      ['orders.*.eu', 2],
+      ['orders.>', 5],
+      ['orders.us.eu', 3],
+    ],
+  );
+  assert.equal((await store.retentionPolicyOf('orders.fr.eu'))?.pattern, 'orders.*.eu');
+  assert.equal((await store.retentionPolicyOf('orders.us.eu'))?.pattern, 'orders.us.eu');
+  assert.equal((await store.retentionPolicyOf('orders.fr'))?.pattern, 'orders.>');
+  // The services write the default policy in the background once the store answers.
+  await eventually(async () => (await store.retentionPolicyOf('stock'))?.pattern === '>');
+
+  for (const subject of ['orders.fr.eu', 'orders.fr', 'stock']) {
+    await store.publish(Array.from({ length: 6 }, (_, index) => ({ subject, data: payload(4, index), headers: {} })));
+  }
+  await eventually(async () => (await store.subjectStats('orders.fr.eu'))?.messages === 2n, 10_000);
+  assert.deepEqual(await sequencesOf(opened, 'orders.fr.eu'), [5n, 6n]);
+  await eventually(async () => (await store.subjectStats('orders.fr'))?.messages === 5n, 10_000);
+  assert.equal((await store.subjectStats('stock'))?.messages, 6n);
+  assert.equal(await store.deleteRetentionPolicy('orders.*.eu'), true);
+  assert.equal(await store.deleteRetentionPolicy('orders.*.eu'), false);
+  assert.equal((await store.retentionPolicyOf('orders.fr.eu'))?.pattern, 'orders.>');
+});
+
+forEachBackend('discard new refuses the publish naming the limit and commits nothing of its batch', async (_t, open) => {
+  const opened = await open(fast);
+  const { store } = opened;
+  await store.setRetentionPolicy(policy('full.count', { maxMessages: 2, discard: 'new' }));
+  await store.setRetentionPolicy(policy('full.bytes', { maxBytes: 10, discard: 'new' }));
+  await store.setRetentionPolicy(policy('full.size', { maxMessageBytes: 8 }));
+  const one = (subject: string, size = 4) => ({ subject, data: payload(size), headers: {} });
+
+  await store.publish([one('full.count'), one('full.count')]);
+  await assert.rejects(store.publish([one('other'), one('full.count')]), (error: unknown) => {
+    assert.ok(error instanceof RetentionLimitError);
+    assert.equal(error.limit, 'max_messages');
+    assert.match(error.message, /full\.count is full: max_messages = 2 \(retention policy "full\.count"\)/);
+    return true;
+  });
+  assert.equal(await store.lastSequence('other'), 0n, 'nothing of the refused batch is committed');
+  await assert.rejects(store.publish([one('full.bytes', 6), one('full.bytes', 6)]), { limit: 'max_bytes' });
+  await store.publish([one('full.bytes', 6)]);
+  await assert.rejects(store.publish([one('full.size', 9)]), { limit: 'max_message_bytes' });
+  await store.publish([one('full.size', 8)]);
+
+  // Merged into one commit, only the batch over the limit fails.
+  const results = await Promise.allSettled([store.publish([one('full.count')]), store.publish([one('other')])]);
+  assert.equal(results[0].status, 'rejected');
+  assert.equal(results[1].status, 'fulfilled');
+  assert.deepEqual(await sequencesOf(opened, 'full.count'), [1n, 2n], 'discard new never deletes the old messages');
+  await store.purge('full.count', undefined);
+  await store.publish([one('full.count')]);
+  assert.deepEqual(await sequencesOf(opened, 'full.count'), [3n], 'room made by a purge takes publishes again');
 });

@@ -140,6 +140,17 @@ local migrations = {
         })
         deleted:create_index('primary', { parts = { 'object_key' }, if_not_exists = true })
     end,
+    function()
+        -- Per-pattern limits: the largest message, and whether a full subject
+        -- refuses publishes ('new') or drops its oldest messages ('old', also null).
+        local policies = box.space.mts_retention_policies
+        local format = policies:format()
+        if #format == 4 then
+            format[5] = { name = 'max_message_bytes', type = 'unsigned', is_nullable = true }
+            format[6] = { name = 'discard', type = 'string', is_nullable = true }
+            policies:format(format)
+        end
+    end,
 }
 
 local function migrate()
@@ -202,6 +213,116 @@ local function transaction(fn)
     box.commit()
 end
 
+-- Retention policies apply to the subjects their pattern matches, NATS
+-- style (`*` one token, a final `>` one or more); the most specific wins,
+-- ranked by literal tokens, then by tokens other than `>`
+-- (services/store/retention-pattern.ts is the same rule; ties are refused
+-- when a policy is created). Resolutions are cached until a policy changes.
+local function split_tokens(text)
+    local tokens = {}
+    for token in string.gmatch(text, '[^.]+') do
+        tokens[#tokens + 1] = token
+    end
+    return tokens
+end
+
+local function pattern_matches(pattern, subject)
+    local wanted, given = split_tokens(pattern), split_tokens(subject)
+    for i, token in ipairs(wanted) do
+        if token == '>' then
+            return #given >= i
+        end
+        if given[i] == nil or (token ~= '*' and token ~= given[i]) then
+            return false
+        end
+    end
+    return #wanted == #given
+end
+
+local function specificity(pattern)
+    local literals, fixed = 0, 0
+    for _, token in ipairs(split_tokens(pattern)) do
+        if token ~= '>' then
+            fixed = fixed + 1
+            if token ~= '*' then
+                literals = literals + 1
+            end
+        end
+    end
+    return literals * 65536 + fixed
+end
+
+local policy_cache = {}
+
+-- The policy in force for `subject` as a plain table, or false for none.
+local function policy_for(subject)
+    local cached = policy_cache[subject]
+    if cached ~= nil then
+        return cached
+    end
+    local best, best_rank = false, -1
+    for _, row in box.space.mts_retention_policies:pairs() do
+        local rank = specificity(row.pattern)
+        if rank > best_rank and pattern_matches(row.pattern, subject) then
+            best, best_rank = row, rank
+        end
+    end
+    if best then
+        best = {
+            pattern = best.pattern, max_age_ms = best.max_age_ms, max_messages = best.max_messages, max_bytes = best.max_bytes,
+            max_message_bytes = best.max_message_bytes or 0, discard = best.discard or 'old',
+        }
+    end
+    policy_cache[subject] = best
+    return best
+end
+
+-- The limit a row of `size` bytes would break on a subject holding `count`
+-- messages of `bytes`, or nil: the largest message always, the subject's
+-- totals only when the policy refuses new messages instead of dropping old ones.
+local function broken_limit(policy, count, bytes, size)
+    if not policy then
+        return nil
+    end
+    if policy.max_message_bytes > 0 and size > policy.max_message_bytes then
+        return 'max_message_bytes', policy.max_message_bytes
+    end
+    if policy.discard == 'new' then
+        if policy.max_messages > 0 and count + 1 > policy.max_messages then
+            return 'max_messages', policy.max_messages
+        end
+        if policy.max_bytes > 0 and bytes + size > policy.max_bytes then
+            return 'max_bytes', policy.max_bytes
+        end
+    end
+    return nil
+end
+
+-- The first row a policy refuses, as a LIMIT_EXCEEDED outcome, or nil.
+local function refusal(rows)
+    local counters = {}
+    for i, row in ipairs(rows) do
+        local subject, size = row[1], row[4]
+        local counter = counters[subject]
+        if counter == nil then
+            local stored = box.space.mts_subjects:get(subject)
+            counter = stored and { stored.message_count, stored.bytes } or { 0, 0 }
+            counters[subject] = counter
+        end
+        local policy = policy_for(subject)
+        local limit, value = broken_limit(policy, counter[1], counter[2], size)
+        if limit ~= nil then
+            return {
+                ok = false, code = 'LIMIT_EXCEEDED', limit = limit, value = decimal(value), pattern = policy.pattern,
+                subject = subject, index = i,
+            }
+        end
+        counter[1] = counter[1] + 1
+        counter[2] = counter[2] + size
+    end
+    return nil
+end
+
 -- Fibers blocked in mts_wait_for_commit, per subject; commit broadcasts.
 local watchers = {}
 
@@ -247,7 +368,8 @@ end
 -- Returns subject -> first sequence given in this batch, and the subjects in
 -- the order of their first row; the rest of a subject's rows follow its first
 -- one by one in input order (nothing yields in between, so nothing else can
--- take a number). Returns nil and the key when an upload expired.
+-- take a number). Returns nil and the key when an upload expired, and nil,
+-- nil and a LIMIT_EXCEEDED outcome when a retention policy refuses a row.
 local function commit_rows(rows)
     local seen = {}
     for _, row in ipairs(rows) do
@@ -258,6 +380,11 @@ local function commit_rows(rows)
             end
             seen[key] = true
         end
+    end
+
+    local refused = refusal(rows)
+    if refused ~= nil then
+        return nil, nil, refused
     end
 
     local counters = {}
@@ -311,7 +438,10 @@ end
 --- object_key}, as ingresses before the positional form send it: then the
 --- answer is {ok = true, sequences = {decimal...}} in input order. Either way
 --- {ok = false, code = 'UPLOAD_EXPIRED', object_key = k} when an object key has
---- no pending-upload row (then nothing is committed).
+--- no pending-upload row, and {ok = false, code = 'LIMIT_EXCEEDED', limit,
+--- value, pattern, subject, index} when the retention policy of a record's
+--- subject refuses it (index: the record's position, from 1); then nothing
+--- is committed.
 function mts_commit(batch)
     local positional = batch[1] == nil or batch[1][1] ~= nil
     local rows = batch
@@ -321,7 +451,10 @@ function mts_commit(batch)
             rows[i] = row_of_map(record)
         end
     end
-    local first, subjects_or_key = commit_rows(rows)
+    local first, subjects_or_key, refused = commit_rows(rows)
+    if refused ~= nil then
+        return refused
+    end
     if first == nil then
         return { ok = false, code = 'UPLOAD_EXPIRED', object_key = subjects_or_key }
     end
@@ -563,15 +696,13 @@ end
 -- policy changes.
 local expiry = { batch = 100, interval_s = 1, wake = fiber.cond() }
 
--- The default policy (pattern '>') covers every subject.
-local function policy_in_force()
-    return box.space.mts_retention_policies:get('>')
-end
-
+-- Age always expires messages; count and bytes only when the policy drops
+-- old messages (with discard 'new' the publish is refused instead).
 local function over_limits(policy, now_ms)
+    local drops_old = policy.discard ~= 'new'
     return function(t, count, bytes)
-        return (policy.max_messages > 0 and count > policy.max_messages)
-            or (policy.max_bytes > 0 and bytes > policy.max_bytes)
+        return (drops_old and policy.max_messages > 0 and count > policy.max_messages)
+            or (drops_old and policy.max_bytes > 0 and bytes > policy.max_bytes)
             or (policy.max_age_ms > 0 and t.timestamp_ms + policy.max_age_ms < now_ms)
     end
 end
@@ -585,8 +716,8 @@ local function expire_all()
     local deleted = 0
     for _, subject in ipairs(subjects) do
         while not box.info.ro do
-            local policy = policy_in_force()
-            if policy == nil then
+            local policy = policy_for(subject)
+            if not policy then
                 break
             end
             local victims = oldest_while(subject, expiry.batch, over_limits(policy, math.floor(fiber.time() * 1000)))
@@ -613,13 +744,48 @@ local function expiry_loop()
     end
 end
 
---- Stores the limits of `pattern` (0 = unlimited) and wakes the expiry worker.
-function mts_set_retention(pattern, max_age_ms, max_messages, max_bytes)
+local function policy_answer(row)
+    return {
+        pattern = row.pattern, max_age_ms = decimal(row.max_age_ms), max_messages = decimal(row.max_messages),
+        max_bytes = decimal(row.max_bytes), max_message_bytes = decimal(row.max_message_bytes or 0), discard = row.discard or 'old',
+    }
+end
+
+--- Stores the policy of `pattern`: limits as decimal strings (0 = unlimited),
+--- discard 'old' or 'new'. Wakes the expiry worker.
+function mts_set_retention(pattern, max_age_ms, max_messages, max_bytes, max_message_bytes, discard)
+    if discard ~= nil and discard ~= 'old' and discard ~= 'new' then
+        error(string.format("discard must be 'old' or 'new', not %s", tostring(discard)))
+    end
     box.space.mts_retention_policies:replace({
         pattern, u64(max_age_ms, 'max_age_ms'), u64(max_messages, 'max_messages'), u64(max_bytes, 'max_bytes'),
+        u64(max_message_bytes or 0, 'max_message_bytes'), discard or 'old',
     })
+    policy_cache = {}
     expiry.wake:broadcast()
     return { ok = true }
+end
+
+--- Every policy, ordered by pattern.
+function mts_list_retention()
+    local policies = {}
+    for _, row in box.space.mts_retention_policies:pairs() do
+        policies[#policies + 1] = policy_answer(row)
+    end
+    return { ok = true, policies = policies }
+end
+
+--- Deletes the policy of `pattern`; {ok = true, deleted} says whether there was one.
+function mts_delete_retention(pattern)
+    local deleted = box.space.mts_retention_policies:delete(pattern) ~= nil
+    policy_cache = {}
+    return { ok = true, deleted = deleted }
+end
+
+--- The policy in force for `subject`, or {ok = true} without `policy`.
+function mts_retention_of(subject)
+    local policy = policy_for(subject)
+    return { ok = true, policy = policy and policy_answer(policy) or box.NULL }
 end
 
 --- Up to `limit` object keys of deleted messages, for the services to remove.
@@ -718,7 +884,7 @@ local procedures = {
     'mts_claim_consumer', 'mts_wait_for_commit', 'mts_wait_for_changes', 'mts_last_sequences', 'mts_add_pending_upload',
     'mts_list_stale_pending_uploads', 'mts_remove_pending_upload', 'mts_delete_through', 'mts_list_subjects',
     'mts_subject_info', 'mts_list_consumers', 'mts_consumer_info', 'mts_reset_consumer', 'mts_set_retention',
-    'mts_deleted_objects', 'mts_forget_deleted_objects',
+    'mts_deleted_objects', 'mts_forget_deleted_objects', 'mts_list_retention', 'mts_delete_retention', 'mts_retention_of',
 }
 
 -- The connector may execute our procedures and nothing else; setuid lets a

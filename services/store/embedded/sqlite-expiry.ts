@@ -1,6 +1,8 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Database } from 'better-sqlite3';
-import type { RetentionLimits } from '../store.js';
+import { mostSpecific } from '../retention-pattern.js';
+import { expires } from '../retention-rules.js';
+import type { RetentionPolicy } from '../store.js';
 
 /** Rows one expiry transaction deletes at most; commits interleave between batches. */
 const batchSize = 100;
@@ -10,12 +12,6 @@ export interface VictimRow {
   timestamp_ms: bigint;
   size: bigint;
   object_key: string;
-}
-
-interface PolicyRow {
-  max_age_ms: bigint;
-  max_messages: bigint;
-  max_bytes: bigint;
 }
 
 /** Whether a row is to be deleted, given the count and bytes the subject holds before deleting it. */
@@ -83,33 +79,33 @@ export interface SqliteExpiry {
 /**
  * The embedded store's expiry worker: every `intervalMs` (and on {@link
  * SqliteExpiry.wake}) it deletes, subject by subject, the oldest messages
- * over the default policy's limits through `deleteOldest`, giving the event
+ * its policy expires through `deleteOldest`, giving the event
  * loop a turn between transactions so publishes never wait for a whole pass.
  */
 export function startSqliteExpiry(
   db: Database,
   deleteOldest: DeleteOldest,
+  policies: () => RetentionPolicy[],
   intervalMs: number,
   onError: (error: unknown) => void,
 ): SqliteExpiry {
-  const statements = {
-    policy: db.prepare<[], PolicyRow>(`SELECT max_age_ms, max_messages, max_bytes FROM retention_policies WHERE pattern = '>'`),
-    subjects: db.prepare<[], string>('SELECT name FROM subjects ORDER BY name').pluck(),
-  };
+  const subjects = db.prepare<[], string>('SELECT name FROM subjects ORDER BY name').pluck();
 
   let stopped = false;
   let running: Promise<void> | undefined;
   let again = false;
 
   const pass = async (): Promise<void> => {
-    const row = statements.policy.get();
-    if (!row) return;
-    const limits = { maxAgeMs: Number(row.max_age_ms), maxMessages: Number(row.max_messages), maxBytes: Number(row.max_bytes) };
-    if (limits.maxAgeMs === 0 && limits.maxMessages === 0 && limits.maxBytes === 0) return;
-    for (const subject of statements.subjects.all()) {
+    const byPattern = new Map(policies().map((policy) => [policy.pattern, policy]));
+    if (byPattern.size === 0) return;
+    for (const subject of subjects.all()) {
       if (stopped) return;
+      const policy = byPattern.get(mostSpecific([...byPattern.keys()], subject) ?? '');
+      if (policy === undefined) continue;
       const nowMs = Date.now();
-      await deleteOldestWhile(deleteOldest, subject, (victim, count, bytes) => overLimits(limits, nowMs, victim, count, bytes));
+      await deleteOldestWhile(deleteOldest, subject, (victim, count, bytes) =>
+        expires(policy, nowMs, Number(victim.timestamp_ms), count, bytes),
+      );
       await nextTurn();
     }
   };
@@ -141,12 +137,4 @@ export function startSqliteExpiry(
       await running;
     },
   };
-}
-
-function overLimits(limits: RetentionLimits, nowMs: number, row: VictimRow, count: bigint, bytes: bigint): boolean {
-  return (
-    (limits.maxMessages > 0 && count > BigInt(limits.maxMessages)) ||
-    (limits.maxBytes > 0 && bytes > BigInt(limits.maxBytes)) ||
-    (limits.maxAgeMs > 0 && Number(row.timestamp_ms) + limits.maxAgeMs < nowMs)
-  );
 }

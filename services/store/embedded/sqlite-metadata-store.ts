@@ -4,16 +4,20 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import {
   AckBeyondEndError,
+  RetentionLimitError,
   StoreClosedError,
   StoreError,
   StoreUnavailableError,
   UploadExpiredError,
   type ConsumerPosition,
+  type RetentionPolicy,
   type MetadataRecord,
   type MetadataRow,
   type MetadataStore,
   type SubjectStats,
 } from '../store.js';
+import { mostSpecific } from '../retention-pattern.js';
+import { brokenLimit, policyFromColumns, type PolicyColumns } from '../retention-rules.js';
 import { createChangeFeed } from './change-feed.js';
 import { deleteOldestWhile, oldestDeleter, startSqliteExpiry, type DeleteOldest } from './sqlite-expiry.js';
 import { migrate } from './sqlite-schema.js';
@@ -131,11 +135,17 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
       'INSERT INTO pending_uploads (object_key, created_at_ms) VALUES (?, ?) ON CONFLICT DO NOTHING',
     ),
     removePending: db.prepare<[string]>('DELETE FROM pending_uploads WHERE object_key = ?'),
-    setPolicy: db.prepare<[string, number, number, number]>(
-      `INSERT INTO retention_policies (pattern, max_age_ms, max_messages, max_bytes) VALUES (?, ?, ?, ?)
+    setPolicy: db.prepare<[string, number, number, number, number, string]>(
+      `INSERT INTO retention_policies (pattern, max_age_ms, max_messages, max_bytes, max_message_bytes, discard)
+       VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (pattern) DO UPDATE SET max_age_ms = excluded.max_age_ms, max_messages = excluded.max_messages,
-         max_bytes = excluded.max_bytes`,
+         max_bytes = excluded.max_bytes, max_message_bytes = excluded.max_message_bytes, discard = excluded.discard`,
     ),
+    policies: db.prepare<[], PolicyColumns>(
+      'SELECT pattern, max_age_ms, max_messages, max_bytes, max_message_bytes, discard FROM retention_policies ORDER BY pattern',
+    ),
+    deletePolicy: db.prepare<[string]>('DELETE FROM retention_policies WHERE pattern = ?'),
+    counters: db.prepare<[string], { message_count: bigint; bytes: bigint }>('SELECT message_count, bytes FROM subjects WHERE name = ?'),
     deletedObjects: db.prepare<[number], string>('SELECT object_key FROM deleted_objects LIMIT ?').pluck(),
     forgetDeletedObject: db.prepare<[string]>('DELETE FROM deleted_objects WHERE object_key = ?'),
     stalePending: db
@@ -144,8 +154,36 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
   };
 
   const lastSequenceOf = (subject: string): bigint => statements.lastSequence.get(subject) ?? 0n;
+  const listPolicies = (): RetentionPolicy[] => statements.policies.all().map(policyFromColumns);
+  const policyOf = (policies: RetentionPolicy[], subject: string): RetentionPolicy | undefined => {
+    const pattern = mostSpecific(
+      policies.map((policy) => policy.pattern),
+      subject,
+    );
+    return policies.find((policy) => policy.pattern === pattern);
+  };
+
+  /** Throws RetentionLimitError for the first record a policy refuses, before anything is written. */
+  const checkPolicies = (batch: MetadataRecord[]): void => {
+    const policies = listPolicies();
+    if (policies.length === 0) return;
+    const held = new Map<string, { policy: RetentionPolicy | undefined; count: bigint; bytes: bigint }>();
+    for (const [index, record] of batch.entries()) {
+      let subject = held.get(record.subject);
+      if (!subject) {
+        const counters = statements.counters.get(record.subject);
+        subject = { policy: policyOf(policies, record.subject), count: counters?.message_count ?? 0n, bytes: counters?.bytes ?? 0n };
+        held.set(record.subject, subject);
+      }
+      const broken = subject.policy && brokenLimit(subject.policy, subject.count, subject.bytes, record.size);
+      if (broken) throw RetentionLimitError.of(broken.limit, String(broken.value), subject.policy!.pattern, record.subject, index);
+      subject.count += 1n;
+      subject.bytes += BigInt(record.size);
+    }
+  };
 
   const commitTransaction = db.transaction((batch: MetadataRecord[]): bigint[] => {
+    checkPolicies(batch);
     for (const { objectKey } of batch) {
       if (objectKey !== '' && statements.removePending.run(objectKey).changes === 0) {
         throw new UploadExpiredError(`upload ${objectKey} has no pending entry (swept or never registered)`, objectKey);
@@ -204,7 +242,7 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
   });
   let closed = false;
   const deleteOldest = oldestDeleter(db);
-  const expiry = startSqliteExpiry(db, deleteOldest, expiryIntervalMs, (error) =>
+  const expiry = startSqliteExpiry(db, deleteOldest, listPolicies, expiryIntervalMs, (error) =>
     logger?.warn({ err: error }, 'expiry pass failed; retrying on the next round'),
   );
   const forgetDeletedObjects = db.transaction((keys: string[]) => {
@@ -308,9 +346,26 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
       return deleteOldestWhile(deleteChecked, subject, (row) => row.sequence <= through);
     },
 
-    async setDefaultRetention({ maxAgeMs, maxMessages, maxBytes }) {
-      run('store the retention policy', () => statements.setPolicy.run('>', maxAgeMs, maxMessages, maxBytes));
+    async setRetentionPolicy(policy, signal) {
+      const { pattern, maxAgeMs, maxMessages, maxBytes, maxMessageBytes, discard } = policy;
+      run(
+        'store a retention policy',
+        () => statements.setPolicy.run(pattern, maxAgeMs, maxMessages, maxBytes, maxMessageBytes, discard),
+        signal,
+      );
       expiry.wake();
+    },
+
+    async listRetentionPolicies(signal) {
+      return run('list retention policies', listPolicies, signal);
+    },
+
+    async retentionPolicyOf(subject, signal) {
+      return run('read a retention policy', () => policyOf(listPolicies(), subject), signal);
+    },
+
+    async deleteRetentionPolicy(pattern, signal) {
+      return run('delete a retention policy', () => statements.deletePolicy.run(pattern).changes > 0, signal);
     },
 
     async deletedObjects(limit) {

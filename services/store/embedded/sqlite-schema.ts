@@ -67,6 +67,11 @@ const migrations: readonly string[] = [
     object_key TEXT PRIMARY KEY
   ) WITHOUT ROWID;
   `,
+  `
+  -- Per-pattern limits: the largest message, and whether a full subject refuses publishes ('new') or drops its oldest ('old').
+  ALTER TABLE retention_policies ADD COLUMN max_message_bytes INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE retention_policies ADD COLUMN discard TEXT NOT NULL DEFAULT 'old' CHECK (discard IN ('old', 'new'));
+  `,
 ];
 
 /** Brings the schema up to date; safe to run on every open and from two processes at once. */

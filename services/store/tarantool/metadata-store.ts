@@ -1,5 +1,6 @@
 import {
   AckBeyondEndError,
+  RetentionLimitError,
   StoreError,
   UploadExpiredError,
   type DependencyStatus,
@@ -10,6 +11,7 @@ import {
   type StoreChange,
   type SubjectStats,
 } from '../store.js';
+import { policyFromColumns, type PolicyColumns } from '../retention-rules.js';
 import { openTarantoolLink, type TarantoolConnectionOptions, type TarantoolLink } from './connection.js';
 
 /** Options of {@link openTarantoolMetadataStore}; `TarantoolConfig` fits. */
@@ -55,6 +57,16 @@ interface WireConsumer {
   last_sequence: string;
 }
 
+/** What mts_commit answers when a retention policy refuses a record. */
+interface WireRefusal {
+  limit: string;
+  value: string;
+  pattern: string;
+  subject: string;
+  /** The record's position, from 1. */
+  index: number;
+}
+
 const healthTimeoutMs = 1000;
 // Changes one feed answer carries at most; a caller further behind asks again at once.
 const feedAnswerLimit = 4096;
@@ -98,6 +110,10 @@ function createProcedures(link: TarantoolLink): MetadataStore {
       if (outcome.code === 'UPLOAD_EXPIRED') {
         const key = String(outcome.object_key);
         throw new UploadExpiredError(`pending upload ${key} expired before its commit`, key);
+      }
+      if (outcome.code === 'LIMIT_EXCEEDED') {
+        const { limit, value, pattern, subject, index } = outcome as Outcome & WireRefusal;
+        throw RetentionLimitError.of(limit, value, pattern, subject, index - 1);
       }
       if (!outcome.ok) throw new StoreError(`tarantool procedure mts_commit failed with ${outcome.code}`);
       return sequencesFrom(batch, outcome.first as string[]);
@@ -187,8 +203,23 @@ function createProcedures(link: TarantoolLink): MetadataStore {
       }
     },
 
-    async setDefaultRetention({ maxAgeMs, maxMessages, maxBytes }) {
-      await expectOk('mts_set_retention', ['>', String(maxAgeMs), String(maxMessages), String(maxBytes)]);
+    async setRetentionPolicy(policy, signal) {
+      const { pattern, maxAgeMs, maxMessages, maxBytes, maxMessageBytes, discard } = policy;
+      const limits = [maxAgeMs, maxMessages, maxBytes, maxMessageBytes].map(String);
+      await expectOk('mts_set_retention', [pattern, ...limits, discard], signal);
+    },
+
+    async listRetentionPolicies(signal) {
+      return ((await expectOk('mts_list_retention', [], signal)).policies as PolicyColumns[]).map(policyFromColumns);
+    },
+
+    async retentionPolicyOf(subject, signal) {
+      const found = (await expectOk('mts_retention_of', [subject], signal)).policy as PolicyColumns | null | undefined;
+      return found ? policyFromColumns(found) : undefined;
+    },
+
+    async deleteRetentionPolicy(pattern, signal) {
+      return (await expectOk('mts_delete_retention', [pattern], signal)).deleted === true;
     },
 
     async deletedObjects(limit) {
