@@ -10,6 +10,7 @@ import { fetchCommand } from './fetch.js';
 import { lastCommand } from './last.js';
 import { publishCommand } from './publish.js';
 import { purgeCommand } from './purge.js';
+import { retentionCommand } from './retention.js';
 import { infoCommand, subjectsCommand } from './subjects.js';
 import { subscribeCommand } from './subscribe.js';
 import { run as keygen } from './keygen-command.js';
@@ -25,6 +26,7 @@ const commands: Command[] = [
   consumersCommand,
   consumerCommand,
   purgeCommand,
+  retentionCommand,
   doctorCommand,
   benchCommand,
 ];

@@ -7,6 +7,7 @@ import type { ServiceDefinition, ServiceDeps } from '../platform/start-service.j
 import { batchSize, checkDurableName, checkSequence, checkSubject } from '../platform/validation.js';
 import { consumeFrames, consumeHeartbeatMs } from './consume.js';
 import { inspectionRoutes } from './inspection.js';
+import { retentionRoutes } from './retention-routes.js';
 import { reportSkipped } from './skipped-messages.js';
 import { createSubjectWatch } from './subject-watch.js';
 import { toWireMessage } from './wire-message.js';
@@ -39,6 +40,7 @@ export function egressRoutes(
 
   const impl: ServiceImpl<typeof EgressService> = {
     ...inspectionRoutes({ store }),
+    ...retentionRoutes({ store }),
 
     async *subscribe(request, context) {
       const subject = checkSubject(request.subject);

@@ -7,6 +7,7 @@ import { subjectVisible } from '../platform/auth/subject-visibility.js';
 import type { ServiceDeps } from '../platform/start-service.js';
 import { checkDurableName, checkSubject } from '../platform/validation.js';
 import type { ConsumerPosition, SubjectStats } from '../store/store.js';
+import { wirePolicy } from './retention-routes.js';
 
 type InspectionImpl = Pick<
   ServiceImpl<typeof EgressService>,
@@ -34,9 +35,12 @@ export function inspectionRoutes({ store }: Pick<ServiceDeps, 'store'>): Inspect
 
     async getSubjectInfo(request, context) {
       const subject = checkSubject(request.subject);
-      const stats = await store.subjectStats(subject, context.signal);
+      const [stats, policy] = await Promise.all([
+        store.subjectStats(subject, context.signal),
+        store.retentionPolicyOf(subject, context.signal),
+      ]);
       if (stats === undefined) throw new ConnectError(`nothing was ever published on subject ${subject}`, Code.NotFound);
-      return subjectInfo(stats);
+      return { ...subjectInfo(stats), ...(policy === undefined ? {} : { retention: wirePolicy(policy) }) };
     },
 
     async listConsumers(request, context) {

@@ -5,6 +5,7 @@
  */
 
 import type { RetentionLimits } from '../store/store.js';
+import { parseDuration, parseSize } from './units.js';
 
 export type ServiceName = 'ingress' | 'egress';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -240,11 +241,11 @@ function reader(env: Env) {
     },
     /** `30m`, `12h`, `7d` (also `ms`, `s`) in milliseconds; 0 when unset. */
     duration(name: string): number {
-      return scaled(name, raw(name), durationUnits, 'a duration like 30m, 12h or 7d');
+      return withUnit(name, raw(name), parseDuration, 'a duration like 30m, 12h or 7d');
     },
     /** `512MiB`, `10GiB`, `1GB` or plain bytes; 0 when unset. */
     size(name: string): number {
-      return scaled(name, raw(name), sizeUnits, 'a size like 512MiB, 10GiB or a number of bytes');
+      return withUnit(name, raw(name), parseSize, 'a size like 512MiB, 10GiB or a number of bytes');
     },
     list(name: string, fallback: string[]): string[] {
       const value = raw(name);
@@ -257,26 +258,9 @@ function reader(env: Env) {
   };
 }
 
-const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const sizeUnits: Record<string, number> = {
-  '': 1,
-  b: 1,
-  kib: KiB,
-  mib: MiB,
-  gib: 1024 * MiB,
-  tib: 1024 * 1024 * MiB,
-  kb: 1e3,
-  mb: 1e6,
-  gb: 1e9,
-  tb: 1e12,
-};
-
-/** A positive number with a unit of `units` (case-insensitive), as a safe integer; 0 when unset. */
-function scaled(name: string, value: string | undefined, units: Record<string, number>, expected: string): number {
+function withUnit(name: string, value: string | undefined, parse: (text: string) => number | undefined, expected: string): number {
   if (value === undefined) return 0;
-  const match = /^(\d+)\s*([a-z]*)$/i.exec(value);
-  const unit = match && units[match[2]!.toLowerCase()];
-  const result = unit ? Number(match[1]) * unit : NaN;
-  if (!Number.isSafeInteger(result)) throw new ConfigError(name, `"${value}" is not ${expected}`);
+  const result = parse(value);
+  if (result === undefined) throw new ConfigError(name, `"${value}" is not ${expected}`);
   return result;
 }

@@ -29,6 +29,9 @@ const egress = {
   GetConsumerInfo: inspectRule,
   ResetConsumer: admin,
   Purge: admin,
+  SetRetentionPolicy: admin,
+  ListRetentionPolicies: admin,
+  DeleteRetentionPolicy: admin,
 };
 
 /**
