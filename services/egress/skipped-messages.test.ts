@@ -6,6 +6,7 @@ import { payload } from '../testing/conformance-harness.js';
 import { testBackends } from '../testing/store-backends.js';
 import { egressClient, startTestServices, type TestServices } from '../testing/test-services.js';
 import { SKIPPED_MESSAGES } from '../platform/metrics.js';
+import { PURGED_MESSAGES, STORED_MESSAGES } from '../platform/store-metrics.js';
 
 /** A logger whose warnings the test reads back. */
 function recordingLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
@@ -19,11 +20,13 @@ function recordingLogger(): { logger: pino.Logger; lines: Record<string, unknown
   return { logger: pino({ level: 'warn' }, sink), lines };
 }
 
-async function skippedTotal(services: TestServices): Promise<number> {
+async function metric(services: TestServices, name: string): Promise<number> {
   const text = await (await fetch(`${services.egress.url}/metrics`)).text();
-  const line = text.split('\n').find((row) => row.startsWith(`${SKIPPED_MESSAGES} `));
+  const line = text.split('\n').find((row) => row.startsWith(`${name} `));
   return Number(line?.split(' ')[1]);
 }
+
+const skippedTotal = (services: TestServices) => metric(services, SKIPPED_MESSAGES);
 
 for (const backend of testBackends) {
   test(`${backend.name}: a consumer below the first retained sequence resumes at it and the skip is reported`, async (t) => {
@@ -34,6 +37,8 @@ for (const backend of testBackends) {
     await services.store.publish(Array.from({ length: 6 }, (_, index) => ({ subject, data: payload(8, index), headers: {} })));
     await services.store.ack('fetcher', subject, 1n);
     assert.equal(await services.store.purge(subject, 3n), 3);
+    assert.equal(await metric(services, PURGED_MESSAGES), 3, 'the store counts purged messages');
+    assert.equal(await metric(services, STORED_MESSAGES), 3, 'and the messages it holds');
 
     const fetched: bigint[] = [];
     for await (const message of egress.fetch({ subject, durableName: 'fetcher', batchSize: 2 })) fetched.push(message.sequence);

@@ -95,6 +95,7 @@ export function createMessageStore(options: MessageStoreOptions): MessageStore {
     resetConsumer: (durable, subject, sequence, signal) => metadata.resetConsumer(durable, subject, sequence, signal),
     purge: (subject, through, signal) => metadata.purge(subject, through, signal),
     setRetentionPolicy: (policy, signal) => setRetentionPolicy(metadata, policy, signal),
+    storageStats: (signal) => metadata.storageStats(signal),
     listRetentionPolicies: (signal) => metadata.listRetentionPolicies(signal),
     retentionPolicyOf: (subject, signal) => metadata.retentionPolicyOf(subject, signal),
     deleteRetentionPolicy: (pattern, signal) => metadata.deleteRetentionPolicy(pattern, signal),

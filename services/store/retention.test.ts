@@ -180,3 +180,12 @@ forEachBackend('discard new refuses the publish naming the limit and commits not
   await store.publish([one('full.count')]);
   assert.deepEqual(await sequencesOf(opened, 'full.count'), [3n], 'room made by a purge takes publishes again');
 });
+
+forEachBackend('storage stats count what is stored, expired and purged', async (_t, open) => {
+  const { store } = await open({ ...fast, defaultRetention: { ...unlimitedRetention, maxMessages: 2 } });
+  await store.publish(Array.from({ length: 5 }, (_, index) => ({ subject: 'counted', data: payload(4, index), headers: {} })));
+  await eventually(async () => (await store.storageStats()).expired === 3n, 10_000);
+  assert.equal(await store.purge('counted', undefined), 2);
+  await store.publish([{ subject: 'other', data: payload(7), headers: {} }]);
+  assert.deepEqual(await store.storageStats(), { messages: 1n, bytes: 7n, expired: 3n, purged: 2n });
+});

@@ -92,6 +92,15 @@ export interface SubjectStats {
   lastPublishMs: number | undefined;
 }
 
+/** Store-wide totals: stored now, and deleted so far by expiry and by purges. */
+export interface StorageStats {
+  messages: bigint;
+  /** Payload bytes of the stored messages. */
+  bytes: bigint;
+  expired: bigint;
+  purged: bigint;
+}
+
 /** A durable consumer's position on one subject. */
 export interface ConsumerPosition {
   durable: string;
@@ -161,6 +170,8 @@ export interface Inspection {
    * and some subject matches both (which would win would be arbitrary).
    */
   setRetentionPolicy(policy: RetentionPolicy, signal?: AbortSignal): Promise<void>;
+  /** What the whole store holds and has deleted, from counters kept with the data. */
+  storageStats(signal?: AbortSignal): Promise<StorageStats>;
   /** Every retention policy, ordered by pattern. */
   listRetentionPolicies(signal?: AbortSignal): Promise<RetentionPolicy[]>;
   /** The policy in force for `subject`; undefined when none matches. */

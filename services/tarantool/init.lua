@@ -151,6 +151,14 @@ local migrations = {
             policies:format(format)
         end
     end,
+    function()
+        -- Store-wide counters kept with the data: messages expired and purged.
+        local counters = box.schema.space.create('mts_counters', {
+            if_not_exists = true,
+            format = { { name = 'name', type = 'string' }, { name = 'value', type = 'unsigned' } },
+        })
+        counters:create_index('primary', { parts = { 'name' }, if_not_exists = true })
+    end,
 }
 
 local function migrate()
@@ -632,10 +640,11 @@ function mts_remove_pending_upload(object_key)
 end
 
 -- Deletes the given rows of one subject in one transaction: the subject's
--- counters follow (its last sequence never moves), and the object key of each
+-- counters follow (its last sequence never moves), the store-wide counter
+-- `reason` ('expired' or 'purged') counts them, and the object key of each
 -- deleted row is queued in mts_deleted_objects in the same transaction, so
 -- no object outlives its metadata unnoticed.
-local function delete_rows(subject, victims)
+local function delete_rows(subject, victims, reason)
     if #victims == 0 then
         return
     end
@@ -649,6 +658,7 @@ local function delete_rows(subject, victims)
             end
         end
         box.space.mts_subjects:update(subject, { { '-', 'message_count', #victims }, { '-', 'bytes', bytes } })
+        box.space.mts_counters:upsert({ reason, #victims }, { { '+', 'value', #victims } })
     end)
 end
 
@@ -686,7 +696,7 @@ function mts_delete_through(subject, sequence, limit)
     if more then
         victims[#victims] = nil
     end
-    delete_rows(subject, victims)
+    delete_rows(subject, victims, 'purged')
     return { ok = true, deleted = #victims, more = more }
 end
 
@@ -721,7 +731,7 @@ local function expire_all()
                 break
             end
             local victims = oldest_while(subject, expiry.batch, over_limits(policy, math.floor(fiber.time() * 1000)))
-            delete_rows(subject, victims)
+            delete_rows(subject, victims, 'expired')
             deleted = deleted + #victims
             fiber.yield()
             if #victims < expiry.batch then
@@ -786,6 +796,23 @@ end
 function mts_retention_of(subject)
     local policy = policy_for(subject)
     return { ok = true, policy = policy and policy_answer(policy) or box.NULL }
+end
+
+--- What the store holds and has deleted: {messages, bytes, expired, purged},
+--- decimal strings. Sums the subjects' counters, so it costs one step per subject.
+function mts_storage_stats()
+    local messages, bytes = 0ULL, 0ULL
+    for _, row in box.space.mts_subjects:pairs() do
+        messages = messages + row.message_count
+        bytes = bytes + row.bytes
+    end
+    local function counter(name)
+        local row = box.space.mts_counters:get(name)
+        return decimal(row and row.value or 0)
+    end
+    return {
+        ok = true, messages = decimal(messages), bytes = decimal(bytes), expired = counter('expired'), purged = counter('purged'),
+    }
 end
 
 --- Up to `limit` object keys of deleted messages, for the services to remove.
@@ -885,6 +912,7 @@ local procedures = {
     'mts_list_stale_pending_uploads', 'mts_remove_pending_upload', 'mts_delete_through', 'mts_list_subjects',
     'mts_subject_info', 'mts_list_consumers', 'mts_consumer_info', 'mts_reset_consumer', 'mts_set_retention',
     'mts_deleted_objects', 'mts_forget_deleted_objects', 'mts_list_retention', 'mts_delete_retention', 'mts_retention_of',
+    'mts_storage_stats',
 }
 
 -- The connector may execute our procedures and nothing else; setuid lets a

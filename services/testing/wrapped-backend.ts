@@ -56,6 +56,7 @@ export function countWaits(inner: MetadataStore, counter: WaitCounter): Metadata
     removePendingUpload: (key) => inner.removePendingUpload(key),
     purge: (subject, through, signal) => inner.purge(subject, through, signal),
     setRetentionPolicy: (policy, signal) => inner.setRetentionPolicy(policy, signal),
+    storageStats: (signal) => inner.storageStats(signal),
     listRetentionPolicies: (signal) => inner.listRetentionPolicies(signal),
     retentionPolicyOf: (subject, signal) => inner.retentionPolicyOf(subject, signal),
     deleteRetentionPolicy: (pattern, signal) => inner.deleteRetentionPolicy(pattern, signal),

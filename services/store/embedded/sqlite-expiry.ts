@@ -20,9 +20,13 @@ export type Doomed = (row: VictimRow, count: bigint, bytes: bigint) => boolean;
 /**
  * Deletes in one transaction up to {@link batchSize} of a subject's oldest
  * rows while `doomed` holds, and returns how many: the subject's counters
- * follow and the rows' object keys are queued in deleted_objects, together.
+ * follow, the counter `reason` counts them and the rows' object keys are
+ * queued in deleted_objects, together.
  */
-export type DeleteOldest = (subject: string, doomed: Doomed) => number;
+export type DeleteOldest = (subject: string, doomed: Doomed, reason: DeleteReason) => number;
+
+/** The store-wide counter a deletion adds to. */
+export type DeleteReason = 'expired' | 'purged';
 
 export function oldestDeleter(db: Database): DeleteOldest {
   const statements = {
@@ -32,11 +36,14 @@ export function oldestDeleter(db: Database): DeleteOldest {
     ),
     deleteThrough: db.prepare<[string, bigint]>('DELETE FROM messages WHERE subject = ? AND sequence <= ?'),
     queueObject: db.prepare<[string]>('INSERT INTO deleted_objects (object_key) VALUES (?) ON CONFLICT DO NOTHING'),
+    count: db.prepare<[string, number]>(
+      'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value',
+    ),
     lowerCounters: db.prepare<[number, bigint, string]>(
       'UPDATE subjects SET message_count = message_count - ?, bytes = bytes - ? WHERE name = ?',
     ),
   };
-  const deleteBatch = db.transaction((subject: string, doomed: Doomed): number => {
+  const deleteBatch = db.transaction((subject: string, doomed: Doomed, reason: DeleteReason): number => {
     const counters = statements.counters.get(subject);
     if (!counters) return 0;
     let { message_count: count, bytes } = counters;
@@ -53,16 +60,22 @@ export function oldestDeleter(db: Database): DeleteOldest {
     statements.deleteThrough.run(subject, last.sequence);
     for (const { object_key: key } of victims) if (key !== '') statements.queueObject.run(key);
     statements.lowerCounters.run(victims.length, counters.bytes - bytes, subject);
+    statements.count.run(reason, victims.length);
     return victims.length;
   });
-  return (subject, doomed) => deleteBatch.immediate(subject, doomed);
+  return (subject, doomed, reason) => deleteBatch.immediate(subject, doomed, reason);
 }
 
 /** Deletes the subject's oldest rows while `doomed` holds, a batch per transaction, yielding between batches. */
-export async function deleteOldestWhile(deleteOldest: DeleteOldest, subject: string, doomed: Doomed): Promise<number> {
+export async function deleteOldestWhile(
+  deleteOldest: DeleteOldest,
+  subject: string,
+  doomed: Doomed,
+  reason: DeleteReason,
+): Promise<number> {
   let deleted = 0;
   for (;;) {
-    const batch = deleteOldest(subject, doomed);
+    const batch = deleteOldest(subject, doomed, reason);
     deleted += batch;
     if (batch < batchSize) return deleted;
     await nextTurn();
@@ -103,9 +116,8 @@ export function startSqliteExpiry(
       const policy = byPattern.get(mostSpecific([...byPattern.keys()], subject) ?? '');
       if (policy === undefined) continue;
       const nowMs = Date.now();
-      await deleteOldestWhile(deleteOldest, subject, (victim, count, bytes) =>
-        expires(policy, nowMs, Number(victim.timestamp_ms), count, bytes),
-      );
+      const doomed: Doomed = (victim, count, bytes) => expires(policy, nowMs, Number(victim.timestamp_ms), count, bytes);
+      await deleteOldestWhile(deleteOldest, subject, doomed, 'expired');
       await nextTurn();
     }
   };

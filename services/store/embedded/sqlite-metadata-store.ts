@@ -11,6 +11,7 @@ import {
   UploadExpiredError,
   type ConsumerPosition,
   type RetentionPolicy,
+  type StorageStats,
   type MetadataRecord,
   type MetadataRow,
   type MetadataStore,
@@ -143,6 +144,12 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     ),
     policies: db.prepare<[], PolicyColumns>(
       'SELECT pattern, max_age_ms, max_messages, max_bytes, max_message_bytes, discard FROM retention_policies ORDER BY pattern',
+    ),
+    storageStats: db.prepare<[], StorageStats>(
+      `SELECT coalesce((SELECT sum(message_count) FROM subjects), 0) AS messages,
+         coalesce((SELECT sum(bytes) FROM subjects), 0) AS bytes,
+         coalesce((SELECT value FROM counters WHERE name = 'expired'), 0) AS expired,
+         coalesce((SELECT value FROM counters WHERE name = 'purged'), 0) AS purged`,
     ),
     deletePolicy: db.prepare<[string]>('DELETE FROM retention_policies WHERE pattern = ?'),
     counters: db.prepare<[string], { message_count: bigint; bytes: bigint }>('SELECT message_count, bytes FROM subjects WHERE name = ?'),
@@ -342,8 +349,12 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
 
     async purge(subject, throughSequence, signal) {
       const through = throughSequence ?? run('read the last sequence', () => lastSequenceOf(subject), signal);
-      const deleteChecked: DeleteOldest = (name, doomed) => run('purge', () => deleteOldest(name, doomed), signal);
-      return deleteOldestWhile(deleteChecked, subject, (row) => row.sequence <= through);
+      const deleteChecked: DeleteOldest = (name, doomed, reason) => run('purge', () => deleteOldest(name, doomed, reason), signal);
+      return deleteOldestWhile(deleteChecked, subject, (row) => row.sequence <= through, 'purged');
+    },
+
+    async storageStats(signal) {
+      return run('read storage stats', () => statements.storageStats.get()!, signal);
     },
 
     async setRetentionPolicy(policy, signal) {

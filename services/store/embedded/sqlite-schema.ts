@@ -72,6 +72,13 @@ const migrations: readonly string[] = [
   ALTER TABLE retention_policies ADD COLUMN max_message_bytes INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE retention_policies ADD COLUMN discard TEXT NOT NULL DEFAULT 'old' CHECK (discard IN ('old', 'new'));
   `,
+  `
+  -- Store-wide counters kept with the data: messages expired and purged.
+  CREATE TABLE IF NOT EXISTS counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** Brings the schema up to date; safe to run on every open and from two processes at once. */

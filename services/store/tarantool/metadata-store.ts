@@ -209,6 +209,12 @@ function createProcedures(link: TarantoolLink): MetadataStore {
       await expectOk('mts_set_retention', [pattern, ...limits, discard], signal);
     },
 
+    async storageStats(signal) {
+      const outcome = await expectOk('mts_storage_stats', [], signal);
+      const total = (field: string) => BigInt(outcome[field] as string);
+      return { messages: total('messages'), bytes: total('bytes'), expired: total('expired'), purged: total('purged') };
+    },
+
     async listRetentionPolicies(signal) {
       return ((await expectOk('mts_list_retention', [], signal)).policies as PolicyColumns[]).map(policyFromColumns);
     },
