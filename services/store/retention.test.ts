@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { collect, eventually, forEachBackend, payload, type StoreUnderTest } from '../testing/conformance-harness.js';
+import { startRetentionWorker } from './retention-worker.js';
 import {
   ObjectMissingError,
   RetentionLimitError,
@@ -188,4 +189,21 @@ forEachBackend('storage stats count what is stored, expired and purged', async (
   assert.equal(await store.purge('counted', undefined), 2);
   await store.publish([{ subject: 'other', data: payload(7), headers: {} }]);
   assert.deepEqual(await store.storageStats(), { messages: 1n, bytes: 7n, expired: 3n, purged: 2n });
+});
+
+forEachBackend('objects of deleted messages wait in the durable queue until a worker removes them', async (_t, open) => {
+  // A worker that never runs stands for a service that died between the metadata delete and the object removal.
+  const opened = await open({ retentionIntervalMs: 3_600_000 });
+  const { store, metadata, objects } = opened;
+  const [big] = await store.publish([{ subject: 'crashed', data: payload(objectSize), headers: {} }]);
+  assert.equal(await store.purge('crashed', undefined), 1);
+  assert.deepEqual(await metadata.deletedObjects(10), [big!.objectName], 'the key is queued with the metadata delete');
+  assert.equal((await objects.get(big!.objectName)).byteLength, objectSize, 'the object waits for the worker');
+
+  const restarted = startRetentionWorker({ metadata, objects, defaultRetention: unlimitedRetention, intervalMs: 20 });
+  try {
+    await objectsRemoved(opened, [big!]);
+  } finally {
+    await restarted.stop();
+  }
 });
