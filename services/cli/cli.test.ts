@@ -277,11 +277,19 @@ test('mts retention set, ls and rm manage policies; info shows the one in force;
     .map((line) => JSON.parse(line) as Record<string, string>);
   assert.deepEqual(
     policies.find((policy) => policy.pattern === 'metrics.*'),
-    { pattern: 'metrics.*', maxAgeMs: '604800000', maxMessages: '1', maxBytes: '0', maxMessageBytes: '0', discard: 'new' },
+    {
+      pattern: 'metrics.*',
+      maxAgeMs: '604800000',
+      maxMessages: '1',
+      maxBytes: '0',
+      maxMessageBytes: '0',
+      discard: 'new',
+      retention: 'limits',
+    },
   );
   const table = await runMts(['retention', 'ls', ...urls]);
-  assert.match(table.stdout.toString(), /^PATTERN\s+MAX AGE\s+MAX MESSAGES\s+MAX BYTES\s+MAX MESSAGE BYTES\s+DISCARD\n/);
-  assert.match(table.stdout.toString(), /\nmetrics\.\*\s+7d\s+1\s+-\s+-\s+new\n/);
+  assert.match(table.stdout.toString(), /^PATTERN\s+MAX AGE\s+MAX MESSAGES\s+MAX BYTES\s+MAX MESSAGE BYTES\s+DISCARD\s+RETENTION\n/);
+  assert.match(table.stdout.toString(), /\nmetrics\.\*\s+7d\s+1\s+-\s+-\s+new\s+limits\n/);
 
   assert.equal((await runMts(['publish', 'metrics.cpu', '--data', 'x', ...urls])).code, 0);
   const full = await runMts(['publish', 'metrics.cpu', '--data', 'y', ...urls]);

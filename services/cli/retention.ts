@@ -14,6 +14,7 @@ export function policyJson(policy: RetentionPolicy) {
     maxBytes: policy.maxBytes.toString(),
     maxMessageBytes: policy.maxMessageBytes.toString(),
     discard: policy.discard || 'old',
+    retention: policy.retention || 'limits',
   };
 }
 
@@ -25,10 +26,12 @@ export function policySummary(policy: RetentionPolicy): string {
     policy.maxBytes > 0n ? `max-bytes ${policy.maxBytes}` : '',
     policy.maxMessageBytes > 0n ? `max-message-bytes ${policy.maxMessageBytes}` : '',
   ].filter((limit) => limit !== '');
-  return limits.length === 0 ? 'unlimited' : `${limits.join(', ')}, discard ${policy.discard || 'old'}`;
+  const interest = policy.retention === 'interest' ? ['interest'] : [];
+  if (limits.length === 0) return interest[0] ?? 'unlimited';
+  return [...limits, `discard ${policy.discard || 'old'}`, ...interest].join(', ');
 }
 
-const header = ['PATTERN', 'MAX AGE', 'MAX MESSAGES', 'MAX BYTES', 'MAX MESSAGE BYTES', 'DISCARD'];
+const header = ['PATTERN', 'MAX AGE', 'MAX MESSAGES', 'MAX BYTES', 'MAX MESSAGE BYTES', 'DISCARD', 'RETENTION'];
 const unlimitedOr = (value: bigint, shown: string = `${value}`) => (value === 0n ? '-' : shown);
 const row = (policy: RetentionPolicy): string[] => [
   policy.pattern,
@@ -37,6 +40,7 @@ const row = (policy: RetentionPolicy): string[] => [
   unlimitedOr(policy.maxBytes),
   unlimitedOr(policy.maxMessageBytes),
   policy.discard || 'old',
+  policy.retention || 'limits',
 ];
 
 function withUnit(value: string | undefined, flag: string, parse: (text: string) => number | undefined, example: string): bigint {
@@ -52,7 +56,7 @@ export const retentionCommand: Command = {
   summary: 'set, list (ls) or remove (rm) retention policies by subject pattern',
   words: ['set', 'ls', 'rm'],
   usage: `Usage: mts retention set <pattern> [--max-age 7d] [--max-messages N] [--max-bytes 10GiB]
-                     [--max-message-bytes SIZE] [--discard old|new]
+                     [--max-message-bytes SIZE] [--discard old|new] [--retention limits|interest]
        mts retention ls [--json]
        mts retention rm <pattern>
 
@@ -68,6 +72,8 @@ Needs a token with the admin permission when the services require tokens.
   --max-bytes SIZE       keep at most SIZE payload bytes per subject: 512MiB, 10GiB
   --max-message-bytes SIZE  refuse larger messages
   --discard old|new      what a full subject does (default old)
+  --retention limits|interest  interest also deletes what every durable consumer
+                         of the subject acknowledged (once it has one)
   --json                 ls: one JSON object per policy
 
 ${globalUsage}
@@ -82,6 +88,7 @@ Example: mts retention set 'orders.>' --max-age 7d --max-bytes 10GiB`,
       'max-bytes': { type: 'string' },
       'max-message-bytes': { type: 'string' },
       discard: { type: 'string' },
+      retention: { type: 'string' },
     });
     const { egress } = clientsFrom(values);
     const action = given[0];
@@ -99,6 +106,8 @@ Example: mts retention set 'orders.>' --max-age 7d --max-bytes 10GiB`,
       const [, pattern] = positionals(given, 'set', 'pattern');
       const discard = values.discard ?? 'old';
       if (discard !== 'old' && discard !== 'new') throw new UsageError(`--discard "${discard}" is not old or new`);
+      const retention = values.retention ?? 'limits';
+      if (retention !== 'limits' && retention !== 'interest') throw new UsageError(`--retention "${retention}" is not limits or interest`);
       const stored = await egress.setRetentionPolicy({
         pattern,
         maxAgeMs: withUnit(values['max-age'], 'max-age', parseDuration, 'a duration like 30m, 12h or 7d'),
@@ -106,6 +115,7 @@ Example: mts retention set 'orders.>' --max-age 7d --max-bytes 10GiB`,
         maxBytes: withUnit(values['max-bytes'], 'max-bytes', parseSize, 'a size like 512MiB or 10GiB'),
         maxMessageBytes: withUnit(values['max-message-bytes'], 'max-message-bytes', parseSize, 'a size like 1MiB'),
         discard,
+        retention,
       });
       await writeStdout(`${stored.pattern}: ${policySummary(stored)}\n`);
     } else {

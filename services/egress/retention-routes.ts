@@ -37,6 +37,7 @@ export function wirePolicy(policy: RetentionPolicy) {
     maxBytes: BigInt(policy.maxBytes),
     maxMessageBytes: BigInt(policy.maxMessageBytes),
     discard: policy.discard,
+    retention: policy.retention,
   };
 }
 
@@ -61,6 +62,9 @@ function policyOfRequest(request: WirePolicy): RetentionPolicy {
   if (request.discard !== '' && request.discard !== 'old' && request.discard !== 'new') {
     throw invalid(`discard must be "old" or "new", not "${request.discard}"`);
   }
+  if (request.retention !== '' && request.retention !== 'limits' && request.retention !== 'interest') {
+    throw invalid(`retention must be "limits" or "interest", not "${request.retention}"`);
+  }
   return {
     pattern: checkPattern(request.pattern),
     maxAgeMs: limit(request.maxAgeMs, 'max_age_ms'),
@@ -68,5 +72,6 @@ function policyOfRequest(request: WirePolicy): RetentionPolicy {
     maxBytes: limit(request.maxBytes, 'max_bytes'),
     maxMessageBytes: limit(request.maxMessageBytes, 'max_message_bytes'),
     discard: request.discard === 'new' ? 'new' : 'old',
+    retention: request.retention === 'interest' ? 'interest' : 'limits',
   };
 }

@@ -1,4 +1,4 @@
-import type { Discard, RetentionPolicy } from './store.js';
+import type { Discard, RetentionKind, RetentionPolicy } from './store.js';
 
 /**
  * What a retention policy decides, for the embedded store (init.lua has the
@@ -20,14 +20,24 @@ export function brokenLimit(
 }
 
 /**
- * Whether the oldest stored message (committed at `timestampMs`) expires, the
- * subject holding `count` messages of `bytes`. Age always expires messages;
- * count and bytes only when the policy drops old messages (with discard
- * `new` the publish is refused instead).
+ * Whether the oldest stored message expires, the subject holding `count`
+ * messages of `bytes` and every durable consumer having acknowledged up to
+ * `ackedByAll` (interest retention). Age always expires messages; count and
+ * bytes only when the policy drops old messages (with discard `new` the
+ * publish is refused instead).
  */
-export function expires(policy: RetentionPolicy, nowMs: number, timestampMs: number, count: bigint, bytes: bigint): boolean {
+export function expires(
+  policy: RetentionPolicy,
+  nowMs: number,
+  message: { sequence: bigint; timestampMs: number },
+  count: bigint,
+  bytes: bigint,
+  ackedByAll: bigint,
+): boolean {
   const dropsOld = policy.discard !== 'new';
+  const { timestampMs } = message;
   return (
+    (policy.retention === 'interest' && message.sequence <= ackedByAll) ||
     (dropsOld && policy.maxMessages > 0 && count > BigInt(policy.maxMessages)) ||
     (dropsOld && policy.maxBytes > 0 && bytes > BigInt(policy.maxBytes)) ||
     (policy.maxAgeMs > 0 && timestampMs + policy.maxAgeMs < nowMs)
@@ -42,6 +52,7 @@ export interface PolicyColumns {
   max_bytes: bigint | string;
   max_message_bytes: bigint | string;
   discard: Discard;
+  retention: RetentionKind;
 }
 
 export function policyFromColumns(row: PolicyColumns): RetentionPolicy {
@@ -52,5 +63,6 @@ export function policyFromColumns(row: PolicyColumns): RetentionPolicy {
     maxBytes: Number(row.max_bytes),
     maxMessageBytes: Number(row.max_message_bytes),
     discard: row.discard,
+    retention: row.retention,
   };
 }

@@ -26,7 +26,13 @@ export function startRetentionWorker(options: RetentionWorkerOptions): PeriodicT
   let policyWritten = false;
   const round = async (): Promise<void> => {
     if (!policyWritten) {
-      await metadata.setRetentionPolicy({ pattern: defaultPolicyPattern, ...defaultRetention, maxMessageBytes: 0, discard: 'old' });
+      await metadata.setRetentionPolicy({
+        pattern: defaultPolicyPattern,
+        ...defaultRetention,
+        maxMessageBytes: 0,
+        discard: 'old',
+        retention: 'limits',
+      });
       policyWritten = true;
       logger?.info({ retention: defaultRetention }, 'default retention policy stored');
     }

@@ -114,6 +114,7 @@ const policy = (pattern: string, limits: Partial<RetentionPolicy>): RetentionPol
   ...unlimitedRetention,
   maxMessageBytes: 0,
   discard: 'old',
+  retention: 'limits',
   ...limits,
 });
 
@@ -206,4 +207,22 @@ forEachBackend('objects of deleted messages wait in the durable queue until a wo
   } finally {
     await restarted.stop();
   }
+});
+
+forEachBackend('interest retention deletes after the last consumer acknowledges, and not before', async (_t, open) => {
+  const opened = await open(fast);
+  const { store } = opened;
+  await store.setRetentionPolicy(policy('jobs.>', { retention: 'interest' }));
+  const published = await store.publish(
+    Array.from({ length: 4 }, (_, index) => ({ subject: 'jobs.mail', data: payload(index === 0 ? objectSize : 4, index), headers: {} })),
+  );
+  await store.ack('fast', 'jobs.mail', 3n);
+  await store.ack('slow', 'jobs.mail', 1n);
+  await eventually(async () => (await store.subjectStats('jobs.mail'))?.firstSequence === 2n, 10_000);
+  await objectsRemoved(opened, published.slice(0, 1));
+  assert.deepEqual(await sequencesOf(opened, 'jobs.mail'), [2n, 3n, 4n], 'what the slow consumer has not acknowledged stays');
+  await store.ack('slow', 'jobs.mail', 4n);
+  await eventually(async () => (await store.subjectStats('jobs.mail'))?.firstSequence === 4n, 10_000);
+  assert.deepEqual(await sequencesOf(opened, 'jobs.mail'), [4n], 'the fast consumer has not acknowledged 4 yet');
+  assert.equal((await store.retentionPolicyOf('jobs.mail'))?.retention, 'interest');
 });

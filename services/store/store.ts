@@ -137,7 +137,11 @@ export interface RetentionPolicy extends RetentionLimits {
   /** A larger message is refused; 0 means unlimited. */
   maxMessageBytes: number;
   discard: Discard;
+  /** `interest` also deletes what every durable consumer of the subject acknowledged (once it has one). */
+  retention: RetentionKind;
 }
+
+export type RetentionKind = 'limits' | 'interest';
 
 /** The pattern of the default policy, which covers every subject no other pattern matches. */
 export const defaultPolicyPattern = '>';

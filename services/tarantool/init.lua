@@ -159,6 +159,18 @@ local migrations = {
         })
         counters:create_index('primary', { parts = { 'name' }, if_not_exists = true })
     end,
+    function()
+        -- Interest retention: 'interest' deletes what every durable consumer
+        -- of the subject acknowledged ('limits', also null, does not); the
+        -- index finds a subject's consumers.
+        local policies = box.space.mts_retention_policies
+        local format = policies:format()
+        if #format == 6 then
+            format[7] = { name = 'retention', type = 'string', is_nullable = true }
+            policies:format(format)
+        end
+        box.space.mts_consumers:create_index('subject', { parts = { 'subject' }, unique = false, if_not_exists = true })
+    end,
 }
 
 local function migrate()
@@ -279,6 +291,7 @@ local function policy_for(subject)
         best = {
             pattern = best.pattern, max_age_ms = best.max_age_ms, max_messages = best.max_messages, max_bytes = best.max_bytes,
             max_message_bytes = best.max_message_bytes or 0, discard = best.discard or 'old',
+            retention = best.retention or 'limits',
         }
     end
     policy_cache[subject] = best
@@ -708,12 +721,25 @@ local expiry = { batch = 100, interval_s = 1, wake = fiber.cond() }
 
 -- Age always expires messages; count and bytes only when the policy drops
 -- old messages (with discard 'new' the publish is refused instead).
-local function over_limits(policy, now_ms)
+-- Under interest retention, what every durable consumer of the subject has
+-- acknowledged; 0 while it has none (nothing is deleted before anyone reads).
+local function acked_by_all(subject)
+    local lowest = nil
+    for _, row in box.space.mts_consumers.index.subject:pairs(subject) do
+        if lowest == nil or row.ack_floor < lowest then
+            lowest = row.ack_floor
+        end
+    end
+    return lowest or 0
+end
+
+local function over_limits(policy, now_ms, acked)
     local drops_old = policy.discard ~= 'new'
     return function(t, count, bytes)
         return (drops_old and policy.max_messages > 0 and count > policy.max_messages)
             or (drops_old and policy.max_bytes > 0 and bytes > policy.max_bytes)
             or (policy.max_age_ms > 0 and t.timestamp_ms + policy.max_age_ms < now_ms)
+            or (acked ~= nil and t.sequence <= acked)
     end
 end
 
@@ -730,7 +756,8 @@ local function expire_all()
             if not policy then
                 break
             end
-            local victims = oldest_while(subject, expiry.batch, over_limits(policy, math.floor(fiber.time() * 1000)))
+            local acked = policy.retention == 'interest' and acked_by_all(subject) or nil
+            local victims = oldest_while(subject, expiry.batch, over_limits(policy, math.floor(fiber.time() * 1000), acked))
             delete_rows(subject, victims, 'expired')
             deleted = deleted + #victims
             fiber.yield()
@@ -758,18 +785,22 @@ local function policy_answer(row)
     return {
         pattern = row.pattern, max_age_ms = decimal(row.max_age_ms), max_messages = decimal(row.max_messages),
         max_bytes = decimal(row.max_bytes), max_message_bytes = decimal(row.max_message_bytes or 0), discard = row.discard or 'old',
+        retention = row.retention or 'limits',
     }
 end
 
 --- Stores the policy of `pattern`: limits as decimal strings (0 = unlimited),
---- discard 'old' or 'new'. Wakes the expiry worker.
-function mts_set_retention(pattern, max_age_ms, max_messages, max_bytes, max_message_bytes, discard)
+--- discard 'old' or 'new', retention 'limits' or 'interest'. Wakes the expiry worker.
+function mts_set_retention(pattern, max_age_ms, max_messages, max_bytes, max_message_bytes, discard, retention)
     if discard ~= nil and discard ~= 'old' and discard ~= 'new' then
         error(string.format("discard must be 'old' or 'new', not %s", tostring(discard)))
     end
+    if retention ~= nil and retention ~= 'limits' and retention ~= 'interest' then
+        error(string.format("retention must be 'limits' or 'interest', not %s", tostring(retention)))
+    end
     box.space.mts_retention_policies:replace({
         pattern, u64(max_age_ms, 'max_age_ms'), u64(max_messages, 'max_messages'), u64(max_bytes, 'max_bytes'),
-        u64(max_message_bytes or 0, 'max_message_bytes'), discard or 'old',
+        u64(max_message_bytes or 0, 'max_message_bytes'), discard or 'old', retention or 'limits',
     })
     policy_cache = {}
     expiry.wake:broadcast()

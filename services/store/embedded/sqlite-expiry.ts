@@ -103,6 +103,8 @@ export function startSqliteExpiry(
   onError: (error: unknown) => void,
 ): SqliteExpiry {
   const subjects = db.prepare<[], string>('SELECT name FROM subjects ORDER BY name').pluck();
+  // Under interest retention, what every durable consumer acknowledged; 0 while the subject has none.
+  const ackedByAll = db.prepare<[string], bigint>('SELECT coalesce(min(ack_floor), 0) FROM consumers WHERE subject = ?').pluck();
 
   let stopped = false;
   let running: Promise<void> | undefined;
@@ -116,7 +118,9 @@ export function startSqliteExpiry(
       const policy = byPattern.get(mostSpecific([...byPattern.keys()], subject) ?? '');
       if (policy === undefined) continue;
       const nowMs = Date.now();
-      const doomed: Doomed = (victim, count, bytes) => expires(policy, nowMs, Number(victim.timestamp_ms), count, bytes);
+      const acked = policy.retention === 'interest' ? ackedByAll.get(subject)! : 0n;
+      const doomed: Doomed = (victim, count, bytes) =>
+        expires(policy, nowMs, { sequence: victim.sequence, timestampMs: Number(victim.timestamp_ms) }, count, bytes, acked);
       await deleteOldestWhile(deleteOldest, subject, doomed, 'expired');
       await nextTurn();
     }

@@ -73,7 +73,7 @@ test('the schema is created once, upgraded in place, and a newer schema is refus
   await (await openSqliteMetadataStore({ file })).close();
   await (await openSqliteMetadataStore({ file })).close();
   const raw = new Database(file);
-  assert.equal(raw.pragma('user_version', { simple: true }), 6);
+  assert.equal(raw.pragma('user_version', { simple: true }), 7);
   assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
   // A database of the first schema gains the consumer owners and subject counters on open.
   raw.exec('DROP TABLE consumer_owners; DROP TABLE retention_policies; DROP TABLE deleted_objects');
@@ -84,7 +84,7 @@ test('the schema is created once, upgraded in place, and a newer schema is refus
   assert.equal(await upgraded.claimConsumer('d', 's', 'client-a'), true);
   await upgraded.close();
   const again = new Database(file);
-  assert.equal(again.pragma('user_version', { simple: true }), 6);
+  assert.equal(again.pragma('user_version', { simple: true }), 7);
   again.pragma('user_version = 99');
   again.close();
   await assert.rejects(openSqliteMetadataStore({ file }), /newer than this program knows/);

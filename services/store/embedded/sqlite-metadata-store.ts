@@ -136,14 +136,15 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
       'INSERT INTO pending_uploads (object_key, created_at_ms) VALUES (?, ?) ON CONFLICT DO NOTHING',
     ),
     removePending: db.prepare<[string]>('DELETE FROM pending_uploads WHERE object_key = ?'),
-    setPolicy: db.prepare<[string, number, number, number, number, string]>(
-      `INSERT INTO retention_policies (pattern, max_age_ms, max_messages, max_bytes, max_message_bytes, discard)
-       VALUES (?, ?, ?, ?, ?, ?)
+    setPolicy: db.prepare<[string, number, number, number, number, string, string]>(
+      `INSERT INTO retention_policies (pattern, max_age_ms, max_messages, max_bytes, max_message_bytes, discard, retention)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (pattern) DO UPDATE SET max_age_ms = excluded.max_age_ms, max_messages = excluded.max_messages,
-         max_bytes = excluded.max_bytes, max_message_bytes = excluded.max_message_bytes, discard = excluded.discard`,
+         max_bytes = excluded.max_bytes, max_message_bytes = excluded.max_message_bytes, discard = excluded.discard,
+         retention = excluded.retention`,
     ),
     policies: db.prepare<[], PolicyColumns>(
-      'SELECT pattern, max_age_ms, max_messages, max_bytes, max_message_bytes, discard FROM retention_policies ORDER BY pattern',
+      'SELECT pattern, max_age_ms, max_messages, max_bytes, max_message_bytes, discard, retention FROM retention_policies ORDER BY pattern',
     ),
     storageStats: db.prepare<[], StorageStats>(
       `SELECT coalesce((SELECT sum(message_count) FROM subjects), 0) AS messages,
@@ -358,12 +359,9 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     },
 
     async setRetentionPolicy(policy, signal) {
-      const { pattern, maxAgeMs, maxMessages, maxBytes, maxMessageBytes, discard } = policy;
-      run(
-        'store a retention policy',
-        () => statements.setPolicy.run(pattern, maxAgeMs, maxMessages, maxBytes, maxMessageBytes, discard),
-        signal,
-      );
+      const { pattern, maxAgeMs, maxMessages, maxBytes, maxMessageBytes, discard, retention } = policy;
+      const store = () => statements.setPolicy.run(pattern, maxAgeMs, maxMessages, maxBytes, maxMessageBytes, discard, retention);
+      run('store a retention policy', store, signal);
       expiry.wake();
     },
 

@@ -79,6 +79,11 @@ const migrations: readonly string[] = [
     value INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  `
+  -- Interest retention: 'interest' also deletes what every durable consumer of the subject acknowledged.
+  ALTER TABLE retention_policies ADD COLUMN retention TEXT NOT NULL DEFAULT 'limits' CHECK (retention IN ('limits', 'interest'));
+  CREATE INDEX IF NOT EXISTS consumers_by_subject ON consumers (subject);
+  `,
 ];
 
 /** Brings the schema up to date; safe to run on every open and from two processes at once. */

@@ -204,9 +204,9 @@ function createProcedures(link: TarantoolLink): MetadataStore {
     },
 
     async setRetentionPolicy(policy, signal) {
-      const { pattern, maxAgeMs, maxMessages, maxBytes, maxMessageBytes, discard } = policy;
+      const { pattern, maxAgeMs, maxMessages, maxBytes, maxMessageBytes, discard, retention } = policy;
       const limits = [maxAgeMs, maxMessages, maxBytes, maxMessageBytes].map(String);
-      await expectOk('mts_set_retention', [pattern, ...limits, discard], signal);
+      await expectOk('mts_set_retention', [pattern, ...limits, discard, retention], signal);
     },
 
     async storageStats(signal) {
