@@ -8,6 +8,7 @@ import {
   RetentionLimitError,
   RetentionPolicyConflictError,
   StoreClosedError,
+  StoreFullError,
   StoreUnavailableError,
   UploadExpiredError,
 } from '../store/store.js';
@@ -24,7 +25,9 @@ export function toConnectError(reason: unknown, logger: Logger): ConnectError {
   if (reason instanceof AuthFailure) return new ConnectError(reason.message, reason.code);
   if (reason instanceof MessageTooLargeError || reason instanceof PayloadBudgetExceededError)
     return new ConnectError(reason.message, Code.ResourceExhausted);
-  if (reason instanceof RetentionLimitError) return new ConnectError(reason.message, Code.ResourceExhausted);
+  if (reason instanceof RetentionLimitError || reason instanceof StoreFullError) {
+    return new ConnectError(reason.message, Code.ResourceExhausted);
+  }
   if (reason instanceof AckBeyondEndError || reason instanceof RetentionPolicyConflictError) {
     return new ConnectError(reason.message, Code.FailedPrecondition);
   }

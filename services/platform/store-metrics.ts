@@ -6,6 +6,7 @@ export const STORED_MESSAGES = 'minitoolstream_stored_messages';
 export const STORED_BYTES = 'minitoolstream_stored_bytes';
 export const EXPIRED_MESSAGES = 'minitoolstream_expired_messages_total';
 export const PURGED_MESSAGES = 'minitoolstream_purged_messages_total';
+export const STORE_MEMORY_USED = 'minitoolstream_store_memory_used_percent';
 
 /**
  * The store as one service sees it, with every call timed into
@@ -77,8 +78,8 @@ export function observeStorage(store: Pick<MessageStore, 'storageStats'>, regist
       help,
       registers: [registry],
       async collect() {
-        const current = await stats();
-        if (current) this.set(Number(current[field]));
+        const value = (await stats())?.[field];
+        if (value !== undefined) this.set(Number(value));
       },
     });
   const counter = (name: string, help: string, field: keyof StorageStats) =>
@@ -97,4 +98,5 @@ export function observeStorage(store: Pick<MessageStore, 'storageStats'>, regist
   gauge(STORED_BYTES, 'Payload bytes of the messages the store holds.', 'bytes');
   counter(EXPIRED_MESSAGES, 'Messages deleted by retention policies.', 'expired');
   counter(PURGED_MESSAGES, 'Messages deleted by purges.', 'purged');
+  gauge(STORE_MEMORY_USED, 'Percent of the store memory in use (Tarantool memtx); publishes are refused near full.', 'memoryUsedPercent');
 }

@@ -99,6 +99,8 @@ export interface StorageStats {
   bytes: bigint;
   expired: bigint;
   purged: bigint;
+  /** Percent of the store's memory in use, where memory bounds it (Tarantool memtx); undefined otherwise. */
+  memoryUsedPercent?: number;
 }
 
 /** A durable consumer's position on one subject. */
@@ -359,6 +361,11 @@ export class RetentionLimitError extends StoreError {
     const what = limit === 'max_message_bytes' ? `a message on ${subject} is larger than` : `subject ${subject} is full:`;
     return new RetentionLimitError(limit, `${what} ${limit} = ${value} (retention policy "${pattern}")`, recordIndex);
   }
+}
+
+/** The store is too full to take more messages; deletes, acks and reads still work. */
+export class StoreFullError extends StoreError {
+  override name = 'StoreFullError';
 }
 
 /** A new policy's pattern ties with an existing one: as specific, and some subject matches both. */

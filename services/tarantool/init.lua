@@ -9,6 +9,9 @@
 --                           record is on disk, so it survives an OS crash or power loss;
 --                           `write`: once it is handed to the OS, so only a Tarantool
 --                           crash is survived and an OS crash can lose acknowledged writes
+--   TARANTOOL_MEMTX_REFUSE_PERCENT  commits are refused (STORE_FULL) once memtx
+--                           is this full (default 90), so deletes, acks and reads
+--                           keep working and retention can free space
 --   TARANTOOL_USER          connector user (default minitoolstream_connector)
 --   TARANTOOL_PASSWORD      its password; required, since an empty password would
 --                           leave the connector unauthenticated (guest has no grants)
@@ -39,6 +42,10 @@ if password == nil then
 end
 local user = env('TARANTOOL_USER', 'minitoolstream_connector')
 local wal_mode = env('TARANTOOL_WAL_MODE', 'fsync')
+local refuse_percent = tonumber(env('TARANTOOL_MEMTX_REFUSE_PERCENT', '90'))
+if refuse_percent == nil or refuse_percent <= 0 or refuse_percent > 100 then
+    error('TARANTOOL_MEMTX_REFUSE_PERCENT must be a number above 0 and at most 100')
+end
 if wal_mode ~= 'fsync' and wal_mode ~= 'write' then
     error(string.format("TARANTOOL_WAL_MODE must be 'fsync' or 'write', not %q", wal_mode))
 end
@@ -344,6 +351,12 @@ local function refusal(rows)
     return nil
 end
 
+-- Percent of the memtx quota in use by tuples and indexes.
+local function memtx_used_percent()
+    local slab = box.slab.info()
+    return slab.arena_used * 100 / slab.quota_size
+end
+
 -- Fibers blocked in mts_wait_for_commit, per subject; commit broadcasts.
 local watchers = {}
 
@@ -462,8 +475,13 @@ end
 --- no pending-upload row, and {ok = false, code = 'LIMIT_EXCEEDED', limit,
 --- value, pattern, subject, index} when the retention policy of a record's
 --- subject refuses it (index: the record's position, from 1); then nothing
---- is committed.
+--- is committed; {ok = false, code = 'STORE_FULL', used_percent,
+--- refuse_percent} when memtx is too full to take more.
 function mts_commit(batch)
+    local used = memtx_used_percent()
+    if used >= refuse_percent then
+        return { ok = false, code = 'STORE_FULL', used_percent = math.floor(used), refuse_percent = refuse_percent }
+    end
     local positional = batch[1] == nil or batch[1][1] ~= nil
     local rows = batch
     if not positional then
@@ -830,7 +848,7 @@ function mts_retention_of(subject)
 end
 
 --- What the store holds and has deleted: {messages, bytes, expired, purged},
---- decimal strings. Sums the subjects' counters, so it costs one step per subject.
+--- decimal strings, and memory_used_percent of memtx. Sums the subjects' counters, so it costs one step per subject.
 function mts_storage_stats()
     local messages, bytes = 0ULL, 0ULL
     for _, row in box.space.mts_subjects:pairs() do
@@ -843,6 +861,7 @@ function mts_storage_stats()
     end
     return {
         ok = true, messages = decimal(messages), bytes = decimal(bytes), expired = counter('expired'), purged = counter('purged'),
+        memory_used_percent = memtx_used_percent(),
     }
 end
 

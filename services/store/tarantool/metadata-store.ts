@@ -2,6 +2,7 @@ import {
   AckBeyondEndError,
   RetentionLimitError,
   StoreError,
+  StoreFullError,
   UploadExpiredError,
   type DependencyStatus,
   type ConsumerPosition,
@@ -111,6 +112,12 @@ function createProcedures(link: TarantoolLink): MetadataStore {
         const key = String(outcome.object_key);
         throw new UploadExpiredError(`pending upload ${key} expired before its commit`, key);
       }
+      if (outcome.code === 'STORE_FULL') {
+        throw new StoreFullError(
+          `tarantool memory is ${outcome.used_percent}% full; publishes are refused from ${outcome.refuse_percent}% ` +
+            'until retention or a purge frees space',
+        );
+      }
       if (outcome.code === 'LIMIT_EXCEEDED') {
         const { limit, value, pattern, subject, index } = outcome as Outcome & WireRefusal;
         throw RetentionLimitError.of(limit, value, pattern, subject, index - 1);
@@ -212,7 +219,13 @@ function createProcedures(link: TarantoolLink): MetadataStore {
     async storageStats(signal) {
       const outcome = await expectOk('mts_storage_stats', [], signal);
       const total = (field: string) => BigInt(outcome[field] as string);
-      return { messages: total('messages'), bytes: total('bytes'), expired: total('expired'), purged: total('purged') };
+      return {
+        messages: total('messages'),
+        bytes: total('bytes'),
+        expired: total('expired'),
+        purged: total('purged'),
+        memoryUsedPercent: outcome.memory_used_percent as number,
+      };
     },
 
     async listRetentionPolicies(signal) {
