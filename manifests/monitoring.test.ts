@@ -19,6 +19,12 @@ const exported: Record<string, string[]> = {
   minitoolstream_published_bytes_total: [],
   minitoolstream_fetched_bytes_total: [],
   minitoolstream_ready: ['service'],
+  minitoolstream_store_memory_used_percent: [],
+  minitoolstream_stored_messages: [],
+  minitoolstream_stored_bytes: [],
+  minitoolstream_expired_messages_total: [],
+  minitoolstream_purged_messages_total: [],
+  minitoolstream_consumer_skipped_messages_total: [],
 };
 const histogramSeries = /_(bucket|sum|count)$/;
 
@@ -105,6 +111,8 @@ test('every exported family the services alert on is covered by some rule', () =
     'grpc_server_handling_seconds',
     'minitoolstream_ready',
     'minitoolstream_storage_seconds',
+    'minitoolstream_store_memory_used_percent',
+    'minitoolstream_consumer_skipped_messages_total',
   ]) {
     assert.ok(alerted.has(family), family);
   }
