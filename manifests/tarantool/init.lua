@@ -751,6 +751,12 @@ local function acked_by_all(subject)
     return lowest or 0
 end
 
+-- Whether a policy can ever expire anything; one that cannot costs no pass.
+local function expires_anything(policy)
+    return policy.max_age_ms > 0 or policy.retention == 'interest'
+        or (policy.discard ~= 'new' and (policy.max_messages > 0 or policy.max_bytes > 0))
+end
+
 local function over_limits(policy, now_ms, acked)
     local drops_old = policy.discard ~= 'new'
     return function(t, count, bytes)
@@ -771,7 +777,7 @@ local function expire_all()
     for _, subject in ipairs(subjects) do
         while not box.info.ro do
             local policy = policy_for(subject)
-            if not policy then
+            if not policy or not expires_anything(policy) then
                 break
             end
             local acked = policy.retention == 'interest' and acked_by_all(subject) or nil

@@ -19,6 +19,12 @@ export function brokenLimit(
   return undefined;
 }
 
+/** Whether a policy can ever expire anything; one that cannot costs the expiry worker nothing. */
+export function expiresAnything(policy: RetentionPolicy): boolean {
+  const dropsOld = policy.discard !== 'new';
+  return policy.maxAgeMs > 0 || policy.retention === 'interest' || (dropsOld && (policy.maxMessages > 0 || policy.maxBytes > 0));
+}
+
 /**
  * Whether the oldest stored message expires, the subject holding `count`
  * messages of `bytes` and every durable consumer having acknowledged up to

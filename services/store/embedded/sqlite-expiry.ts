@@ -1,7 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Database } from 'better-sqlite3';
 import { mostSpecific } from '../retention-pattern.js';
-import { expires } from '../retention-rules.js';
+import { expires, expiresAnything } from '../retention-rules.js';
 import type { RetentionPolicy } from '../store.js';
 
 /** Rows one expiry transaction deletes at most; commits interleave between batches. */
@@ -112,11 +112,11 @@ export function startSqliteExpiry(
 
   const pass = async (): Promise<void> => {
     const byPattern = new Map(policies().map((policy) => [policy.pattern, policy]));
-    if (byPattern.size === 0) return;
+    if (![...byPattern.values()].some(expiresAnything)) return;
     for (const subject of subjects.all()) {
       if (stopped) return;
       const policy = byPattern.get(mostSpecific([...byPattern.keys()], subject) ?? '');
-      if (policy === undefined) continue;
+      if (policy === undefined || !expiresAnything(policy)) continue;
       const nowMs = Date.now();
       const acked = policy.retention === 'interest' ? ackedByAll.get(subject)! : 0n;
       const doomed: Doomed = (victim, count, bytes) =>
