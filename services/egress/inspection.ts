@@ -46,8 +46,11 @@ export function inspectionRoutes({ store }: Pick<ServiceDeps, 'store'>): Inspect
     async listConsumers(request, context) {
       const subject = request.subject === '' ? undefined : checkSubject(request.subject);
       const principal = context.values.get(principalKey);
-      const consumers = await store.listConsumers(subject, context.signal);
-      return { consumers: consumers.filter((consumer) => subjectVisible(principal, consumer.subject)).map(consumerInfo) };
+      const consumers = (await store.listConsumers(subject, context.signal)).filter((consumer) =>
+        subjectVisible(principal, consumer.subject),
+      );
+      const retained = retainedFloors(store, context.signal);
+      return { consumers: await Promise.all(consumers.map(async (consumer) => consumerInfo(consumer, await retained(consumer.subject)))) };
     },
 
     async getConsumerInfo(request, context) {
@@ -57,14 +60,15 @@ export function inspectionRoutes({ store }: Pick<ServiceDeps, 'store'>): Inspect
       if (position === undefined) {
         throw new ConnectError(`durable consumer "${durable}" has acknowledged nothing on ${subject}`, Code.NotFound);
       }
-      return consumerInfo(position);
+      return consumerInfo(position, await retainedFloors(store, context.signal)(subject));
     },
 
     async resetConsumer(request, context) {
       const subject = checkSubject(request.subject);
       const durable = checkDurableName(request.durableName);
       // 0 is a valid floor here: the consumer starts over.
-      return consumerInfo(await store.resetConsumer(durable, subject, request.sequence, context.signal));
+      const position = await store.resetConsumer(durable, subject, request.sequence, context.signal);
+      return consumerInfo(position, await retainedFloors(store, context.signal)(subject));
     },
 
     async purge(request, context) {
@@ -87,8 +91,29 @@ function subjectInfo(stats: SubjectStats) {
   };
 }
 
-function consumerInfo(position: ConsumerPosition) {
-  const pending = position.lastSequence > position.ackFloor ? position.lastSequence - position.ackFloor : 0n;
+/**
+ * The sequence below which a subject holds nothing (retention or a purge
+ * deleted it), per subject, each looked up once: a consumer's pending count
+ * leaves out what it can no longer receive.
+ */
+function retainedFloors(store: Pick<ServiceDeps['store'], 'subjectStats'>, signal: AbortSignal): (subject: string) => Promise<bigint> {
+  const floors = new Map<string, Promise<bigint>>();
+  return (subject) => {
+    let floor = floors.get(subject);
+    if (floor === undefined) {
+      floor = store.subjectStats(subject, signal).then((stats) => {
+        if (stats === undefined) return 0n;
+        return stats.firstSequence > 0n ? stats.firstSequence - 1n : stats.lastSequence;
+      });
+      floors.set(subject, floor);
+    }
+    return floor;
+  };
+}
+
+function consumerInfo(position: ConsumerPosition, retainedFloor: bigint) {
+  const from = position.ackFloor > retainedFloor ? position.ackFloor : retainedFloor;
+  const pending = position.lastSequence > from ? position.lastSequence - from : 0n;
   return {
     durableName: position.durable,
     subject: position.subject,

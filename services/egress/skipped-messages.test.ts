@@ -40,6 +40,9 @@ for (const backend of testBackends) {
     assert.equal(await metric(services, PURGED_MESSAGES), 3, 'the store counts purged messages');
     assert.equal(await metric(services, STORED_MESSAGES), 3, 'and the messages it holds');
 
+    const info = await egress.getConsumerInfo({ subject, durableName: 'fetcher' });
+    assert.deepEqual([info.ackFloor, info.pending], [1n, 3n], 'pending leaves out the deleted messages');
+
     const fetched: bigint[] = [];
     for await (const message of egress.fetch({ subject, durableName: 'fetcher', batchSize: 2 })) fetched.push(message.sequence);
     assert.deepEqual(fetched, [4n, 5n], 'Fetch resumes at the first retained sequence');
