@@ -8,24 +8,17 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { createMetrics } from '../services/platform/metrics.js';
 import { manifestsDir } from './manifest-set.js';
 
-/** Exported families and their label names. */
-const exported: Record<string, string[]> = {
-  grpc_server_handled_total: ['service', 'method', 'code'],
-  grpc_server_handling_seconds: ['service', 'method'],
-  minitoolstream_open_streams: ['service', 'method'],
-  minitoolstream_storage_seconds: ['operation', 'backend'],
-  minitoolstream_published_bytes_total: [],
-  minitoolstream_fetched_bytes_total: [],
-  minitoolstream_ready: ['service'],
-  minitoolstream_store_memory_used_percent: [],
-  minitoolstream_stored_messages: [],
-  minitoolstream_stored_bytes: [],
-  minitoolstream_expired_messages_total: [],
-  minitoolstream_purged_messages_total: [],
-  minitoolstream_consumer_skipped_messages_total: [],
-};
+/** The services' own families (prom-client defaults aside) and their label names, from the registry itself. */
+const exported: Record<string, string[]> = Object.fromEntries(
+  createMetrics()
+    .registry.getMetricsAsArray()
+    .filter((metric) => !/^(process|nodejs)_/.test(metric.name))
+    // prom-client keeps the declared label names on the metric; its typings do not list them.
+    .map((metric) => [metric.name, [...((metric as unknown as { labelNames: readonly string[] }).labelNames ?? [])]]),
+);
 const histogramSeries = /_(bucket|sum|count)$/;
 
 interface Rule {

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { createClient } from '@connectrpc/connect';
 import { EgressService } from '../gen/minitoolstream/egress_pb.js';
 import { IngressService } from '../gen/minitoolstream/ingress_pb.js';
+import { eventually } from '../services/testing/conformance-harness.js';
 import { waitForReadyz } from '../services/testing/service-process.js';
 import { freePort } from '../services/testing/free-port.js';
 import { transportFor } from '../services/testing/test-services.js';
@@ -70,8 +71,8 @@ test('local-stack.sh runs the whole stack on the given ports and stops it all on
   });
   assert.equal(sequence, 1n);
   assert.equal((await createClient(EgressService, transportFor(egressUrl)).getLastSequence({ subject: 'local.stack' })).lastSequence, 1n);
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  assert.match(output, new RegExp(`ingress +${ingressUrl}`));
+  // The banner is printed once both services listen; wait for it rather than for a while.
+  await eventually(async () => new RegExp(`ingress +${ingressUrl}`).test(output), 30_000);
 
   child.kill('SIGINT');
   assert.equal(await exited, 130, output);

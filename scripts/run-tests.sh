@@ -16,4 +16,5 @@ if [[ ${#files[@]} -eq 0 ]]; then
   echo "no test files under ${folders[*]}" >&2
   exit 1
 fi
-exec node --import tsx --test --test-concurrency=1 "${files[@]}"
+# A hung test fails on its own instead of holding the run until CI gives up.
+exec node --import tsx --test --test-concurrency=1 --test-timeout=180000 "${files[@]}"

@@ -15,7 +15,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file minitoolstream/egress.proto.
  */
 export const file_minitoolstream_egress: GenFile = /*@__PURE__*/
-  fileDesc("ChttaW5pdG9vbHN0cmVhbS9lZ3Jlc3MucHJvdG8SDm1pbml0b29sc3RyZWFtImkKEFN1YnNjcmliZVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgCIAEoBEgAiAEBEhQKDGR1cmFibGVfbmFtZRgDIAEoCUIRCg9fc3RhcnRfc2VxdWVuY2UiMQoMTm90aWZpY2F0aW9uEg8KB3N1YmplY3QYASABKAkSEAoIc2VxdWVuY2UYAiABKAQiSQoMRmV0Y2hSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSFAoMZHVyYWJsZV9uYW1lGAIgASgJEhIKCmJhdGNoX3NpemUYAyABKAUiKQoWR2V0TGFzdFNlcXVlbmNlUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJIjAKF0dldExhc3RTZXF1ZW5jZVJlc3BvbnNlEhUKDWxhc3Rfc2VxdWVuY2UYASABKAQi0AEKB01lc3NhZ2USDwoHc3ViamVjdBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIMCgRkYXRhGAMgASgMEjUKB2hlYWRlcnMYBCADKAsyJC5taW5pdG9vbHN0cmVhbS5NZXNzYWdlLkhlYWRlcnNFbnRyeRItCgl0aW1lc3RhbXAYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKCkFja1JlcXVlc3QSFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkSEAoIc2VxdWVuY2UYAyABKAQiNQoLQWNrUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIVCg1lcnJvcl9tZXNzYWdlGAIgASgJIpMBCg5Db25zdW1lUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEhQKDGR1cmFibGVfbmFtZRgCIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgDIAEoBEgAiAEBEhcKD21heF9hY2tfcGVuZGluZxgEIAEoDRIRCgltYXhfYmF0Y2gYBSABKA1CEQoPX3N0YXJ0X3NlcXVlbmNlIjwKD0NvbnN1bWVSZXNwb25zZRIpCghtZXNzYWdlcxgBIAMoCzIXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UiJgoTTGlzdFN1YmplY3RzUmVxdWVzdBIPCgdwYXR0ZXJuGAEgASgJIkUKFExpc3RTdWJqZWN0c1Jlc3BvbnNlEi0KCHN1YmplY3RzGAEgAygLMhsubWluaXRvb2xzdHJlYW0uU3ViamVjdEluZm8iKAoVR2V0U3ViamVjdEluZm9SZXF1ZXN0Eg8KB3N1YmplY3QYASABKAki2QEKC1N1YmplY3RJbmZvEg8KB3N1YmplY3QYASABKAkSEAoIbWVzc2FnZXMYAiABKAQSDQoFYnl0ZXMYAyABKAQSFgoOZmlyc3Rfc2VxdWVuY2UYBCABKAQSFQoNbGFzdF9zZXF1ZW5jZRgFIAEoBBI1ChFsYXN0X3B1Ymxpc2hfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoJcmV0ZW50aW9uGAcgASgLMh8ubWluaXRvb2xzdHJlYW0uUmV0ZW50aW9uUG9saWN5IicKFExpc3RDb25zdW1lcnNSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkiSAoVTGlzdENvbnN1bWVyc1Jlc3BvbnNlEi8KCWNvbnN1bWVycxgBIAMoCzIcLm1pbml0b29sc3RyZWFtLkNvbnN1bWVySW5mbyI/ChZHZXRDb25zdW1lckluZm9SZXF1ZXN0EhQKDGR1cmFibGVfbmFtZRgBIAEoCRIPCgdzdWJqZWN0GAIgASgJInAKDENvbnN1bWVySW5mbxIUCgxkdXJhYmxlX25hbWUYASABKAkSDwoHc3ViamVjdBgCIAEoCRIRCglhY2tfZmxvb3IYAyABKAQSFQoNbGFzdF9zZXF1ZW5jZRgEIAEoBBIPCgdwZW5kaW5nGAUgASgEIk8KFFJlc2V0Q29uc3VtZXJSZXF1ZXN0EhQKDGR1cmFibGVfbmFtZRgBIAEoCRIPCgdzdWJqZWN0GAIgASgJEhAKCHNlcXVlbmNlGAMgASgEIlMKDFB1cmdlUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEh0KEHRocm91Z2hfc2VxdWVuY2UYAiABKARIAIgBAUITChFfdGhyb3VnaF9zZXF1ZW5jZSI3Cg1QdXJnZVJlc3BvbnNlEg4KBnB1cmdlZBgBIAEoBBIWCg5maXJzdF9zZXF1ZW5jZRgCIAEoBCKeAQoPUmV0ZW50aW9uUG9saWN5Eg8KB3BhdHRlcm4YASABKAkSEgoKbWF4X2FnZV9tcxgCIAEoBBIUCgxtYXhfbWVzc2FnZXMYAyABKAQSEQoJbWF4X2J5dGVzGAQgASgEEhkKEW1heF9tZXNzYWdlX2J5dGVzGAUgASgEEg8KB2Rpc2NhcmQYBiABKAkSEQoJcmV0ZW50aW9uGAcgASgJIh4KHExpc3RSZXRlbnRpb25Qb2xpY2llc1JlcXVlc3QiUgodTGlzdFJldGVudGlvblBvbGljaWVzUmVzcG9uc2USMQoIcG9saWNpZXMYASADKAsyHy5taW5pdG9vbHN0cmVhbS5SZXRlbnRpb25Qb2xpY3kiLwocRGVsZXRlUmV0ZW50aW9uUG9saWN5UmVxdWVzdBIPCgdwYXR0ZXJuGAEgASgJIh8KHURlbGV0ZVJldGVudGlvblBvbGljeVJlc3BvbnNlMuAJCg1FZ3Jlc3NTZXJ2aWNlEk0KCVN1YnNjcmliZRIgLm1pbml0b29sc3RyZWFtLlN1YnNjcmliZVJlcXVlc3QaHC5taW5pdG9vbHN0cmVhbS5Ob3RpZmljYXRpb24wARJACgVGZXRjaBIcLm1pbml0b29sc3RyZWFtLkZldGNoUmVxdWVzdBoXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UwARJiCg9HZXRMYXN0U2VxdWVuY2USJi5taW5pdG9vbHN0cmVhbS5HZXRMYXN0U2VxdWVuY2VSZXF1ZXN0GicubWluaXRvb2xzdHJlYW0uR2V0TGFzdFNlcXVlbmNlUmVzcG9uc2USRQoKQWNrTWVzc2FnZRIaLm1pbml0b29sc3RyZWFtLkFja1JlcXVlc3QaGy5taW5pdG9vbHN0cmVhbS5BY2tSZXNwb25zZRJMCgdDb25zdW1lEh4ubWluaXRvb2xzdHJlYW0uQ29uc3VtZVJlcXVlc3QaHy5taW5pdG9vbHN0cmVhbS5Db25zdW1lUmVzcG9uc2UwARJZCgxMaXN0U3ViamVjdHMSIy5taW5pdG9vbHN0cmVhbS5MaXN0U3ViamVjdHNSZXF1ZXN0GiQubWluaXRvb2xzdHJlYW0uTGlzdFN1YmplY3RzUmVzcG9uc2USVAoOR2V0U3ViamVjdEluZm8SJS5taW5pdG9vbHN0cmVhbS5HZXRTdWJqZWN0SW5mb1JlcXVlc3QaGy5taW5pdG9vbHN0cmVhbS5TdWJqZWN0SW5mbxJcCg1MaXN0Q29uc3VtZXJzEiQubWluaXRvb2xzdHJlYW0uTGlzdENvbnN1bWVyc1JlcXVlc3QaJS5taW5pdG9vbHN0cmVhbS5MaXN0Q29uc3VtZXJzUmVzcG9uc2USVwoPR2V0Q29uc3VtZXJJbmZvEiYubWluaXRvb2xzdHJlYW0uR2V0Q29uc3VtZXJJbmZvUmVxdWVzdBocLm1pbml0b29sc3RyZWFtLkNvbnN1bWVySW5mbxJTCg1SZXNldENvbnN1bWVyEiQubWluaXRvb2xzdHJlYW0uUmVzZXRDb25zdW1lclJlcXVlc3QaHC5taW5pdG9vbHN0cmVhbS5Db25zdW1lckluZm8SRAoFUHVyZ2USHC5taW5pdG9vbHN0cmVhbS5QdXJnZVJlcXVlc3QaHS5taW5pdG9vbHN0cmVhbS5QdXJnZVJlc3BvbnNlElYKElNldFJldGVudGlvblBvbGljeRIfLm1pbml0b29sc3RyZWFtLlJldGVudGlvblBvbGljeRofLm1pbml0b29sc3RyZWFtLlJldGVudGlvblBvbGljeRJ0ChVMaXN0UmV0ZW50aW9uUG9saWNpZXMSLC5taW5pdG9vbHN0cmVhbS5MaXN0UmV0ZW50aW9uUG9saWNpZXNSZXF1ZXN0Gi0ubWluaXRvb2xzdHJlYW0uTGlzdFJldGVudGlvblBvbGljaWVzUmVzcG9uc2USdAoVRGVsZXRlUmV0ZW50aW9uUG9saWN5EiwubWluaXRvb2xzdHJlYW0uRGVsZXRlUmV0ZW50aW9uUG9saWN5UmVxdWVzdBotLm1pbml0b29sc3RyZWFtLkRlbGV0ZVJldGVudGlvblBvbGljeVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChttaW5pdG9vbHN0cmVhbS9lZ3Jlc3MucHJvdG8SDm1pbml0b29sc3RyZWFtImkKEFN1YnNjcmliZVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgCIAEoBEgAiAEBEhQKDGR1cmFibGVfbmFtZRgDIAEoCUIRCg9fc3RhcnRfc2VxdWVuY2UiMQoMTm90aWZpY2F0aW9uEg8KB3N1YmplY3QYASABKAkSEAoIc2VxdWVuY2UYAiABKAQiSQoMRmV0Y2hSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSFAoMZHVyYWJsZV9uYW1lGAIgASgJEhIKCmJhdGNoX3NpemUYAyABKAUiKQoWR2V0TGFzdFNlcXVlbmNlUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJIjAKF0dldExhc3RTZXF1ZW5jZVJlc3BvbnNlEhUKDWxhc3Rfc2VxdWVuY2UYASABKAQi0AEKB01lc3NhZ2USDwoHc3ViamVjdBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIMCgRkYXRhGAMgASgMEjUKB2hlYWRlcnMYBCADKAsyJC5taW5pdG9vbHN0cmVhbS5NZXNzYWdlLkhlYWRlcnNFbnRyeRItCgl0aW1lc3RhbXAYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKCkFja1JlcXVlc3QSFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkSEAoIc2VxdWVuY2UYAyABKAQiNQoLQWNrUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIVCg1lcnJvcl9tZXNzYWdlGAIgASgJIpMBCg5Db25zdW1lUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEhQKDGR1cmFibGVfbmFtZRgCIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgDIAEoBEgAiAEBEhcKD21heF9hY2tfcGVuZGluZxgEIAEoDRIRCgltYXhfYmF0Y2gYBSABKA1CEQoPX3N0YXJ0X3NlcXVlbmNlIjwKD0NvbnN1bWVSZXNwb25zZRIpCghtZXNzYWdlcxgBIAMoCzIXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UiJgoTTGlzdFN1YmplY3RzUmVxdWVzdBIPCgdwYXR0ZXJuGAEgASgJIkUKFExpc3RTdWJqZWN0c1Jlc3BvbnNlEi0KCHN1YmplY3RzGAEgAygLMhsubWluaXRvb2xzdHJlYW0uU3ViamVjdEluZm8iKAoVR2V0U3ViamVjdEluZm9SZXF1ZXN0Eg8KB3N1YmplY3QYASABKAki2QEKC1N1YmplY3RJbmZvEg8KB3N1YmplY3QYASABKAkSEAoIbWVzc2FnZXMYAiABKAQSDQoFYnl0ZXMYAyABKAQSFgoOZmlyc3Rfc2VxdWVuY2UYBCABKAQSFQoNbGFzdF9zZXF1ZW5jZRgFIAEoBBI1ChFsYXN0X3B1Ymxpc2hfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoJcmV0ZW50aW9uGAcgASgLMh8ubWluaXRvb2xzdHJlYW0uUmV0ZW50aW9uUG9saWN5IicKFExpc3RDb25zdW1lcnNSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkiSAoVTGlzdENvbnN1bWVyc1Jlc3BvbnNlEi8KCWNvbnN1bWVycxgBIAMoCzIcLm1pbml0b29sc3RyZWFtLkNvbnN1bWVySW5mbyI/ChZHZXRDb25zdW1lckluZm9SZXF1ZXN0EhQKDGR1cmFibGVfbmFtZRgBIAEoCRIPCgdzdWJqZWN0GAIgASgJInAKDENvbnN1bWVySW5mbxIUCgxkdXJhYmxlX25hbWUYASABKAkSDwoHc3ViamVjdBgCIAEoCRIRCglhY2tfZmxvb3IYAyABKAQSFQoNbGFzdF9zZXF1ZW5jZRgEIAEoBBIPCgdwZW5kaW5nGAUgASgEIk8KFFJlc2V0Q29uc3VtZXJSZXF1ZXN0EhQKDGR1cmFibGVfbmFtZRgBIAEoCRIPCgdzdWJqZWN0GAIgASgJEhAKCHNlcXVlbmNlGAMgASgEIlMKDFB1cmdlUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEh0KEHRocm91Z2hfc2VxdWVuY2UYAiABKARIAIgBAUITChFfdGhyb3VnaF9zZXF1ZW5jZSI3Cg1QdXJnZVJlc3BvbnNlEg4KBnB1cmdlZBgBIAEoBBIWCg5maXJzdF9zZXF1ZW5jZRgCIAEoBCKeAQoPUmV0ZW50aW9uUG9saWN5Eg8KB3BhdHRlcm4YASABKAkSEgoKbWF4X2FnZV9tcxgCIAEoBBIUCgxtYXhfbWVzc2FnZXMYAyABKAQSEQoJbWF4X2J5dGVzGAQgASgEEhkKEW1heF9tZXNzYWdlX2J5dGVzGAUgASgEEg8KB2Rpc2NhcmQYBiABKAkSEQoJcmV0ZW50aW9uGAcgASgJIh4KHExpc3RSZXRlbnRpb25Qb2xpY2llc1JlcXVlc3QiUgodTGlzdFJldGVudGlvblBvbGljaWVzUmVzcG9uc2USMQoIcG9saWNpZXMYASADKAsyHy5taW5pdG9vbHN0cmVhbS5SZXRlbnRpb25Qb2xpY3kiLwocRGVsZXRlUmV0ZW50aW9uUG9saWN5UmVxdWVzdBIPCgdwYXR0ZXJuGAEgASgJIh8KHURlbGV0ZVJldGVudGlvblBvbGljeVJlc3BvbnNlIoMBCg1Ccm93c2VSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSEAoIc2VxdWVuY2UYAiABKAQSEAoIYmFja3dhcmQYAyABKAgSDQoFbGltaXQYBCABKA0SLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiOwoOQnJvd3NlUmVzcG9uc2USKQoIbWVzc2FnZXMYASADKAsyFy5taW5pdG9vbHN0cmVhbS5NZXNzYWdlIiwKGUNvbnN1bWVyTGFnSGlzdG9yeVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCSJMChpDb25zdW1lckxhZ0hpc3RvcnlSZXNwb25zZRIuCgljb25zdW1lcnMYASADKAsyGy5taW5pdG9vbHN0cmVhbS5Db25zdW1lckxhZyJgCgtDb25zdW1lckxhZxIUCgxkdXJhYmxlX25hbWUYASABKAkSDwoHc3ViamVjdBgCIAEoCRIqCgdzYW1wbGVzGAMgAygLMhkubWluaXRvb2xzdHJlYW0uTGFnU2FtcGxlIkYKCUxhZ1NhbXBsZRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdwZW5kaW5nGAIgASgEMpYLCg1FZ3Jlc3NTZXJ2aWNlEk0KCVN1YnNjcmliZRIgLm1pbml0b29sc3RyZWFtLlN1YnNjcmliZVJlcXVlc3QaHC5taW5pdG9vbHN0cmVhbS5Ob3RpZmljYXRpb24wARJACgVGZXRjaBIcLm1pbml0b29sc3RyZWFtLkZldGNoUmVxdWVzdBoXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UwARJiCg9HZXRMYXN0U2VxdWVuY2USJi5taW5pdG9vbHN0cmVhbS5HZXRMYXN0U2VxdWVuY2VSZXF1ZXN0GicubWluaXRvb2xzdHJlYW0uR2V0TGFzdFNlcXVlbmNlUmVzcG9uc2USRQoKQWNrTWVzc2FnZRIaLm1pbml0b29sc3RyZWFtLkFja1JlcXVlc3QaGy5taW5pdG9vbHN0cmVhbS5BY2tSZXNwb25zZRJMCgdDb25zdW1lEh4ubWluaXRvb2xzdHJlYW0uQ29uc3VtZVJlcXVlc3QaHy5taW5pdG9vbHN0cmVhbS5Db25zdW1lUmVzcG9uc2UwARJZCgxMaXN0U3ViamVjdHMSIy5taW5pdG9vbHN0cmVhbS5MaXN0U3ViamVjdHNSZXF1ZXN0GiQubWluaXRvb2xzdHJlYW0uTGlzdFN1YmplY3RzUmVzcG9uc2USVAoOR2V0U3ViamVjdEluZm8SJS5taW5pdG9vbHN0cmVhbS5HZXRTdWJqZWN0SW5mb1JlcXVlc3QaGy5taW5pdG9vbHN0cmVhbS5TdWJqZWN0SW5mbxJcCg1MaXN0Q29uc3VtZXJzEiQubWluaXRvb2xzdHJlYW0uTGlzdENvbnN1bWVyc1JlcXVlc3QaJS5taW5pdG9vbHN0cmVhbS5MaXN0Q29uc3VtZXJzUmVzcG9uc2USVwoPR2V0Q29uc3VtZXJJbmZvEiYubWluaXRvb2xzdHJlYW0uR2V0Q29uc3VtZXJJbmZvUmVxdWVzdBocLm1pbml0b29sc3RyZWFtLkNvbnN1bWVySW5mbxJTCg1SZXNldENvbnN1bWVyEiQubWluaXRvb2xzdHJlYW0uUmVzZXRDb25zdW1lclJlcXVlc3QaHC5taW5pdG9vbHN0cmVhbS5Db25zdW1lckluZm8SRAoFUHVyZ2USHC5taW5pdG9vbHN0cmVhbS5QdXJnZVJlcXVlc3QaHS5taW5pdG9vbHN0cmVhbS5QdXJnZVJlc3BvbnNlElYKElNldFJldGVudGlvblBvbGljeRIfLm1pbml0b29sc3RyZWFtLlJldGVudGlvblBvbGljeRofLm1pbml0b29sc3RyZWFtLlJldGVudGlvblBvbGljeRJ0ChVMaXN0UmV0ZW50aW9uUG9saWNpZXMSLC5taW5pdG9vbHN0cmVhbS5MaXN0UmV0ZW50aW9uUG9saWNpZXNSZXF1ZXN0Gi0ubWluaXRvb2xzdHJlYW0uTGlzdFJldGVudGlvblBvbGljaWVzUmVzcG9uc2USdAoVRGVsZXRlUmV0ZW50aW9uUG9saWN5EiwubWluaXRvb2xzdHJlYW0uRGVsZXRlUmV0ZW50aW9uUG9saWN5UmVxdWVzdBotLm1pbml0b29sc3RyZWFtLkRlbGV0ZVJldGVudGlvblBvbGljeVJlc3BvbnNlEkcKBkJyb3dzZRIdLm1pbml0b29sc3RyZWFtLkJyb3dzZVJlcXVlc3QaHi5taW5pdG9vbHN0cmVhbS5Ccm93c2VSZXNwb25zZRJrChJDb25zdW1lckxhZ0hpc3RvcnkSKS5taW5pdG9vbHN0cmVhbS5Db25zdW1lckxhZ0hpc3RvcnlSZXF1ZXN0GioubWluaXRvb2xzdHJlYW0uQ29uc3VtZXJMYWdIaXN0b3J5UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message minitoolstream.SubscribeRequest
@@ -700,6 +700,161 @@ export const DeleteRetentionPolicyResponseSchema: GenMessage<DeleteRetentionPoli
   messageDesc(file_minitoolstream_egress, 25);
 
 /**
+ * @generated from message minitoolstream.BrowseRequest
+ */
+export type BrowseRequest = Message$1<"minitoolstream.BrowseRequest"> & {
+  /**
+   * @generated from field: string subject = 1;
+   */
+  subject: string;
+
+  /**
+   * Forward: the first sequence of the page, 0 the subject's first.
+   * Backward: the last sequence of the page, 0 the subject's last.
+   *
+   * @generated from field: uint64 sequence = 2;
+   */
+  sequence: bigint;
+
+  /**
+   * Page toward lower sequences, ending at `sequence`.
+   *
+   * @generated from field: bool backward = 3;
+   */
+  backward: boolean;
+
+  /**
+   * 0 means 20; larger values are capped at 100.
+   *
+   * @generated from field: uint32 limit = 4;
+   */
+  limit: number;
+
+  /**
+   * Instead of `sequence`: forward from the first message committed at or
+   * after this time; backward, the page ends just before it.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 5;
+   */
+  startTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message minitoolstream.BrowseRequest.
+ * Use `create(BrowseRequestSchema)` to create a new message.
+ */
+export const BrowseRequestSchema: GenMessage<BrowseRequest> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 26);
+
+/**
+ * @generated from message minitoolstream.BrowseResponse
+ */
+export type BrowseResponse = Message$1<"minitoolstream.BrowseResponse"> & {
+  /**
+   * Ascending by sequence in either direction; empty past the end.
+   *
+   * @generated from field: repeated minitoolstream.Message messages = 1;
+   */
+  messages: Message[];
+};
+
+/**
+ * Describes the message minitoolstream.BrowseResponse.
+ * Use `create(BrowseResponseSchema)` to create a new message.
+ */
+export const BrowseResponseSchema: GenMessage<BrowseResponse> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 27);
+
+/**
+ * @generated from message minitoolstream.ConsumerLagHistoryRequest
+ */
+export type ConsumerLagHistoryRequest = Message$1<"minitoolstream.ConsumerLagHistoryRequest"> & {
+  /**
+   * Empty: the consumers of every subject.
+   *
+   * @generated from field: string subject = 1;
+   */
+  subject: string;
+};
+
+/**
+ * Describes the message minitoolstream.ConsumerLagHistoryRequest.
+ * Use `create(ConsumerLagHistoryRequestSchema)` to create a new message.
+ */
+export const ConsumerLagHistoryRequestSchema: GenMessage<ConsumerLagHistoryRequest> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 28);
+
+/**
+ * @generated from message minitoolstream.ConsumerLagHistoryResponse
+ */
+export type ConsumerLagHistoryResponse = Message$1<"minitoolstream.ConsumerLagHistoryResponse"> & {
+  /**
+   * Ordered by durable name, then subject.
+   *
+   * @generated from field: repeated minitoolstream.ConsumerLag consumers = 1;
+   */
+  consumers: ConsumerLag[];
+};
+
+/**
+ * Describes the message minitoolstream.ConsumerLagHistoryResponse.
+ * Use `create(ConsumerLagHistoryResponseSchema)` to create a new message.
+ */
+export const ConsumerLagHistoryResponseSchema: GenMessage<ConsumerLagHistoryResponse> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 29);
+
+/**
+ * @generated from message minitoolstream.ConsumerLag
+ */
+export type ConsumerLag = Message$1<"minitoolstream.ConsumerLag"> & {
+  /**
+   * @generated from field: string durable_name = 1;
+   */
+  durableName: string;
+
+  /**
+   * @generated from field: string subject = 2;
+   */
+  subject: string;
+
+  /**
+   * Oldest first.
+   *
+   * @generated from field: repeated minitoolstream.LagSample samples = 3;
+   */
+  samples: LagSample[];
+};
+
+/**
+ * Describes the message minitoolstream.ConsumerLag.
+ * Use `create(ConsumerLagSchema)` to create a new message.
+ */
+export const ConsumerLagSchema: GenMessage<ConsumerLag> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 30);
+
+/**
+ * @generated from message minitoolstream.LagSample
+ */
+export type LagSample = Message$1<"minitoolstream.LagSample"> & {
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 1;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * @generated from field: uint64 pending = 2;
+   */
+  pending: bigint;
+};
+
+/**
+ * Describes the message minitoolstream.LagSample.
+ * Use `create(LagSampleSchema)` to create a new message.
+ */
+export const LagSampleSchema: GenMessage<LagSample> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 31);
+
+/**
  * EgressService serves subscribers with durable, at-least-once positions.
  *
  * @generated from service minitoolstream.EgressService
@@ -859,6 +1014,29 @@ export const EgressService: GenService<{
     methodKind: "unary";
     input: typeof DeleteRetentionPolicyRequestSchema;
     output: typeof DeleteRetentionPolicyResponseSchema;
+  },
+  /**
+   * Browse reads a page of a subject's messages without any consumer: it
+   * moves no position and needs the fetch permission, like inspection.
+   *
+   * @generated from rpc minitoolstream.EgressService.Browse
+   */
+  browse: {
+    methodKind: "unary";
+    input: typeof BrowseRequestSchema;
+    output: typeof BrowseResponseSchema;
+  },
+  /**
+   * ConsumerLagHistory returns each consumer's pending count as this egress
+   * process sampled it over the last hour (every 30 s, in memory: per
+   * process, bounded, empty after a restart). Listing, like ListConsumers.
+   *
+   * @generated from rpc minitoolstream.EgressService.ConsumerLagHistory
+   */
+  consumerLagHistory: {
+    methodKind: "unary";
+    input: typeof ConsumerLagHistoryRequestSchema;
+    output: typeof ConsumerLagHistoryResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_minitoolstream_egress, 0);

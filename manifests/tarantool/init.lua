@@ -126,6 +126,20 @@ local migrations = {
         owners:create_index('primary', { parts = { 'durable', 'subject' }, if_not_exists = true })
     end,
     function()
+        -- The duplicate window: a msg-id committed on a subject, until it expires.
+        local ids = box.schema.space.create('mts_msg_ids', {
+            if_not_exists = true,
+            format = {
+                { name = 'subject', type = 'string' },
+                { name = 'msg_id', type = 'string' },
+                { name = 'sequence', type = 'unsigned' },
+                { name = 'expires_ms', type = 'unsigned' },
+            },
+        })
+        ids:create_index('primary', { parts = { 'subject', 'msg_id' }, if_not_exists = true })
+        ids:create_index('expires_ms', { parts = { 'expires_ms' }, unique = false, if_not_exists = true })
+    end,
+    function()
         -- Retention limits per subject pattern; 0 means unlimited. The services
         -- write the default from their environment under the pattern '>'.
         local policies = box.schema.space.create('mts_retention_policies', {
@@ -326,31 +340,6 @@ local function broken_limit(policy, count, bytes, size)
     return nil
 end
 
--- The first row a policy refuses, as a LIMIT_EXCEEDED outcome, or nil.
-local function refusal(rows)
-    local counters = {}
-    for i, row in ipairs(rows) do
-        local subject, size = row[1], row[4]
-        local counter = counters[subject]
-        if counter == nil then
-            local stored = box.space.mts_subjects:get(subject)
-            counter = stored and { stored.message_count, stored.bytes } or { 0, 0 }
-            counters[subject] = counter
-        end
-        local policy = policy_for(subject)
-        local limit, value = broken_limit(policy, counter[1], counter[2], size)
-        if limit ~= nil then
-            return {
-                ok = false, code = 'LIMIT_EXCEEDED', limit = limit, value = decimal(value), pattern = policy.pattern,
-                subject = subject, index = i,
-            }
-        end
-        counter[1] = counter[1] + 1
-        counter[2] = counter[2] + size
-    end
-    return nil
-end
-
 -- Percent of the memtx quota in use by tuples and indexes.
 local function memtx_used_percent()
     local slab = box.slab.info()
@@ -397,87 +386,172 @@ local function row_of_map(record)
     return { record.subject, u64(record.timestamp_ms, 'timestamp_ms'), record.headers or {}, u64(record.size, 'size'), data, record.object_key or '' }
 end
 
--- Inserts positional rows in one transaction. Each subject's counter row is
--- read once and written once, however many of its messages the batch holds.
--- Returns subject -> first sequence given in this batch, and the subjects in
--- the order of their first row; the rest of a subject's rows follow its first
--- one by one in input order (nothing yields in between, so nothing else can
--- take a number). Returns nil and the key when an upload expired, and nil,
--- nil and a LIMIT_EXCEEDED outcome when a retention policy refuses a row.
-local function commit_rows(rows)
-    local seen = {}
-    for _, row in ipairs(rows) do
-        local key = row[6]
-        if key ~= '' then
-            if seen[key] or box.space.mts_pending_uploads:get(key) == nil then
-                return nil, key
-            end
-            seen[key] = true
+local default_duplicate_window_ms = 2 * 60 * 1000
+-- Expired msg-id entries one commit removes at least (more when it remembers many).
+local expiry_batch_min = 64
+
+local function now_ms()
+    return tonumber64(math.floor(fiber.time() * 1000))
+end
+
+-- Up to `limit` msg-id entries expired at `now`, oldest first; collected
+-- before deleting so the walk never sees its own deletions.
+local function expired_msg_ids(now, limit)
+    local victims = {}
+    for _, t in box.space.mts_msg_ids.index.expires_ms:pairs({}, { iterator = 'GE' }) do
+        if t.expires_ms > now or #victims >= limit then
+            break
         end
+        victims[#victims + 1] = { t.subject, t.msg_id }
     end
+    return victims
+end
 
-    local refused = refusal(rows)
-    if refused ~= nil then
-        return nil, nil, refused
-    end
-
+-- Decides every row before anything is written (nothing here yields, so
+-- nothing can commit in between): its sequence, or the original's when its
+-- msg-id was committed on its subject within the window (earlier in this
+-- batch included); a failed expected-last-sequence or an expired upload
+-- refuses the whole batch. Returns the plan, or nil and the refusal.
+local function plan_rows(rows, now)
     local counters = {}
-    local first = {}
     local subjects = {}
-    transaction(function()
-        local messages = box.space.mts_messages
-        local pending = box.space.mts_pending_uploads
-        for _, row in ipairs(rows) do
-            local subject = row[1]
+    local ids = {}
+    local seen_keys = {}
+    local plan = { counters = counters, subjects = subjects, first = {}, sequences = {}, duplicates = {} }
+    for i, row in ipairs(rows) do
+        local subject, headers, key = row[1], row[3], row[6]
+        local id = headers['msg-id']
+        local original = nil
+        if id ~= nil and id ~= '' then
+            local batch_ids = ids[subject]
+            if batch_ids == nil then
+                batch_ids = {}
+                ids[subject] = batch_ids
+            end
+            original = batch_ids[id]
+            if original == nil then
+                local entry = box.space.mts_msg_ids:get({ subject, id })
+                if entry ~= nil and entry.expires_ms > now then
+                    original = entry.sequence
+                end
+            end
+        end
+        if original ~= nil then
+            plan.duplicates[#plan.duplicates + 1] = { i, decimal(original) }
+        else
             local counter = counters[subject]
             if counter == nil then
                 local stored = box.space.mts_subjects:get(subject)
                 counter = stored and { stored.last_sequence, stored.message_count, stored.bytes } or { 0, 0, 0 }
                 counters[subject] = counter
-                first[subject] = counter[1] + 1
                 subjects[#subjects + 1] = subject
+                plan.first[subject] = counter[1] + 1
             end
-            local size = row[4]
+            local expected = headers['expected-last-sequence']
+            if expected ~= nil and tonumber64(expected) ~= counter[1] then
+                return nil, { ok = false, code = 'WRONG_LAST_SEQUENCE', index = i - 1, last = decimal(counter[1]) }
+            end
+            if key ~= '' then
+                if seen_keys[key] or box.space.mts_pending_uploads:get(key) == nil then
+                    return nil, { ok = false, code = 'UPLOAD_EXPIRED', object_key = key }
+                end
+                seen_keys[key] = true
+            end
+            -- Only a stored row counts against the limits: a duplicate stores nothing.
+            local policy = policy_for(subject)
+            local limit, value = broken_limit(policy, counter[2], counter[3], row[4])
+            if limit ~= nil then
+                return nil, {
+                    ok = false, code = 'LIMIT_EXCEEDED', limit = limit, value = decimal(value), pattern = policy.pattern,
+                    subject = subject, index = i,
+                }
+            end
             counter[1] = counter[1] + 1
             counter[2] = counter[2] + 1
-            counter[3] = counter[3] + size
-            messages:insert({ subject, counter[1], row[2], setmetatable(row[3], { __serialize = 'map' }), size, row[5], row[6] })
-            if row[6] ~= '' then
-                pending:delete(row[6])
+            counter[3] = counter[3] + row[4]
+            plan.sequences[i] = counter[1]
+            if id ~= nil and id ~= '' then
+                ids[subject][id] = counter[1]
             end
         end
-        for subject, counter in pairs(counters) do
+    end
+    return plan, nil
+end
+
+-- Commits positional rows in one transaction as plan_rows decided. Each
+-- subject's counter row is written once, however many of its messages the
+-- batch holds; subjects whose rows were all duplicates are not touched and
+-- wake nobody. Returns the plan, or nil and the refusal.
+local function commit_rows(rows, window_ms)
+    local now = now_ms()
+    local plan, refusal = plan_rows(rows, now)
+    if plan == nil then
+        return nil, refusal
+    end
+    local expires = now + window_ms
+    transaction(function()
+        local messages = box.space.mts_messages
+        local pending = box.space.mts_pending_uploads
+        local ids = box.space.mts_msg_ids
+        local remembered = 0
+        for i, row in ipairs(rows) do
+            local sequence = plan.sequences[i]
+            if sequence ~= nil then
+                messages:insert({ row[1], sequence, row[2], setmetatable(row[3], { __serialize = 'map' }), row[4], row[5], row[6] })
+                if row[6] ~= '' then
+                    pending:delete(row[6])
+                end
+                local id = row[3]['msg-id']
+                if id ~= nil and id ~= '' then
+                    ids:replace({ row[1], id, sequence, expires })
+                    remembered = remembered + 1
+                end
+            end
+        end
+        for subject, counter in pairs(plan.counters) do
             box.space.mts_subjects:replace({ subject, counter[1], counter[2], counter[3] })
         end
+        -- Bounded, and faster than entries arrive, so the space holds about one window's worth.
+        for _, victim in ipairs(expired_msg_ids(now, expiry_batch_min + 2 * remembered)) do
+            ids:delete(victim)
+        end
     end)
-    for subject, counter in pairs(counters) do
+    for subject, counter in pairs(plan.counters) do
         feed_append({ subject = subject, last = decimal(counter[1]) })
         local watcher = watchers[subject]
         if watcher ~= nil then
             watcher.cond:broadcast()
         end
     end
-    feed.cond:broadcast()
-    return first, subjects
+    if #plan.subjects > 0 then
+        feed.cond:broadcast()
+    end
+    return plan, nil
 end
 
 --- Commits a batch of records in one transaction, all or nothing. A record is
 --- positional, {subject, timestamp_ms, headers, size, data, object_key} with
 --- data as raw bytes (MessagePack bin) or nil: then the answer is
---- {ok = true, first = {decimal...}}, the first sequence of each subject in
---- the order the subjects first appear in the batch (a list, so no subject is
---- ever a map key on the client), its later records numbered on in input
---- order. A record may also be a
---- map {subject, timestamp_ms, headers, size, data (base64 or nil),
---- object_key}, as ingresses before the positional form send it: then the
---- answer is {ok = true, sequences = {decimal...}} in input order. Either way
---- {ok = false, code = 'UPLOAD_EXPIRED', object_key = k} when an object key has
---- no pending-upload row, and {ok = false, code = 'LIMIT_EXCEEDED', limit,
---- value, pattern, subject, index} when the retention policy of a record's
---- subject refuses it (index: the record's position, from 1); then nothing
---- is committed; {ok = false, code = 'STORE_FULL', used_percent,
---- refuse_percent} when memtx is too full to take more.
-function mts_commit(batch)
+--- {ok = true, first = {decimal...}, duplicates = {{index, decimal}...}}:
+--- `first` holds the first new sequence of each subject in the order the
+--- subjects first appear among the stored records (a list, so no subject is
+--- ever a map key on the client), its later stored records numbered on in
+--- input order; `duplicates` lists the records (1-based index) whose msg-id
+--- header was committed on their subject less than `window_ms` (default
+--- 2 minutes) ago, or earlier in this batch, with the original sequence: they
+--- store nothing. A record may also be a map {subject, timestamp_ms, headers,
+--- size, data (base64 or nil), object_key}, as ingresses before the
+--- positional form send it: then the answer is {ok = true, sequences =
+--- {decimal...}} in input order. Refusals, with nothing committed:
+--- {ok = false, code = 'UPLOAD_EXPIRED', object_key = k} when an object key
+--- has no pending-upload row; {ok = false, code = 'WRONG_LAST_SEQUENCE',
+--- index (0-based), last} when a record's expected-last-sequence header is not
+--- its subject's last sequence at that point of the batch; {ok = false,
+--- code = 'LIMIT_EXCEEDED', limit, value, pattern, subject, index (1-based)}
+--- when the retention policy of a stored record's subject refuses it;
+--- {ok = false, code = 'STORE_FULL', used_percent, refuse_percent} when memtx
+--- is too full to take more.
+function mts_commit(batch, window_ms)
     local used = memtx_used_percent()
     if used >= refuse_percent then
         return { ok = false, code = 'STORE_FULL', used_percent = math.floor(used), refuse_percent = refuse_percent }
@@ -490,26 +564,26 @@ function mts_commit(batch)
             rows[i] = row_of_map(record)
         end
     end
-    local first, subjects_or_key, refused = commit_rows(rows)
-    if refused ~= nil then
-        return refused
+    local window = window_ms ~= nil and window_ms ~= box.NULL and u64(window_ms, 'window_ms') or default_duplicate_window_ms
+    local plan, refusal = commit_rows(rows, window)
+    if plan == nil then
+        return refusal
     end
-    if first == nil then
-        return { ok = false, code = 'UPLOAD_EXPIRED', object_key = subjects_or_key }
-    end
-    local subjects = subjects_or_key
     if positional then
         local answer = {}
-        for i, subject in ipairs(subjects) do
-            answer[i] = decimal(first[subject])
+        for i, subject in ipairs(plan.subjects) do
+            answer[i] = decimal(plan.first[subject])
         end
-        return { ok = true, first = answer }
+        return { ok = true, first = answer, duplicates = plan.duplicates }
     end
-    local next_of = first
     local sequences = {}
-    for i, row in ipairs(rows) do
-        sequences[i] = decimal(next_of[row[1]])
-        next_of[row[1]] = next_of[row[1]] + 1
+    for _, duplicate in ipairs(plan.duplicates) do
+        sequences[duplicate[1]] = duplicate[2]
+    end
+    for i = 1, #rows do
+        if plan.sequences[i] ~= nil then
+            sequences[i] = decimal(plan.sequences[i])
+        end
     end
     return { ok = true, sequences = sequences }
 end

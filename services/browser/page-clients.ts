@@ -12,7 +12,8 @@ export interface ProtocolResult {
   sequence: string;
   notified: string;
   fetched: { sequence: string; text: string; contentType: string | undefined }[];
-  acked: boolean;
+  /** Sequences a second Fetch returns after the Ack: none once the position moved. */
+  fetchedAfterAck: string[];
   emptySubjectCode: string;
 }
 
@@ -41,7 +42,10 @@ async function exercise(transports: { ingress: Transport; egress: Transport }, s
       contentType: message.headers['content-type'],
     });
   }
-  const ack = await egress.ackMessage({ subject, durableName: 'page', sequence: published.sequence });
+  await egress.ackMessage({ subject, durableName: 'page', sequence: published.sequence });
+  // Fetch never moves the position, so only the Ack can have emptied this one.
+  const fetchedAfterAck: string[] = [];
+  for await (const message of egress.fetch({ subject, durableName: 'page', batchSize: 10 })) fetchedAfterAck.push(String(message.sequence));
 
   let emptySubjectCode = 'none';
   try {
@@ -49,7 +53,7 @@ async function exercise(transports: { ingress: Transport; egress: Transport }, s
   } catch (error) {
     emptySubjectCode = Code[ConnectError.from(error).code];
   }
-  return { sequence: String(published.sequence), notified, fetched, acked: ack.success, emptySubjectCode };
+  return { sequence: String(published.sequence), notified, fetched, fetchedAfterAck, emptySubjectCode };
 }
 
 async function runClients(ingressUrl: string, egressUrl: string): Promise<Record<string, ProtocolResult>> {

@@ -1,15 +1,22 @@
-import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clients } from './clients.js';
+import { followConsume } from './consume-follow.js';
 import { follow } from './follow.js';
-import { createLatencies, type LatencySummary } from './latency.js';
-import { startProgress } from './progress.js';
+import { openLoop, type OpenLoopResult } from './load-loops.js';
+import { openPublishStream } from './publish-stream.js';
+
+export const e2eModes = ['fetch', 'consume'] as const;
+export type E2eMode = (typeof e2eModes)[number];
 
 export interface E2eBenchOptions {
   clients: Clients;
   subject: string;
   durable: string;
   sizeBytes: number;
+  /**
+   * fetch: unary Publish, and Subscribe → Fetch → Ack as clients of the original system do;
+   * consume: one message per PublishStream request, and Consume with coalesced acks.
+   */
+  mode: E2eMode;
   /** Messages per second, sent on schedule whether or not earlier ones were answered. */
   rate: number;
   durationMs: number;
@@ -18,95 +25,45 @@ export interface E2eBenchOptions {
   progress: boolean;
 }
 
-export interface E2eBenchResult {
+export interface E2eBenchResult extends OpenLoopResult {
   kind: 'e2e';
-  rate: number;
-  sizeBytes: number;
-  sent: number;
-  delivered: number;
-  /** Time from starting the publish to the subscriber holding the fetched message. */
-  latency: LatencySummary;
-  publishLatency: LatencySummary;
+  mode: E2eMode;
 }
-
-const idHeader = 'bench-id';
 
 /**
  * Open-loop end-to-end load: publishes at a fixed rate while a durable
- * subscriber (the same loop as `mts subscribe`: Subscribe, Fetch, Ack) receives
- * them in this process; each message's latency runs from its publish call to
- * its arrival through Fetch.
+ * consumer in this process receives; each message's latency runs from its
+ * publish call to its arrival.
  */
 export async function benchE2e(options: E2eBenchOptions): Promise<E2eBenchResult> {
-  const { clients, subject, durable, rate } = options;
-  const data = randomBytes(options.sizeBytes);
-  // Ids unique to this run, so older messages on a reused subject never match.
-  const run = randomBytes(4).toString('hex');
-  const pending = new Map<string, number>();
-  const latency = createLatencies();
-  const publishLatency = createLatencies();
-  const stop = new AbortController();
-  let sent = 0;
-
-  const following = follow({
-    egress: clients.egress,
-    subject,
-    durable,
-    batch: 100,
-    signal: stop.signal,
-    handle(message) {
-      const id = message.headers[idHeader];
-      const startedAt = id === undefined ? undefined : pending.get(id);
-      if (startedAt !== undefined) {
-        latency.record(performance.now() - startedAt);
-        pending.delete(id!);
-      }
-      return 'more';
-    },
-  });
-  // The first failure, of the subscriber or of any publish, ends the run and is thrown.
-  let failure: unknown;
-  const fail = (error: unknown): void => {
-    failure ??= error;
-    stop.abort();
-  };
-  following.catch(fail);
-  const pause = (ms: number): Promise<void> => sleep(ms, undefined, { signal: stop.signal }).catch(() => undefined);
-
-  const started = performance.now();
-  const progress = startProgress(() => {
-    const seconds = (performance.now() - started) / 1000;
-    return `e2e ${rate}/s  ${seconds.toFixed(1)} s  sent ${sent}  delivered ${latency.count}`;
-  }, options.progress);
-  const publishes: Promise<void>[] = [];
+  const { clients, subject, durable, mode } = options;
+  const stream = mode === 'consume' ? openPublishStream(clients.ingress) : undefined;
   try {
-    const total = Math.max(1, Math.round((rate * options.durationMs) / 1000));
-    for (let index = 0; index < total && failure === undefined; index++) {
-      const wait = started + (index * 1000) / rate - performance.now();
-      if (wait > 0) await pause(wait);
-      const id = `${run}.${index}`;
-      const startedAt = performance.now();
-      pending.set(id, startedAt);
-      sent++;
-      const publish = clients.ingress.publish({ subject, data, headers: { [idHeader]: id } });
-      publishes.push(publish.then(() => publishLatency.record(performance.now() - startedAt), fail));
-    }
-    await Promise.all(publishes);
-    const drainUntil = performance.now() + options.drainMs;
-    while (pending.size > 0 && failure === undefined && performance.now() < drainUntil) await pause(20);
+    const result = await openLoop({
+      rate: options.rate,
+      durationMs: options.durationMs,
+      drainMs: options.drainMs,
+      sizeBytes: options.sizeBytes,
+      label: `e2e ${mode} ${options.rate}/s`,
+      progress: options.progress,
+      publish: (data, signal) =>
+        stream !== undefined ? stream.send([{ subject, data }]) : clients.ingress.publish({ subject, data }, { signal }),
+      consume(arrived, signal) {
+        const consumer = {
+          egress: clients.egress,
+          subject,
+          durable,
+          signal,
+          handle(message: { data: Uint8Array }) {
+            arrived(message.data);
+            return 'more' as const;
+          },
+        };
+        return mode === 'consume' ? followConsume({ ...consumer, maxBatch: 0 }) : follow({ ...consumer, batch: 100 });
+      },
+    });
+    return { kind: 'e2e', mode, ...result };
   } finally {
-    progress.stop();
-    stop.abort();
-    await following.catch(() => undefined);
+    await stream?.close().catch(() => undefined);
   }
-  if (failure !== undefined) throw failure;
-  return {
-    kind: 'e2e',
-    rate,
-    sizeBytes: options.sizeBytes,
-    sent,
-    delivered: latency.count,
-    latency: latency.summary(),
-    publishLatency: publishLatency.summary(),
-  };
 }

@@ -1,13 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
 import type { Clients } from './clients.js';
-import { createLatencies, type LatencySummary } from './latency.js';
-import { startProgress } from './progress.js';
+import type { LatencySummary } from './latency.js';
+import { closedLoop } from './load-loops.js';
+import { openPublishStream, type PublishMessage } from './publish-stream.js';
+
+export const publishModes = ['unary', 'batch', 'stream'] as const;
+export type PublishMode = (typeof publishModes)[number];
 
 export interface PublishBenchOptions {
   ingress: Clients['ingress'];
   subject: string;
   sizeBytes: number;
+  /** unary: Publish per message; batch: PublishBatch per `batch` messages; stream: one PublishStream, a request per `batch`. */
+  mode: PublishMode;
+  /** Messages per request in batch and stream mode. */
+  batch: number;
+  /** Requests in flight. */
   concurrency: number;
   durationMs: number;
   progress: boolean;
@@ -15,64 +23,49 @@ export interface PublishBenchOptions {
 
 export interface PublishBenchResult {
   kind: 'publish';
+  mode: PublishMode;
+  batch: number;
   concurrency: number;
   sizeBytes: number;
   messages: number;
+  requests: number;
   seconds: number;
   messagesPerSecond: number;
   megabytesPerSecond: number;
+  /** Per request. */
   latency: LatencySummary;
 }
 
 /**
- * Closed-loop publish load: `concurrency` callers each publish, wait for the
- * answer and publish again until the time is up; every call's latency is
- * kept. The first failure stops every caller and is thrown.
+ * Closed-loop publish load: `concurrency` requests in flight, each answered
+ * before its caller sends the next, until the time is up. The first failure
+ * stops every caller and is thrown.
  */
 export async function benchPublish(options: PublishBenchOptions): Promise<PublishBenchResult> {
-  const { ingress, subject, concurrency, durationMs } = options;
+  const { ingress, subject, mode, concurrency } = options;
   const data = randomBytes(options.sizeBytes);
-  const latencies = createLatencies();
-  const failed = new AbortController();
-  // Every caller's in-flight call listens on it.
-  setMaxListeners(concurrency + 1, failed.signal);
-  // One call first, so connection set-up is not counted.
-  await ingress.publish({ subject, data });
-
-  const started = performance.now();
-  const deadline = started + durationMs;
-  const progress = startProgress(() => {
-    const seconds = (performance.now() - started) / 1000;
-    return `publish c=${concurrency}  ${seconds.toFixed(1)} s  ${latencies.count} msgs  ${Math.round(latencies.count / seconds)} msg/s`;
-  }, options.progress);
-  const caller = async (): Promise<void> => {
-    while (performance.now() < deadline) {
-      const sent = performance.now();
-      await ingress.publish({ subject, data }, { signal: failed.signal });
-      latencies.record(performance.now() - sent);
-    }
+  const batch = mode === 'unary' ? 1 : options.batch;
+  const messages: PublishMessage[] = Array.from({ length: batch }, () => ({ subject, data }));
+  const stream = mode === 'stream' ? openPublishStream(ingress) : undefined;
+  const call = async (signal: AbortSignal): Promise<number> => {
+    if (stream !== undefined) return (await stream.send(messages)).length;
+    if (mode === 'batch') return (await ingress.publishBatch({ messages }, { signal })).results.length;
+    await ingress.publish(messages[0]!, { signal });
+    return 1;
   };
+  const label = `publish ${mode}${mode === 'unary' ? '' : ` batch=${batch}`} c=${concurrency}`;
   try {
-    await Promise.all(
-      Array.from({ length: concurrency }, () =>
-        caller().catch((error: unknown) => {
-          failed.abort();
-          throw error;
-        }),
-      ),
-    );
+    const result = await closedLoop({ concurrency, durationMs: options.durationMs, label, progress: options.progress, call });
+    return {
+      kind: 'publish',
+      mode,
+      batch,
+      concurrency,
+      sizeBytes: options.sizeBytes,
+      ...result,
+      megabytesPerSecond: (result.messagesPerSecond * options.sizeBytes) / 1e6,
+    };
   } finally {
-    progress.stop();
+    await stream?.close().catch(() => undefined);
   }
-  const seconds = (performance.now() - started) / 1000;
-  return {
-    kind: 'publish',
-    concurrency,
-    sizeBytes: options.sizeBytes,
-    messages: latencies.count,
-    seconds,
-    messagesPerSecond: latencies.count / seconds,
-    megabytesPerSecond: (latencies.count * options.sizeBytes) / seconds / 1e6,
-    latency: latencies.summary(),
-  };
 }

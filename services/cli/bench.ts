@@ -9,10 +9,11 @@ import {
   sizeOption,
   UsageError,
 } from './args.js';
-import { benchE2e } from './bench-e2e.js';
-import { benchPublish } from './bench-publish.js';
+import { benchE2e, e2eModes } from './bench-e2e.js';
+import { benchPublish, publishModes } from './bench-publish.js';
 import { clientsFrom, type Command } from './command.js';
 import { formatLatencies } from './latency.js';
+import { checkStreamingProtocol } from './publish-stream.js';
 import { writeStdout } from './output.js';
 
 const options = {
@@ -21,6 +22,8 @@ const options = {
   duration: { type: 'string', default: '10s' },
   concurrency: { type: 'string', default: '1,8,32' },
   rate: { type: 'string', default: '200' },
+  mode: { type: 'string' },
+  batch: { type: 'string', default: '100' },
   progress: { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
@@ -29,18 +32,25 @@ const options = {
 export const benchCommand: Command = {
   name: 'bench',
   summary: 'load test: publish throughput, or publish-to-fetch latency',
-  usage: `Usage: mts bench publish [--size 1KiB] [--concurrency 1,8,32] [--duration 10s]
-       mts bench e2e [--size 1KiB] [--rate 200] [--duration 10s]
+  usage: `Usage: mts bench publish [--mode unary|batch|stream] [--batch 100] [--size 1KiB] [--concurrency 1,8,32] [--duration 10s]
+       mts bench e2e [--mode consume|fetch] [--size 1KiB] [--rate 200] [--duration 10s]
 
-publish: for each concurrency level, that many callers publish back to back for
-the duration; prints messages/s, MB/s and publish latency p50/p90/p99/max.
-e2e: publishes at a fixed rate while a durable subscriber (Subscribe, Fetch,
-Ack, as mts subscribe does) receives; prints latency from publish to fetched
-message, and how many arrived.
+publish: for each concurrency level, that many requests stay in flight for the
+duration, each sent when an earlier one is answered; prints messages/s, MB/s
+and request latency p50/p90/p99/max. Modes: unary (a Publish per message),
+batch (a PublishBatch of --batch messages), stream (one PublishStream, each
+request a batch of --batch messages).
+e2e: publishes at a fixed rate while a durable consumer receives; prints
+latency from publish to received message, and how many arrived. Modes:
+consume (a PublishStream request per message; Consume, acks coalesced, as mts
+subscribe does) and fetch (unary Publish; Subscribe, Fetch, Ack per batch, as
+clients of the original system do).
   --subject SUBJECT      where to publish (default bench.publish, or a fresh bench.e2e.<id>)
   --size SIZE            payload bytes: 1024, 64KiB, 4MiB (default 1KiB)
   --duration TIME        per level: 500ms, 10s, 1m (default 10s)
   --concurrency LIST     publish: callers per level (default 1,8,32)
+  --mode MODE            publish: unary (default), batch or stream; e2e: consume (default) or fetch
+  --batch N              publish batch and stream: messages per request (default 100)
   --rate N               e2e: messages per second (default 200)
   --progress             live progress on stderr even when it is not a terminal
   --json                 one JSON object per result line
@@ -57,22 +67,47 @@ ${globalUsage}`,
     const print = (line: string, result: object): Promise<void> => writeStdout(values.json ? `${JSON.stringify(result)}\n` : `${line}\n`);
 
     if (mode === 'publish') {
+      const publishMode = oneOf(values.mode ?? 'unary', publishModes);
+      if (publishMode === 'stream') checkStreamingProtocol(values.protocol, '--mode stream');
+      const batch = integerOption(values.batch, 'batch', 100);
       for (const concurrency of integerListOption(values.concurrency, 'concurrency')) {
         const subject = values.subject ?? 'bench.publish';
-        const result = await benchPublish({ ingress: clients.ingress, subject, sizeBytes, concurrency, durationMs, progress });
+        const result = await benchPublish({
+          ingress: clients.ingress,
+          subject,
+          sizeBytes,
+          mode: publishMode,
+          batch,
+          concurrency,
+          durationMs,
+          progress,
+        });
+        const perRequest = publishMode === 'unary' ? '' : ` x${batch}`;
         await print(
-          `publish size ${sizeBytes} B  concurrency ${concurrency}: ${Math.round(result.messagesPerSecond)} msg/s  ` +
-            `${result.megabytesPerSecond.toFixed(1)} MB/s  ${formatLatencies(result.latency)}`,
+          `publish ${publishMode}${perRequest} size ${sizeBytes} B  concurrency ${concurrency}: ${Math.round(result.messagesPerSecond)} msg/s  ` +
+            `${result.megabytesPerSecond.toFixed(1)} MB/s  request ${formatLatencies(result.latency)}`,
           result,
         );
       }
     } else if (mode === 'e2e') {
+      const e2eMode = oneOf(values.mode ?? 'consume', e2eModes);
+      if (e2eMode === 'consume') checkStreamingProtocol(values.protocol, '--mode consume');
       const id = randomBytes(4).toString('hex');
       const rate = integerOption(values.rate, 'rate', 200);
       const subject = values.subject ?? `bench.e2e.${id}`;
-      const result = await benchE2e({ clients, subject, durable: `bench-${id}`, sizeBytes, rate, durationMs, drainMs: 10_000, progress });
+      const result = await benchE2e({
+        clients,
+        subject,
+        durable: `bench-${id}`,
+        sizeBytes,
+        mode: e2eMode,
+        rate,
+        durationMs,
+        drainMs: 10_000,
+        progress,
+      });
       await print(
-        `e2e size ${sizeBytes} B  rate ${rate}/s: delivered ${result.delivered}/${result.sent}  ${formatLatencies(result.latency)}` +
+        `e2e ${e2eMode} size ${sizeBytes} B  rate ${rate}/s: delivered ${result.delivered}/${result.sent}  ${formatLatencies(result.latency)}` +
           `  (publish ${formatLatencies(result.publishLatency)})`,
         result,
       );
@@ -81,3 +116,8 @@ ${globalUsage}`,
     }
   },
 };
+
+function oneOf<T extends string>(value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--mode "${value}" is not one of ${allowed.join(', ')}`);
+  return value as T;
+}

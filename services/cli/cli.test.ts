@@ -10,6 +10,7 @@ import { buildOnce, runMts, spawnMts } from '../testing/mts-process.js';
 import { freePort } from '../testing/free-port.js';
 import { startTestServices } from '../testing/test-services.js';
 import { createTestKeys } from '../testing/test-tokens.js';
+import { within } from '../testing/within.js';
 
 before(() => buildOnce());
 
@@ -28,7 +29,7 @@ test('publish, last and fetch print what was stored; --no-ack leaves the positio
     '1\n',
   );
   const piped = await runMts(['publish', 'orders.new', '--json', ...urls], Buffer.from([0, 1, 2, 255]));
-  assert.deepEqual(JSON.parse(piped.stdout.toString()), { sequence: '2', objectName: '' });
+  assert.deepEqual(JSON.parse(piped.stdout.toString()), { sequence: '2', objectName: '', duplicate: false });
   assert.equal(
     (await runMts(['last', 'orders.new', '--json', ...urls])).stdout.toString(),
     '{"subject":"orders.new","lastSequence":"2"}\n',
@@ -40,19 +41,28 @@ test('publish, last and fetch print what was stored; --no-ack leaves the positio
     .trim()
     .split('\n')
     .map((line) => JSON.parse(line) as Record<string, unknown>);
+  // Without --msg-id, mts publish gives each message a random one, so its retries are safe.
+  const withoutMsgId = (headers: unknown) => {
+    const { 'msg-id': msgId, ...rest } = headers as Record<string, string>;
+    assert.match(msgId ?? '', /^[0-9a-f-]{36}$/);
+    return rest;
+  };
   assert.deepEqual(
-    messages.map(({ sequence, headers, size, text, base64 }) => ({ sequence, headers, size, text, base64 })),
+    messages.map(({ sequence, headers, size, text, base64 }) => ({ sequence, headers: withoutMsgId(headers), size, text, base64 })),
     [
       { sequence: '1', headers: { 'content-type': 'text/plain', 'data-size': '3' }, size: 3, text: 'one', base64: undefined },
       { sequence: '2', headers: { 'data-size': '4' }, size: 4, text: undefined, base64: 'AAEC/w==' },
     ],
   );
   const text = await runMts(['fetch', 'orders.new', '--durable', 'd', '--batch', '1', ...urls]);
-  assert.match(text.stdout.toString(), /^orders\.new #1  3 bytes  \S+Z\n  content-type: text\/plain\n  data-size: 3\none\n$/);
+  assert.match(
+    text.stdout.toString(),
+    /^orders\.new #1  3 bytes  \S+Z\n  msg-id: \S+\n  content-type: text\/plain\n  data-size: 3\none\n$/,
+  );
   const binary = await runMts(['fetch', 'orders.new', '--durable', 'd', ...urls]);
   assert.match(
     binary.stdout.toString(),
-    /^orders\.new #2  4 bytes .*\n  data-size: 4\n  \(binary data not shown; save it with: mts fetch \.\.\. --output FILE\)\n$/,
+    /^orders\.new #2  4 bytes .*\n  msg-id: \S+\n  data-size: 4\n  \(binary data not shown; save it with: mts fetch \.\.\. --output FILE\)\n$/,
   );
   const empty = await runMts(['fetch', 'orders.new', '--durable', 'd', ...urls]);
   assert.equal(empty.code, 0);
@@ -88,7 +98,7 @@ test('subscribe follows new messages and acknowledges what it printed', async (t
   subscriber.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   await runMts(['publish', 'live.feed', '--data', 'second', ...urls]);
   await runMts(['publish', 'live.feed', '--data', 'third', ...urls]);
-  const [code] = await subscriberClosed;
+  const [code] = await within(subscriberClosed, 30_000, 'the subscriber to exit');
   assert.equal(code, 0);
   assert.deepEqual(
     output

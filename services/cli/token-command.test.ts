@@ -5,7 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
+import { Code, ConnectError } from '@connectrpc/connect';
 import { jwtVerify } from 'jose';
+import { ingressClient, startTestServices } from '../testing/test-services.js';
 import { generateKeyPairPem } from './keygen-command.js';
 import { run } from './token-command.js';
 
@@ -40,6 +42,15 @@ test('mts token mints a token the services accept, with the asked claims', async
   assert.deepEqual(payload['allowed_subjects'], ['a.*', 'b']);
   assert.deepEqual(payload['permissions'], ['publish']);
   assert.equal(payload.exp! - payload.iat!, 900);
+
+  fs.writeFileSync(path.join(dir, 'jwt.pub'), publicKey);
+  const services = await startTestServices(t, { env: { AUTH_MODE: 'required', JWT_PUBLIC_KEY_FILE: path.join(dir, 'jwt.pub') } });
+  const headers = { authorization: `Bearer ${stdout.text().trim()}` };
+  const ingress = ingressClient(services);
+  assert.equal((await ingress.publish({ subject: 'a.x', data: new Uint8Array([1]) }, { headers })).sequence, 1n);
+  await assert.rejects(ingress.publish({ subject: 'c', data: new Uint8Array([1]) }, { headers }), (error) => {
+    return ConnectError.from(error).code === Code.PermissionDenied;
+  });
 
   const usage = capture();
   assert.equal(await run(['--client-id', 'svc'], { stdout: capture().stream, stderr: usage.stream }), 2);

@@ -3,11 +3,12 @@ import { test } from 'node:test';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { openTarantoolLink } from '../store/tarantool/connection.js';
 import { assertSameBytes } from '../testing/assert-bytes.js';
-import { payload } from '../testing/conformance-harness.js';
+import { eventually, payload } from '../testing/conformance-harness.js';
 import { waitForReadyz } from '../testing/service-process.js';
 import { openTarantoolBackend, waitUntilConnected, type OpenedTarantoolBackend } from '../testing/tarantool-backend.js';
 import type { TestBackend } from '../testing/test-backend.js';
 import { egressClient, ingressClient, startTestServices, type TestServices } from '../testing/test-services.js';
+import { within } from '../testing/within.js';
 
 const subject = 'payments.settled';
 
@@ -45,7 +46,7 @@ test('a Tarantool crash is reported, answered UNAVAILABLE, survived without rest
   const subscription = new AbortController();
   t.after(() => subscription.abort());
   const notifications = egress.subscribe({ subject, durableName: 'watcher' }, { signal: subscription.signal })[Symbol.asyncIterator]();
-  while (acknowledged.size < 20) await new Promise((resolve) => setTimeout(resolve, 10));
+  await eventually(async () => acknowledged.size >= 20, 30_000);
 
   await servers.tarantool.kill();
   await bothReadyz(services, 503);
@@ -67,7 +68,8 @@ test('a Tarantool crash is reported, answered UNAVAILABLE, survived without rest
 
   // The subscription opened before the crash still notifies after it.
   let notified = 0n;
-  while (notified < afterRestart.sequence) notified = (await notifications.next()).value!.sequence;
+  while (notified < afterRestart.sequence)
+    notified = (await within(notifications.next(), 30_000, 'a notification after the restart')).value!.sequence;
 
   const last = (await egress.getLastSequence({ subject })).lastSequence;
   const fetched = [];

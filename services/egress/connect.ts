@@ -1,10 +1,15 @@
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import type { ConnectRouter, HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { EgressService } from '../../gen/minitoolstream/egress_pb.js';
 import { EgressService as UnqualifiedEgressService } from '../../gen/unqualified_aliases_pb.js';
 import { durableOwnership } from '../platform/auth/durable-owner.js';
 import { principalKey } from '../platform/auth/principal.js';
+import { subjectVisible } from '../platform/auth/subject-visibility.js';
 import type { ServiceDefinition, ServiceDeps } from '../platform/start-service.js';
 import { batchSize, checkDurableName, checkSequence, checkSubject } from '../platform/validation.js';
+import { browsePage } from './browse.js';
+import { builtDashboardDir, dashboardRoutes } from './dashboard-route.js';
+import { createLagHistory } from './lag-history.js';
 import { consumeFrames, consumeHeartbeatMs } from './consume.js';
 import { inspectionRoutes } from './inspection.js';
 import { retentionRoutes } from './retention-routes.js';
@@ -18,6 +23,10 @@ export const fetchMaxBytes = 16 * 1024 * 1024;
 export interface EgressOptions {
   /** Quiet time before a Consume stream sends an empty frame; tests shorten it. */
   consumeHeartbeatMs?: number;
+  /** The built dashboard served at /ui; dist/ui by default, tests build their own. */
+  dashboardDir?: string;
+  /** Time between consumer lag samples; tests shorten it. */
+  lagSampleMs?: number;
 }
 
 /**
@@ -27,9 +36,10 @@ export interface EgressOptions {
  */
 export function egressRoutes(
   { store, metrics, logger, readiness }: ServiceDeps,
-  { consumeHeartbeatMs: heartbeatMs = consumeHeartbeatMs }: EgressOptions = {},
+  { consumeHeartbeatMs: heartbeatMs = consumeHeartbeatMs, lagSampleMs }: EgressOptions = {},
 ): (router: ConnectRouter) => void {
   const watch = createSubjectWatch({ store, logger, signal: readiness.draining });
+  const lagHistory = createLagHistory({ store, logger, signal: readiness.draining, ...(lagSampleMs ? { intervalMs: lagSampleMs } : {}) });
   const ownership = durableOwnership(store, metrics);
   // The checked durable name, once the caller is known to own it on `subject`.
   const ownDurable = async (name: string, subject: string, context: HandlerContext): Promise<string> => {
@@ -91,6 +101,21 @@ export function egressRoutes(
       return { lastSequence: await store.lastSequence(subject, context.signal) };
     },
 
+    browse: (request, context) => browsePage({ store, metrics }, request, context.signal),
+
+    consumerLagHistory(request, context) {
+      const subject = request.subject === '' ? undefined : checkSubject(request.subject);
+      const principal = context.values.get(principalKey);
+      const consumers = lagHistory.history(subject).filter((entry) => subjectVisible(principal, entry.subject));
+      return {
+        consumers: consumers.map(({ durable, subject, samples }) => ({
+          durableName: durable,
+          subject,
+          samples: samples.map(({ timeMs, pending }) => ({ time: timestampFromMs(timeMs), pending })),
+        })),
+      };
+    },
+
     async ackMessage(request, context) {
       const subject = checkSubject(request.subject);
       const durable = await ownDurable(request.durableName, subject, context);
@@ -112,6 +137,7 @@ export function createEgressService(options: EgressOptions = {}): ServiceDefinit
     name: 'egress',
     services: [EgressService, UnqualifiedEgressService],
     routes: (deps) => egressRoutes(deps, options),
+    http: ({ config }) => dashboardRoutes({ dir: options.dashboardDir ?? builtDashboardDir, ingressUrl: config.uiIngressUrl }),
   };
 }
 

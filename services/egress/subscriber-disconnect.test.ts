@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { eventually, payload } from '../testing/conformance-harness.js';
 import { tarantoolBackend } from '../testing/tarantool-backend.js';
 import { egressClient, ingressClient, startTestServices, type Protocol } from '../testing/test-services.js';
+import { within } from '../testing/within.js';
 import { countWaits, wrapBackend, type WaitCounter } from '../testing/wrapped-backend.js';
 
 /** The open-streams gauge as /metrics reports it, summed over methods. */
@@ -30,7 +31,7 @@ test('subscribers that disconnect abruptly leave no stream behind and share one 
       const client = new AbortController();
       const stream = egress.subscribe({ subject, durableName: `gone-${protocol}-${round}` }, { signal: client.signal });
       const iterator = stream[Symbol.asyncIterator]();
-      assert.equal((await iterator.next()).value?.sequence, 1n);
+      assert.equal((await within(iterator.next(), 30_000, 'the first notification')).value?.sequence, 1n);
       assert.ok(waits.inFlight <= 1);
       client.abort();
       await assert.rejects(iterator.next());
@@ -46,7 +47,7 @@ test('subscribers that disconnect abruptly leave no stream behind and share one 
   const client = new AbortController();
   const stream = egress.subscribe({ subject, startSequence: 2n, durableName: 'after' }, { signal: client.signal })[Symbol.asyncIterator]();
   await ingress.publish({ subject, data: payload(4) });
-  assert.equal((await stream.next()).value?.sequence, 2n);
+  assert.equal((await within(stream.next(), 30_000, 'the notification of sequence 2')).value?.sequence, 2n);
   client.abort();
   await eventually(async () => (await openStreams(services.egress.url)) === 0, 5000);
   // With no follower left, the subject's watcher retires once its wait returns.

@@ -20,7 +20,7 @@ export function ingressRoutes(deps: ServiceDeps): (router: ConnectRouter) => voi
       const headers = checkHeaders(request.headers);
       const [result] = await store.publish([{ subject, data: request.data, headers }], context.signal);
       metrics.publishedBytes.inc(request.data.length);
-      return { sequence: result!.sequence, objectName: result!.objectName, statusCode: 0n, errorMessage: '' };
+      return { ...result!, statusCode: 0n, errorMessage: '' };
     },
     async publishBatch(request, context) {
       const results = await store.publish(checkBatch(request.messages, config.maxMessageBytes), context.signal);

@@ -48,12 +48,12 @@ test('publishes that arrive over every protocol while a commit is in flight shar
   const holdFirstCommit = wrapBackend(embeddedBackend, {
     metadata: (inner) => ({
       ...inner,
-      async commit(batch, signal) {
+      async commit(batch, signal, duplicateWindowMs) {
         if (++commitCalls === 1) {
           firstStarted();
           await firstReleased;
         }
-        return inner.commit(batch, signal);
+        return inner.commit(batch, signal, duplicateWindowMs);
       },
     }),
   });

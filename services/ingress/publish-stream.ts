@@ -4,7 +4,7 @@ import type { PublishStreamRequest, PublishStreamResponseSchema } from '../../ge
 import { codeName, toConnectError } from '../platform/rpc-errors.js';
 import type { ServiceDeps } from '../platform/start-service.js';
 import { PublishOrder } from '../store/publish-order.js';
-import { MessageTooLargeError, UploadExpiredError } from '../store/store.js';
+import { ExpectedLastSequenceError, MessageTooLargeError, UploadExpiredError } from '../store/store.js';
 import { checkBatch, payloadBytes } from './publish-batch.js';
 import { inOrder, publishStreamReadAhead } from './read-ahead.js';
 
@@ -17,8 +17,9 @@ type Response = MessageInitShape<typeof PublishStreamResponseSchema>;
  * order (one {@link PublishOrder}), concurrently with other callers' through
  * the group commit.
  *
- * A batch refused for itself — a bad message, a limit, an upload that expired
- * — is answered with `error_code`/`error_message` and the stream goes on.
+ * A batch refused for itself — a bad message, a limit, an upload that expired,
+ * an `expected-last-sequence` the subject has moved past — is answered with
+ * `error_code`/`error_message` and the stream goes on.
  * Everything else ends the stream with a status after the answers to the
  * requests before it: the store unavailable or closed, shutdown (UNAVAILABLE
  * once the requests read before draining began are answered), and a
@@ -51,5 +52,5 @@ export function publishStreamHandler({ store, metrics, config, logger, readiness
 /** A failure of one batch, not of the stream. */
 function refusedBatch(reason: unknown): boolean {
   if (reason instanceof ConnectError) return reason.code === Code.InvalidArgument || reason.code === Code.ResourceExhausted;
-  return reason instanceof MessageTooLargeError || reason instanceof UploadExpiredError;
+  return reason instanceof MessageTooLargeError || reason instanceof UploadExpiredError || reason instanceof ExpectedLastSequenceError;
 }

@@ -11,6 +11,7 @@ import type { AuthLayer } from './auth/auth-layer.js';
 import { closeDeadlineSignal } from './close-deadline.js';
 import type { Config } from './config.js';
 import { createDualProtocolServer, type DualProtocolHandler } from './dual-protocol-server.js';
+import { acceptGrpcWebText } from './grpc-web-text.js';
 import { Health } from '../../gen/grpc/health/v1/health_pb.js';
 import { healthRoutes, registerHealthEndpoints } from './health.js';
 import type { Metrics } from './metrics.js';
@@ -27,6 +28,8 @@ export interface AppOptions {
   /** The services `routes` registers: named by health and reflection. */
   services: DescService[];
   routes: (router: ConnectRouter) => void;
+  /** Plain HTTP routes beside the RPCs and probes. */
+  http?: (app: FastifyInstance) => void;
   /** Run after the observer, so they see raw failures and it sees their codes. */
   interceptors?: Interceptor[];
   /** Authentication and authorization of every RPC; none when AUTH_MODE=disabled. */
@@ -52,7 +55,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Fastify's types know one protocol per server; at run time its handler
     // serves http and http2 compatibility requests alike.
     serverFactory: (handler) =>
-      createDualProtocolServer(handler as DualProtocolHandler, { tls: config.tls, logger }) as unknown as http.Server,
+      createDualProtocolServer(acceptGrpcWebText(handler as DualProtocolHandler), {
+        limits: config.connections,
+        tls: config.tls,
+        logger,
+        metrics,
+      }) as unknown as http.Server,
     return503OnClosing: false,
   });
 
@@ -68,6 +76,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.get('/metrics', async (_request, reply) => {
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+  options.http?.(app);
 
   const { auth } = options;
   const readMaxBytes = config.maxMessageBytes + envelopeSlackBytes;

@@ -58,15 +58,24 @@ test('defaults follow the deployment guide', () => {
     [config.payloadInFlightMaxBytes, config.payloadAdmissionWaitMs, config.minio.partSizeBytes],
     [96 * 1024 * 1024, 2000, 16 * 1024 * 1024],
   );
+  // The heartbeat of open streams is 15 s; idle sessions are given far longer.
+  assert.deepEqual(config.connections, {
+    firstBytesTimeoutMs: 10_000,
+    headersTimeoutMs: 20_000,
+    keepAliveTimeoutMs: 30_000,
+    http2IdleTimeoutMs: 300_000,
+    maxConnections: 10_000,
+    maxConnectionsPerAddress: 1_000,
+  });
   assert.ok(Object.isFrozen(config));
 });
 
-test('main exits non-zero with one line naming the bad variable', async () => {
+test('main exits 2 with one line naming the bad variable', async () => {
   // Four processes at once: each pays the TypeScript loader's start-up alone.
   const results = await Promise.all(bad.slice(0, 4).map(([, env]) => runServiceToExit('ingress', env)));
   for (const [index, result] of results.entries()) {
     const variable = bad[index]![0];
-    assert.notEqual(result.code, 0, variable);
+    assert.equal(result.code, 2, variable);
     assert.equal(result.stdout, '', variable);
     const lines = result.stderr.trimEnd().split('\n');
     assert.equal(lines.length, 1, `${variable}: ${result.stderr}`);

@@ -34,6 +34,22 @@ export interface TlsConfig {
   reloadIntervalMs: number;
 }
 
+/** Timeouts and caps of the one-port server's connections. */
+export interface ConnectionLimits {
+  /** From accept until the protocol is known: HTTP/2 preface, first HTTP/1.1 bytes, or TLS handshake. */
+  firstBytesTimeoutMs: number;
+  /** From accept until the first HTTP/1.1 request's headers are complete. */
+  headersTimeoutMs: number;
+  /** An HTTP/1.1 connection with no request in flight is closed after this long. */
+  keepAliveTimeoutMs: number;
+  /** An HTTP/2 session with no open stream is closed (GOAWAY) after this long; open streams are never cut. */
+  http2IdleTimeoutMs: number;
+  /** Open connections per server; more are refused at accept. */
+  maxConnections: number;
+  /** Open connections from one remote address per server. */
+  maxConnectionsPerAddress: number;
+}
+
 export interface TarantoolConfig {
   host: string;
   port: number;
@@ -76,11 +92,16 @@ export interface Config {
   retention: RetentionLimits;
   /** How long in-flight calls may run after SIGTERM before they are aborted. */
   shutdownTimeoutMs: number;
+  /** How long a publish's `msg-id` is remembered per subject: a repeat inside it is a duplicate. */
+  duplicateWindowMs: number;
   /** Allowed CORS origins; `["*"]` allows any. */
   corsOrigins: string[];
+  /** Where the dashboard publishes; undefined means the page's host on port 50051. */
+  uiIngressUrl: string | undefined;
   auth: AuthConfig;
   /** Serve the port over TLS (ALPN h2 and http/1.1) instead of cleartext. */
   tls: TlsConfig | undefined;
+  connections: ConnectionLimits;
 }
 
 /** A configuration value that cannot be used; the message names the variable. */
@@ -149,10 +170,32 @@ export function loadConfig(service: ServiceName, env: Env = process.env, portVar
       maxBytes: read.size('RETENTION_MAX_BYTES'),
     },
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    duplicateWindowMs: read.integer('DUPLICATE_WINDOW_MS', 2 * 60_000, 1, 7 * 24 * 3_600_000),
     corsOrigins: read.list('CORS_ORIGINS', ['*']),
+    uiIngressUrl: readUiIngressUrl(read),
     auth: readAuth(read),
     tls: readTls(read),
+    connections: readConnectionLimits(read),
   });
+}
+
+function readUiIngressUrl(read: Reader): string | undefined {
+  const url = read.optional('UI_INGRESS_URL');
+  if (url !== undefined && !/^https?:\/\/[^\s/]+\/?$/.test(url)) {
+    throw new ConfigError('UI_INGRESS_URL', `"${url}" is not an http(s) origin like http://ingress.example:50051`);
+  }
+  return url?.replace(/\/$/, '');
+}
+
+function readConnectionLimits(read: Reader): ConnectionLimits {
+  return {
+    firstBytesTimeoutMs: read.integer('FIRST_BYTES_TIMEOUT_MS', 10_000, 10, 600_000),
+    headersTimeoutMs: read.integer('HEADERS_TIMEOUT_MS', 20_000, 10, 600_000),
+    keepAliveTimeoutMs: read.integer('KEEP_ALIVE_TIMEOUT_MS', 30_000, 10, 3_600_000),
+    http2IdleTimeoutMs: read.integer('HTTP2_IDLE_TIMEOUT_MS', 300_000, 10, 86_400_000),
+    maxConnections: read.integer('MAX_CONNECTIONS', 10_000, 1, 1_000_000),
+    maxConnectionsPerAddress: read.integer('MAX_CONNECTIONS_PER_ADDRESS', 1_000, 1, 1_000_000),
+  };
 }
 
 function readAuth(read: Reader): AuthConfig {

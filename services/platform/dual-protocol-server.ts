@@ -4,8 +4,11 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { ConfigError, type TlsConfig } from './config.js';
+import { ConfigError, type ConnectionLimits, type TlsConfig } from './config.js';
+import { createAdmission } from './connection-admission.js';
+import { createConnectionTracker, type ConnectionTracker } from './connection-tracker.js';
 import { watchFiles } from './file-watch.js';
+import type { Metrics } from './metrics.js';
 
 /** A request handler that accepts both protocols' compatibility objects. */
 export type DualProtocolHandler = (
@@ -21,9 +24,11 @@ export interface DualProtocolServer extends net.Server {
 }
 
 export interface DualProtocolOptions {
+  limits: ConnectionLimits;
   /** Serve TLS (ALPN h2 and http/1.1) instead of cleartext sniffing. */
   tls?: TlsConfig | undefined;
   logger?: Logger;
+  metrics?: Metrics;
 }
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -32,7 +37,6 @@ const MiB = 1024 * 1024;
 // the 10 MB default session budget refuses a few concurrent multi-MiB calls
 // with ENHANCE_YOUR_CALM.
 const http2Options = { settings: { initialWindowSize: 4 * MiB }, maxSessionMemory: 256 };
-const sessionWindowBytes = 16 * MiB;
 
 /**
  * One TCP port for gRPC over cleartext HTTP/2 (prior knowledge) and for
@@ -41,26 +45,39 @@ const sessionWindowBytes = 16 * MiB;
  * untouched, to an `http2` or `http` server: Node's http2 session takes over
  * data already buffered on the socket, so its native read path is kept.
  * With `tls`, the port speaks TLS instead (see createTlsServer).
+ *
+ * Connections beyond the caps are refused at accept, and none may sit idle
+ * past its timeout (see {@link ConnectionLimits}). Malformed HTTP/1.1 gets
+ * Node's own 400 before the socket closes.
  */
-export function createDualProtocolServer(handler: DualProtocolHandler, options: DualProtocolOptions = {}): DualProtocolServer {
-  const connections = createConnectionTracker();
-  if (options.tls) return createTlsServer(handler, connections, options.tls, options);
-  const h1 = http.createServer((req, res) => {
+export function createDualProtocolServer(serve: DualProtocolHandler, options: DualProtocolOptions): DualProtocolServer {
+  const handler = releaseWritersOnClose(serve);
+  const { limits, metrics } = options;
+  const connections = createConnectionTracker(limits, metrics);
+  const admission = createAdmission(limits, options.logger, metrics);
+  if (options.tls) return createTlsServer(handler, connections, admission, options.tls, options);
+  // Idle connections are closed by the tracker: Node's keep-alive timer restarts on every byte.
+  const h1 = http.createServer({ keepAliveTimeout: 0 }, (req, res) => {
     connections.h1Request(req, res);
     handler(req, res);
   });
   const h2 = http2.createServer(http2Options, handler);
-  h2.on('session', connections.addSession);
-  // Requests that never reach a handler (garbage, bad preface) only cost the socket.
-  h1.on('clientError', (_err, socket) => socket.destroy());
+  // The session is created while 'connection' is emitted, so it is paired with the socket here.
+  let accepting: net.Socket | undefined;
+  h2.on('session', (session) => connections.addSession(session, accepting));
   h2.on('sessionError', () => {});
 
   const server = net.createServer((socket) => {
-    sniff(socket, (isHttp2, firstBytes) => {
+    if (!admission.admit(socket)) return;
+    connections.addUndecided(socket);
+    sniff(socket, limits.firstBytesTimeoutMs, metrics, (isHttp2, firstBytes) => {
+      connections.decided(socket);
       if (isHttp2) {
         socket.pause();
         socket.unshift(firstBytes);
+        accepting = socket;
         h2.emit('connection', socket);
+        accepting = undefined;
       } else {
         // The HTTP/1 parser reads the socket's handle directly and never sees
         // unshifted data, so the bytes already read are fed to its listener.
@@ -78,6 +95,21 @@ export function createDualProtocolServer(handler: DualProtocolHandler, options: 
 }
 
 /**
+ * A writer waiting for 'drain' on a response whose client went away (socket
+ * closed, HTTP/2 stream reset) would wait forever: the response emits neither
+ * 'drain' nor 'error', so a server stream blocked on flow control never
+ * ended. 'drain' wakes it; its next write fails and the call ends.
+ */
+function releaseWritersOnClose(handler: DualProtocolHandler): DualProtocolHandler {
+  return (req, res) => {
+    res.once('close', () => {
+      if (!res.writableFinished) res.emit('drain');
+    });
+    handler(req, res);
+  };
+}
+
+/**
  * The TLS variant: Node's secure HTTP/2 server negotiates `h2` or `http/1.1`
  * by ALPN itself (`allowHTTP1`). Certificate and key are re-read when either
  * file changes, so a renewed certificate is served without a restart; a pair
@@ -86,18 +118,32 @@ export function createDualProtocolServer(handler: DualProtocolHandler, options: 
 function createTlsServer(
   handler: DualProtocolHandler,
   connections: ConnectionTracker,
+  admission: ReturnType<typeof createAdmission>,
   tls: TlsConfig,
   options: DualProtocolOptions,
 ): DualProtocolServer {
-  const server = http2.createSecureServer({ ...http2Options, allowHTTP1: true, ...readTlsFiles(tls) }, (req, res) => {
-    if (req.httpVersionMajor === 1) connections.h1Request(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse);
-    handler(req, res);
-  });
+  const { limits } = options;
+  const server = http2.createSecureServer(
+    { ...http2Options, allowHTTP1: true, handshakeTimeout: limits.firstBytesTimeoutMs, ...readTlsFiles(tls) },
+    (req, res) => {
+      if (req.httpVersionMajor === 1) connections.h1Request(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse);
+      handler(req, res);
+    },
+  );
+  // Before the TLS layer wraps it: a refused socket costs no handshake.
+  server.prependListener('connection', (socket: net.Socket) => void admission.admit(socket));
+  // The session is created by the server's own 'secureConnection' listener, between these two.
+  let accepting: TLSSocket | undefined;
+  server.prependListener('secureConnection', (socket: TLSSocket) => (accepting = socket));
   server.on('secureConnection', (socket: TLSSocket) => {
+    accepting = undefined;
     if (socket.alpnProtocol !== 'h2') connections.addH1Socket(socket);
   });
-  server.on('session', connections.addSession);
+  server.on('session', (session) => connections.addSession(session, accepting));
   server.on('sessionError', () => {});
+  server.on('tlsClientError', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') options.metrics?.connectionsTimedOut.inc({ phase: 'first_bytes' });
+  });
   const stopWatching = watchFiles([tls.certFile, tls.keyFile], tls.reloadIntervalMs, () => {
     try {
       server.setSecureContext(readTlsFiles(tls));
@@ -121,74 +167,37 @@ function readTlsFiles(tls: TlsConfig): { cert: Buffer; key: Buffer } {
   return { cert: read('TLS_CERT_FILE', tls.certFile), key: read('TLS_KEY_FILE', tls.keyFile) };
 }
 
-type ConnectionTracker = ReturnType<typeof createConnectionTracker>;
-
 /**
- * The connections of one server, for a graceful close: HTTP/1 sockets with
- * their requests in flight (http.Server only tracks connections it accepted
- * itself) and HTTP/2 sessions.
+ * Reads until the bytes seen either diverge from the HTTP/2 preface or
+ * complete it; a socket that has not decided within `timeoutMs` is destroyed.
  */
-function createConnectionTracker() {
-  let closing = false;
-  const h1Sockets = new Map<net.Socket, number>();
-  const sessions = new Set<http2.ServerHttp2Session>();
-  const endIfIdle = (socket: net.Socket) => {
-    if (closing && h1Sockets.get(socket) === 0) socket.end();
-  };
-  return {
-    addH1Socket(socket: net.Socket): void {
-      h1Sockets.set(socket, 0);
-      socket.once('close', () => h1Sockets.delete(socket));
-    },
-    h1Request(req: http.IncomingMessage, res: http.ServerResponse): void {
-      const socket = req.socket;
-      h1Sockets.set(socket, (h1Sockets.get(socket) ?? 0) + 1);
-      res.once('close', () => {
-        h1Sockets.set(socket, (h1Sockets.get(socket) ?? 1) - 1);
-        endIfIdle(socket);
-      });
-      // After close starts, answer what is in flight and let the client reconnect elsewhere.
-      if (closing) res.shouldKeepAlive = false;
-    },
-    addSession(session: http2.ServerHttp2Session): void {
-      session.setLocalWindowSize(sessionWindowBytes);
-      sessions.add(session);
-      session.once('close', () => sessions.delete(session));
-      if (closing) session.close();
-    },
-    install(server: net.Server): DualProtocolServer {
-      const dual = server as DualProtocolServer;
-      dual.closeIdleConnections = () => {
-        closing = true;
-        h1Sockets.forEach((_, socket) => endIfIdle(socket));
-      };
-      dual.closeAllConnections = () => {
-        closing = true;
-        h1Sockets.forEach((_, socket) => socket.destroy());
-        for (const session of sessions) session.destroy();
-      };
-      dual.closeHttp2Sessions = () => {
-        closing = true;
-        for (const session of sessions) session.close();
-      };
-      return dual;
-    },
-  };
-}
-
-/** Reads until the bytes seen either diverge from the HTTP/2 preface or complete it. */
-function sniff(socket: net.Socket, dispatch: (isHttp2: boolean, firstBytes: Buffer) => void): void {
+function sniff(
+  socket: net.Socket,
+  timeoutMs: number,
+  metrics: Metrics | undefined,
+  dispatch: (isHttp2: boolean, firstBytes: Buffer) => void,
+): void {
   let seen = Buffer.alloc(0);
+  const undecided = setTimeout(() => {
+    metrics?.connectionsTimedOut.inc({ phase: 'first_bytes' });
+    socket.destroy();
+  }, timeoutMs);
+  const stop = () => {
+    clearTimeout(undecided);
+    socket.off('data', onData);
+    socket.off('error', onError);
+    socket.off('close', stop);
+  };
   const onData = (chunk: Buffer) => {
     seen = Buffer.concat([seen, chunk]);
     const length = Math.min(seen.length, PREFACE.length);
     const matches = seen.subarray(0, length).equals(PREFACE.subarray(0, length));
     if (matches && length < PREFACE.length) return;
-    socket.off('data', onData);
-    socket.off('error', onError);
+    stop();
     dispatch(matches, seen);
   };
   const onError = () => socket.destroy();
   socket.on('data', onData);
   socket.on('error', onError);
+  socket.on('close', stop);
 }

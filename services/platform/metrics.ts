@@ -17,6 +17,15 @@ export const STORE_COMMIT_BATCHES = 'minitoolstream_store_commit_batches';
 // Powers of four up to the largest merged commit (20,000 messages by default).
 const commitSizeBuckets = [1, 4, 16, 64, 256, 1024, 4096, 16384];
 
+export const CONNECTIONS_OPEN = 'minitoolstream_connections_open';
+export const CONNECTIONS_REFUSED = 'minitoolstream_connections_refused_total';
+export const CONNECTIONS_TIMED_OUT = 'minitoolstream_connections_timed_out_total';
+
+/** Which cap refused a connection. */
+export const connectionLimits = ['total', 'per_address'] as const;
+/** Where a connection was when its timeout closed it. */
+export const connectionTimeouts = ['first_bytes', 'headers', 'keep_alive', 'http2_idle', 'http2_ping'] as const;
+
 /**
  * One registry per app instance, so tests and the single-process `npm start`
  * never collide. Labels come from closed sets only: service, method, code,
@@ -33,8 +42,29 @@ export function createMetrics() {
   });
   // Every reason is exported from the start, so a rate over a first failure is not lost.
   for (const reason of authFailureReasons) authFailures.inc({ reason }, 0);
+  const connectionsRefused = new Counter({
+    name: CONNECTIONS_REFUSED,
+    help: 'Connections refused at accept by a cap, by the cap (total or per_address).',
+    labelNames: ['limit'] as const,
+    registers: [registry],
+  });
+  for (const limit of connectionLimits) connectionsRefused.inc({ limit }, 0);
+  const connectionsTimedOut = new Counter({
+    name: CONNECTIONS_TIMED_OUT,
+    help: 'Connections closed by a timeout or an unanswered ping, by phase.',
+    labelNames: ['phase'] as const,
+    registers: [registry],
+  });
+  for (const phase of connectionTimeouts) connectionsTimedOut.inc({ phase }, 0);
   return {
     authFailures,
+    connectionsRefused,
+    connectionsTimedOut,
+    connectionsOpen: new Gauge({
+      name: CONNECTIONS_OPEN,
+      help: 'TCP connections currently open on the service port.',
+      registers: [registry],
+    }),
     registry,
     rpcHandled: new Counter({
       name: RPC_HANDLED,

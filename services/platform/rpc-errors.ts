@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { AuthFailure } from './auth/auth-failure.js';
 import {
   AckBeyondEndError,
+  ExpectedLastSequenceError,
   MessageTooLargeError,
   PayloadBudgetExceededError,
   RetentionLimitError,
@@ -28,7 +29,11 @@ export function toConnectError(reason: unknown, logger: Logger): ConnectError {
   if (reason instanceof RetentionLimitError || reason instanceof StoreFullError) {
     return new ConnectError(reason.message, Code.ResourceExhausted);
   }
-  if (reason instanceof AckBeyondEndError || reason instanceof RetentionPolicyConflictError) {
+  if (
+    reason instanceof AckBeyondEndError ||
+    reason instanceof ExpectedLastSequenceError ||
+    reason instanceof RetentionPolicyConflictError
+  ) {
     return new ConnectError(reason.message, Code.FailedPrecondition);
   }
   if (reason instanceof StoreUnavailableError || reason instanceof UploadExpiredError || reason instanceof StoreClosedError) {
@@ -52,5 +57,7 @@ function hasConnectionCause(reason: unknown): boolean {
 /** The gRPC name of a code, as Prometheus labels and logs spell it: `INVALID_ARGUMENT`. */
 export function codeName(code: Code | 'ok'): string {
   if (code === 'ok') return 'OK';
+  // Connect spells it Canceled; gRPC (and every dashboard) CANCELLED.
+  if (code === Code.Canceled) return 'CANCELLED';
   return Code[code].replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
 }

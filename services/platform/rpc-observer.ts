@@ -1,4 +1,4 @@
-import { ConnectError, type HandlerContext, type Interceptor } from '@connectrpc/connect';
+import { Code, ConnectError, type HandlerContext, type Interceptor } from '@connectrpc/connect';
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.js';
 import { codeName, toConnectError } from './rpc-errors.js';
@@ -6,7 +6,8 @@ import { codeName, toConnectError } from './rpc-errors.js';
 /**
  * Every RPC passes here: failures are mapped to gRPC codes in one place,
  * then counted, timed and logged in one line with method, code and duration.
- * A server stream counts as open until its last message or error.
+ * A server stream counts as open until its last message or error. A call
+ * whose client went away is CANCELLED, whatever the handler failed with.
  */
 export function createRpcObserver(metrics: Metrics, logger: Logger): Interceptor {
   return (next) => async (request) => {
@@ -17,7 +18,7 @@ export function createRpcObserver(metrics: Metrics, logger: Logger): Interceptor
     try {
       response = await next(request);
     } catch (reason) {
-      const failure = toConnectError(reason, logger);
+      const failure = cancellationOf(request.signal) ?? toConnectError(reason, logger);
       finish(failure);
       throw failure;
     }
@@ -32,15 +33,28 @@ export function createRpcObserver(metrics: Metrics, logger: Logger): Interceptor
       try {
         yield* messages;
       } catch (reason) {
-        failure = toConnectError(reason, logger);
+        failure = cancellationOf(request.signal) ?? toConnectError(reason, logger);
         throw failure;
       } finally {
+        // Ended (or stopped early) because the client is gone, with no error of its own.
+        failure ??= cancellationOf(request.signal);
         metrics.openStreams.dec(labels);
         finish(failure);
       }
     }
     return { ...response, message: observed() };
   };
+}
+
+/**
+ * Why the call ended if its signal fired: a deadline or the server's shutdown
+ * keep their code; a client that went away (reset, closed, or cancelled) is CANCELLED.
+ */
+function cancellationOf(signal: AbortSignal): ConnectError | undefined {
+  if (!signal.aborted) return undefined;
+  const reason: unknown = signal.reason;
+  if (reason instanceof ConnectError && (reason.code === Code.DeadlineExceeded || reason.code === Code.Unavailable)) return reason;
+  return new ConnectError('the client cancelled the call', Code.Canceled);
 }
 
 /**

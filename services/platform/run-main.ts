@@ -101,6 +101,10 @@ function servingAll(definition: ServiceDefinition, all: ServiceDefinition[]): Se
       const routes = all.map((each) => each.routes(deps));
       return (router) => routes.forEach((register) => register(router));
     },
+    http: (deps) => {
+      const routes = all.flatMap((each) => (each.http ? [each.http(deps)] : []));
+      return (app) => routes.forEach((register) => register(app));
+    },
   };
 }
 

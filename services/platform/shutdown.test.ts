@@ -9,6 +9,7 @@ import { Health, HealthCheckResponse_ServingStatus as Status } from '../../gen/g
 import { EgressService } from '../../gen/minitoolstream/egress_pb.js';
 import { spawnService } from '../testing/service-process.js';
 import { transportFor } from '../testing/test-services.js';
+import { within } from '../testing/within.js';
 import { OPEN_STREAMS } from './metrics.js';
 
 async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 10_000) {
@@ -42,9 +43,11 @@ test('SIGTERM ends open streams cleanly, finishes in-flight calls and exits 0', 
   // A unary Connect call whose body is still arriving when the signal comes.
   const request = http.request(`${service.url}/minitoolstream.EgressService/GetLastSequence`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    // The server answers `100 Continue` once it has parsed the headers: the call is then in flight.
+    headers: { 'content-type': 'application/json', expect: '100-continue' },
     agent: false,
   });
+  const headersParsed = new Promise((resolve) => request.once('continue', resolve));
   const unary = new Promise<{ status: number; body: string }>((resolve, reject) => {
     request.on('response', (response) => {
       let body = '';
@@ -53,10 +56,9 @@ test('SIGTERM ends open streams cleanly, finishes in-flight calls and exits 0', 
     });
     request.on('error', reject);
   });
+  request.flushHeaders();
+  await within(headersParsed, 10_000, 'the server to parse the headers');
   request.write('{"subject":');
-  await new Promise((resolve) => request.once('socket', (socket) => socket.once('connect', resolve)));
-  // Loopback delivers the headers at once; this only lets the server parse them.
-  await new Promise((resolve) => setTimeout(resolve, 200));
 
   service.child.kill('SIGTERM');
   await service.waitForOutput('shutting down');

@@ -25,6 +25,8 @@ export interface ServiceDefinition {
   name: ServiceName;
   services: DescService[];
   routes(deps: ServiceDeps): (router: ConnectRouter) => void;
+  /** Plain HTTP routes beside the RPCs (egress serves the dashboard). */
+  http?(deps: ServiceDeps): (app: FastifyInstance) => void;
 }
 
 export interface RunningService {
@@ -66,6 +68,7 @@ export async function startService(definition: ServiceDefinition, options: Start
     readiness,
     services: definition.services,
     routes: definition.routes(deps),
+    ...(definition.http ? { http: definition.http(deps) } : {}),
     interceptors: options.interceptors ?? [],
     auth,
     payloadBudget: options.payloadBudget ?? payloadBudgetOf(config),

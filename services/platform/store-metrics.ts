@@ -29,6 +29,7 @@ export function instrumentStore(store: MessageStore, metrics: Metrics, backend: 
     publish: timed('publish', store.publish.bind(store)),
     lastSequence: timed('last_sequence', store.lastSequence.bind(store)),
     lastSequences: timed('last_sequences', store.lastSequences.bind(store)),
+    sequenceAtTime: timed('sequence_at_time', store.sequenceAtTime.bind(store)),
     ackFloor: timed('ack_floor', store.ackFloor.bind(store)),
     ack: timed('ack', store.ack.bind(store)),
     claimConsumer: timed('claim_consumer', store.claimConsumer.bind(store)),

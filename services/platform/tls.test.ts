@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -11,36 +12,13 @@ import { promisify } from 'node:util';
 import { createClient } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
 import { IngressService } from '../../gen/minitoolstream/ingress_pb.js';
+import { selfSigned } from '../testing/self-signed.js';
 import { startTestServices } from '../testing/test-services.js';
+import { within } from '../testing/within.js';
+import { CONNECTIONS_REFUSED, CONNECTIONS_TIMED_OUT } from './metrics.js';
 
 const run = promisify(execFile);
 const buf = path.resolve(import.meta.dirname, '../../node_modules/.bin/buf');
-
-/** A self-signed P-256 certificate for 127.0.0.1 (node cannot make X.509 certificates itself). */
-async function selfSigned(dir: string, name: string): Promise<{ cert: string; key: string }> {
-  const cert = path.join(dir, `${name}.crt`);
-  const key = path.join(dir, `${name}.key`);
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    `/CN=${name}`,
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-  ]);
-  return { cert, key };
-}
 
 function servedFingerprint(port: number, ca: Buffer): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -121,4 +99,40 @@ test('TLS: gRPC over h2 and HTTP/1.1 share one port, and a renewed certificate i
     }
     assert.equal(fingerprint, wanted);
   });
+});
+
+test('TLS: the caps refuse, and a silent or idle connection is closed on time', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mts-tls-limits-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const { cert, key } = await selfSigned(dir, 'limits');
+  const services = await startTestServices(t, {
+    env: {
+      TLS_CERT_FILE: cert,
+      TLS_KEY_FILE: key,
+      FIRST_BYTES_TIMEOUT_MS: '1000',
+      KEEP_ALIVE_TIMEOUT_MS: '1000',
+      MAX_CONNECTIONS_PER_ADDRESS: '5',
+    },
+  });
+  const port = Number(new URL(services.ingress.url).port);
+  const closed = (socket: net.Socket) => new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  // Silent: no TLS handshake at all.
+  const silent = Array.from({ length: 8 }, () => net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.6' }).on('error', () => {}));
+  await within(Promise.all(silent.map(closed)), 20_000, 'every silent connection to be refused or timed out');
+  // Idle after one request over HTTP/1.1.
+  const idle = tls.connect({
+    socket: net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.7' }),
+    host: '127.0.0.1',
+    ca: fs.readFileSync(cert),
+    ALPNProtocols: ['http/1.1'],
+  });
+  let answer = '';
+  idle.setEncoding('latin1').on('data', (chunk: string) => (answer += chunk));
+  idle.once('secureConnect', () => idle.write('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n'));
+  await within(closed(idle), 20_000, 'the idle HTTP/1.1 connection to be closed');
+  assert.match(answer, /^HTTP\/1\.1 200 /);
+  const metrics = (await services.ingress.app.inject({ url: '/metrics' })).body;
+  assert.match(metrics, new RegExp(`^${CONNECTIONS_REFUSED}\\{limit="per_address"\\} 3$`, 'm'));
+  assert.match(metrics, new RegExp(`^${CONNECTIONS_TIMED_OUT}\\{phase="first_bytes"\\} 5$`, 'm'));
+  assert.match(metrics, new RegExp(`^${CONNECTIONS_TIMED_OUT}\\{phase="keep_alive"\\} 1$`, 'm'));
 });

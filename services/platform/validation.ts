@@ -1,4 +1,5 @@
 import { Code, ConnectError } from '@connectrpc/connect';
+import { expectedLastSequenceHeader } from '../store/store.js';
 
 /** Limits on what a client may send, beyond the payload size. */
 export const limits = {
@@ -83,10 +84,18 @@ export function checkHeaders(headers: Record<string, string>): Record<string, st
     if (controlCharacter.test(value)) throw invalid(`header "${name}" contains a control character (CR, LF, NUL, DEL or similar)`);
     if (name.toLowerCase() === 'content-type' && !contentTypeValue.test(value))
       throw invalid(`header "${name}" must be visible ASCII with no surrounding spaces (it becomes the object's content type)`);
+    if (name === expectedLastSequenceHeader && !isUint64(value))
+      throw invalid(`header "${name}" must be a sequence: decimal digits, at most ${maxUint64}`);
     total += nameBytes + valueBytes;
   }
   if (total > limits.headersMaxBytes) throw invalid(`headers exceed ${limits.headersMaxBytes} bytes in all`);
   return headers;
+}
+
+const maxUint64 = 2n ** 64n - 1n;
+
+function isUint64(text: string): boolean {
+  return /^\d{1,20}$/.test(text) && BigInt(text) <= maxUint64;
 }
 
 /** 0 means the default; above the maximum is capped; negative is an error. */

@@ -4,7 +4,9 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
+import { eventually } from '../testing/conformance-harness.js';
 import { buildOnce, runMts, spawnMts, startStandalone } from '../testing/mts-process.js';
+import { within } from '../testing/within.js';
 
 before(() => buildOnce());
 
@@ -27,6 +29,11 @@ test('npm start: embedded by default, the compiled mts publishes and subscribes,
   assert.match(first.stderr(), new RegExp(`embedded: SQLite \\+ payload folder in ${dataDir}`));
   assert.match(first.stderr(), /npx mts publish demo\.hello --data hi --url http:\/\/127\.0\.0\.1:\d+/);
   const urls = (server: { ingress: string; egress: string }) => ['--ingress', server.ingress, '--egress', server.egress];
+  const dashboard = /Dashboard: (http:\/\/127\.0\.0\.1:\d+\/ui\/)/.exec(first.stderr());
+  assert.equal(dashboard?.[1], `${first.egress}/ui/`);
+  assert.match(await (await fetch(dashboard[1])).text(), /<script type="module" src="app-/);
+  // Every port serves ingress too, so the page publishes to its own origin.
+  assert.deepEqual(await (await fetch(`${dashboard[1]}config.json`)).json(), { ingressUrl: first.egress });
 
   const published = await runMts(['publish', 'demo.hello', '--data', 'hi', ...urls(first)]);
   assert.equal(published.stderr, '');
@@ -35,7 +42,7 @@ test('npm start: embedded by default, the compiled mts publishes and subscribes,
 
   const shown = await runMts(['subscribe', 'demo.hello', '--durable', 'me', '--exit-when-idle', ...urls(first)]);
   assert.equal(shown.code, 0, shown.stderr);
-  assert.match(shown.stdout.toString(), /^demo\.hello #1  2 bytes  \S+Z\n  data-size: 2\nhi\n$/);
+  assert.match(shown.stdout.toString(), /^demo\.hello #1  2 bytes  \S+Z\n  msg-id: \S+\n  data-size: 2\nhi\n$/);
 
   // A follower that outlives the server: it prints one message now and one after the restart.
   const follower = spawnMts(['subscribe', 'demo.hello', '--durable', 'follower', '--count', '2', '--json', ...urls(first)]);
@@ -46,7 +53,7 @@ test('npm start: embedded by default, the compiled mts publishes and subscribes,
   follower.stdout!.on('data', (chunk: Buffer) => (followed += chunk.toString()));
   let followerErrors = '';
   follower.stderr!.on('data', (chunk: Buffer) => (followerErrors += chunk.toString()));
-  while (!followed.includes('"sequence":"1"')) await new Promise((resolve) => setTimeout(resolve, 20));
+  await eventually(async () => followed.includes('"sequence":"1"'), 30_000);
   // The follower acks after printing: stop only once the ack landed, or #1 is (rightly) delivered again.
   await waitUntilAcked('demo.hello', 'follower', urls(first));
 
@@ -61,7 +68,7 @@ test('npm start: embedded by default, the compiled mts publishes and subscribes,
   const next = await runMts(['publish', 'demo.hello', '--data', 'after restart', ...urls(second)]);
   assert.equal(next.stdout.toString(), '2\n');
 
-  const [code] = await followerClosed;
+  const [code] = await within(followerClosed, 30_000, 'the follower to exit');
   assert.equal(code, 0, followerErrors);
   const lines = followed
     .trim()

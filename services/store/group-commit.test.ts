@@ -6,7 +6,14 @@ import type { TestBackend } from '../testing/test-backend.js';
 import type { GroupCommitLimits } from './group-commit.js';
 import { createMessageStore } from './message-store.js';
 import { PublishOrder } from './publish-order.js';
-import { UploadExpiredError, type CommitStats, type MessageStore, type MetadataRecord, type PublishMessage } from './store.js';
+import {
+  ExpectedLastSequenceError,
+  UploadExpiredError,
+  type CommitStats,
+  type MessageStore,
+  type MetadataRecord,
+  type PublishMessage,
+} from './store.js';
 
 /** The metadata commits a store made, with a gate that can hold the next one in flight. */
 interface CommitLog {
@@ -42,20 +49,20 @@ async function openLoggedStore(t: TestContext, backend: TestBackend, limits?: Gr
   };
   const logged = {
     ...metadata,
-    async commit(batch: MetadataRecord[], signal?: AbortSignal) {
+    async commit(batch: MetadataRecord[], signal?: AbortSignal, duplicateWindowMs?: number) {
       log.calls.push(batch);
       const held = hold;
       hold = undefined;
       if (held) {
         held.started();
         await held.released;
-        return metadata.commit(batch, signal);
+        return metadata.commit(batch, signal, duplicateWindowMs);
       }
       if (expireNext) {
         expireNext = false;
         for (const { objectKey } of batch) if (objectKey !== '') await metadata.removePendingUpload(objectKey);
       }
-      return metadata.commit(batch, signal);
+      return metadata.commit(batch, signal, duplicateWindowMs);
     },
   };
   const watchedObjects = {
@@ -159,6 +166,36 @@ forEachBackend('an expired upload fails only its own batch; the others of its co
     [1, 4, 3],
   );
 });
+
+forEachBackend(
+  'in one merged commit, a failed expected-last-sequence fails only its batch and duplicates only their messages',
+  async (t, backend) => {
+    const [store, log] = await openLoggedStore(t, backend);
+    const held = log.holdNext();
+    const first = store.publish(messages('merged.dedup', 1));
+    await held.started;
+    const withHeaders = (headers: Record<string, string>): PublishMessage => ({ subject: 'merged.dedup', data: payload(8), headers });
+    const stale = store.publish([withHeaders({}), withHeaders({ 'expected-last-sequence': '1' })]);
+    const identified = store.publish([withHeaders({ 'msg-id': 'a' }), withHeaders({ 'msg-id': 'b' })]);
+    const repeating = store.publish([withHeaders({ 'msg-id': 'a' }), withHeaders({ 'expected-last-sequence': '3' })]);
+    held.release();
+    await assert.rejects(stale, (error: unknown) => error instanceof ExpectedLastSequenceError && error.lastSequence === 2n);
+    assert.deepEqual(await first, [{ sequence: 1n, objectName: '' }]);
+    assert.deepEqual(await identified, [
+      { sequence: 2n, objectName: '' },
+      { sequence: 3n, objectName: '' },
+    ]);
+    // Its duplicate is of the other caller's message; its condition holds after that caller's messages.
+    assert.deepEqual(await repeating, [
+      { sequence: 2n, objectName: '', duplicate: true },
+      { sequence: 4n, objectName: '' },
+    ]);
+    assert.deepEqual(
+      log.calls.map((call) => call.length),
+      [1, 6, 4],
+    );
+  },
+);
 
 forEachBackend('one order keeps its batches in call order although the first waits for an upload', async (t, backend) => {
   const [store] = await openLoggedStore(t, backend);

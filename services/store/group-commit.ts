@@ -1,4 +1,13 @@
-import { RetentionLimitError, UploadExpiredError, type CommitStats, type MetadataRecord, type MetadataStore } from './store.js';
+import {
+  ExpectedLastSequenceError,
+  RetentionLimitError,
+  UploadExpiredError,
+  defaultDuplicateWindowMs,
+  type CommitStats,
+  type CommittedRecord,
+  type MetadataRecord,
+  type MetadataStore,
+} from './store.js';
 
 /** Bounds of one merged commit; a single batch above them still goes, alone. */
 export interface GroupCommitLimits {
@@ -12,7 +21,7 @@ export const defaultGroupCommitLimits: GroupCommitLimits = { maxMessages: 20_000
 
 /** What a group commit offers: `commit` has the contract of {@link MetadataStore.commit}. */
 export interface GroupCommit {
-  commit(batch: MetadataRecord[], signal?: AbortSignal): Promise<bigint[]>;
+  commit(batch: MetadataRecord[], signal?: AbortSignal): Promise<CommittedRecord[]>;
   onCommit(listener: (commit: CommitStats) => void): () => void;
 }
 
@@ -21,7 +30,7 @@ interface Waiting {
   bytes: number;
   /** Checked when the group is taken, not listened to: a stream has many batches queued on one signal. */
   signal: AbortSignal | undefined;
-  resolve(sequences: bigint[]): void;
+  resolve(committed: CommittedRecord[]): void;
   reject(reason: unknown): void;
 }
 
@@ -37,12 +46,18 @@ interface Waiting {
  * its group is taken; once its records are in flight it waits for the result.
  *
  * Every batch stays atomic and gets its own sequences (the store assigns them
- * in record order). A commit refused with {@link UploadExpiredError} naming a
- * key, or with {@link RetentionLimitError} naming a record, fails only the
- * batch holding it; the others are committed again without it. Any other failure is shared by the whole merged commit: it cannot
+ * in record order; a `msg-id` repeated in a later batch of the same commit is
+ * that batch's duplicate, as if it had committed after). A commit refused with
+ * {@link UploadExpiredError} naming a key, or with {@link ExpectedLastSequenceError}
+ * or {@link RetentionLimitError} naming a record, fails only the batch holding it;
+ * the others are committed again without it. Any other failure is shared by the whole merged commit: it cannot
  * be told apart per batch (a lost reply may even have committed all of them).
  */
-export function createGroupCommit(metadata: MetadataStore, limits: GroupCommitLimits = defaultGroupCommitLimits): GroupCommit {
+export function createGroupCommit(
+  metadata: MetadataStore,
+  limits: GroupCommitLimits = defaultGroupCommitLimits,
+  duplicateWindowMs = defaultDuplicateWindowMs,
+): GroupCommit {
   const queue: Waiting[] = [];
   const listeners = new Set<(commit: CommitStats) => void>();
   let busy = false;
@@ -87,22 +102,17 @@ export function createGroupCommit(metadata: MetadataStore, limits: GroupCommitLi
     while (members.length > 0) {
       const records = members.length === 1 ? members[0]!.records : members.flatMap((member) => member.records);
       try {
-        const sequences = await metadata.commit(records);
+        const committed = await metadata.commit(records, undefined, duplicateWindowMs);
         let offset = 0;
         for (const member of members) {
-          member.resolve(sequences.slice(offset, offset + member.records.length));
+          member.resolve(committed.slice(offset, offset + member.records.length));
           offset += member.records.length;
         }
         const stats = { batches: members.length, messages: records.length };
         for (const listener of listeners) listener(stats);
         return;
       } catch (error) {
-        const culprit =
-          error instanceof UploadExpiredError
-            ? memberHolding(members, error.objectKey)
-            : error instanceof RetentionLimitError
-              ? memberAt(members, error.recordIndex)
-              : undefined;
+        const culprit = culpritOf(members, error);
         if (culprit === undefined || members.length === 1) {
           for (const member of members) member.reject(error);
           return;
@@ -117,7 +127,7 @@ export function createGroupCommit(metadata: MetadataStore, limits: GroupCommitLi
     commit(records, signal) {
       if (records.length === 0) return Promise.resolve([]);
       if (signal?.aborted) return Promise.reject(signal.reason);
-      return new Promise<bigint[]>((resolve, reject) => {
+      return new Promise<CommittedRecord[]>((resolve, reject) => {
         queue.push({ records, bytes: inlineBytes(records), signal, resolve, reject });
         schedule();
       });
@@ -135,9 +145,16 @@ function inlineBytes(records: MetadataRecord[]): number {
   return bytes;
 }
 
-function memberHolding(members: Waiting[], objectKey: string | undefined): Waiting | undefined {
-  if (objectKey === undefined) return undefined;
-  return members.find((member) => member.records.some((record) => record.objectKey === objectKey));
+/** The one batch a refused commit names, if it names one. */
+function culpritOf(members: Waiting[], error: unknown): Waiting | undefined {
+  if (error instanceof UploadExpiredError) {
+    const { objectKey } = error;
+    if (objectKey === undefined) return undefined;
+    return members.find((member) => member.records.some((record) => record.objectKey === objectKey));
+  }
+  if (error instanceof ExpectedLastSequenceError) return memberAt(members, error.index);
+  if (error instanceof RetentionLimitError) return memberAt(members, error.recordIndex);
+  return undefined;
 }
 
 /** The member whose records hold position `index` of the merged commit. */

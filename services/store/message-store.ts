@@ -4,6 +4,7 @@ import { startOrphanSweeper } from './orphan-sweeper.js';
 import type { PayloadBudget } from './payload-budget.js';
 import { publishMessages } from './publish-messages.js';
 import { readMessages } from './read-messages.js';
+import { sequenceAtTime } from './sequence-at-time.js';
 import { setRetentionPolicy } from './retention-policies.js';
 import { startRetentionWorker } from './retention-worker.js';
 import {
@@ -37,6 +38,8 @@ export interface MessageStoreOptions {
   retentionIntervalMs?: number;
   /** Bounds of one merged metadata commit; see group-commit.ts. */
   groupCommit?: GroupCommitLimits;
+  /** How long a `msg-id` is remembered per subject; default 2 minutes. */
+  duplicateWindowMs?: number;
 }
 
 /**
@@ -64,7 +67,7 @@ export function createMessageStore(options: MessageStoreOptions): MessageStore {
     intervalMs: options.retentionIntervalMs ?? 1000,
     logger,
   });
-  const groupCommit = createGroupCommit(metadata, options.groupCommit ?? defaultGroupCommitLimits);
+  const groupCommit = createGroupCommit(metadata, options.groupCommit ?? defaultGroupCommitLimits, options.duplicateWindowMs);
   const publishDeps = {
     metadata,
     objects,
@@ -83,6 +86,7 @@ export function createMessageStore(options: MessageStoreOptions): MessageStore {
     onCommit: (listener) => groupCommit.onCommit(listener),
     read: (subject, afterSequence, limits, signal) => readMessages(readDeps, subject, afterSequence, limits, signal),
     lastSequence: (subject, signal) => metadata.lastSequence(subject, signal),
+    sequenceAtTime: (subject, timeMs, signal) => sequenceAtTime(metadata, subject, timeMs, signal),
     ackFloor: (durable, subject, signal) => metadata.ackFloor(durable, subject, signal),
     ack: (durable, subject, sequence, signal) => metadata.ack(durable, subject, sequence, signal),
     claimConsumer: (durable, subject, owner, signal) => metadata.claimConsumer(durable, subject, owner, signal),

@@ -26,6 +26,7 @@ export async function openStore(config: Config, logger: Logger, payloadBudget: P
     maxMessageBytes: config.maxMessageBytes,
     payloadBudget,
     defaultRetention: config.retention,
+    duplicateWindowMs: config.duplicateWindowMs,
     logger: storeLogger,
   });
 }

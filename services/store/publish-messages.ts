@@ -4,8 +4,10 @@ import { mapOrdered } from './map-ordered.js';
 import { newObjectKey } from './object-key.js';
 import type { PublishOrder } from './publish-order.js';
 import {
+  ExpectedLastSequenceError,
   MessageTooLargeError,
   UploadExpiredError,
+  type CommittedRecord,
   type MetadataRecord,
   type MetadataStore,
   type ObjectStore,
@@ -91,18 +93,27 @@ export async function publishMessages(
     // Submitting queues the records synchronously, so the next turn queues behind them.
     const committing = deps.groupCommit.commit(records, signal);
     turn?.done();
-    let sequences: bigint[];
+    let committed: CommittedRecord[];
     try {
-      sequences = await committing;
+      committed = await committing;
     } catch (error) {
-      if (error instanceof UploadExpiredError)
+      // Both mean nothing was committed.
+      if (error instanceof UploadExpiredError || error instanceof ExpectedLastSequenceError)
         await discard(
           deps,
           uploads.map((entry) => entry.objectKey),
         );
       throw error;
     }
-    return sequences.map((sequence, index) => ({ sequence, objectName: records[index]!.objectKey }));
+    const duplicateUploads = records.filter((record, index) => committed[index]!.duplicate && record.objectKey !== '');
+    if (duplicateUploads.length > 0)
+      await discard(
+        deps,
+        duplicateUploads.map((record) => record.objectKey),
+      );
+    return committed.map(({ sequence, duplicate }, index) =>
+      duplicate ? { sequence, objectName: '', duplicate } : { sequence, objectName: records[index]!.objectKey },
+    );
   } finally {
     turn?.done();
   }

@@ -20,8 +20,23 @@ export interface PublishMessage {
 /** What a publish gave each message, in input order. */
 export interface PublishResult {
   sequence: bigint;
-  /** Object-store key of a large payload; `""` when stored inline. */
+  /** Object-store key of a large payload; `""` when stored inline (and for a duplicate). */
   objectName: string;
+  /** Set when the message repeated a `msg-id` inside the duplicate window: nothing was stored, `sequence` is the original's. */
+  duplicate?: true;
+}
+
+/** Header naming a message for deduplication: a repeat within the duplicate window is stored once per subject. */
+export const msgIdHeader = 'msg-id';
+/** Header of optimistic concurrency: the publish is refused unless the subject's last sequence equals it. */
+export const expectedLastSequenceHeader = 'expected-last-sequence';
+/** How long a `msg-id` is remembered by default: 2 minutes. */
+export const defaultDuplicateWindowMs = 2 * 60 * 1000;
+
+/** What a metadata commit gave one record: a new sequence, or the original's for a duplicate. */
+export interface CommittedRecord {
+  sequence: bigint;
+  duplicate?: true;
 }
 
 /** One metadata commit: how many publish batches it merged and how many messages they held. */
@@ -195,7 +210,10 @@ export interface MessageStore extends Inspection {
    * Publishes that share an `order` are committed in the order of the calls,
    * even when an earlier one waits for uploads (see {@link PublishOrder}).
    * Concurrent publishes may share one metadata commit (group commit); each
-   * batch stays atomic.
+   * batch stays atomic. A message repeating a `msg-id` inside the duplicate
+   * window stores nothing and answers the original sequence with `duplicate`;
+   * an `expected-last-sequence` the subject has passed refuses the batch with
+   * {@link ExpectedLastSequenceError} (see {@link MetadataStore.commit}).
    */
   publish(batch: PublishMessage[], signal?: AbortSignal, order?: PublishOrder): Promise<PublishResult[]>;
   /**
@@ -207,6 +225,11 @@ export interface MessageStore extends Inspection {
   read(subject: string, afterSequence: bigint, limits: ReadLimits, signal?: AbortSignal): AsyncIterable<StoredMessage>;
   /** Highest committed sequence of the subject; 0n if none. */
   lastSequence(subject: string, signal?: AbortSignal): Promise<bigint>;
+  /**
+   * The first sequence committed at or after `timeMs` (see sequence-at-time.ts);
+   * lastSequence + 1 when all are older, 0n when the subject stores nothing.
+   */
+  sequenceAtTime(subject: string, timeMs: number, signal?: AbortSignal): Promise<bigint>;
   /** The durable consumer's ack floor; 0n for a new consumer. */
   ackFloor(durable: string, subject: string, signal?: AbortSignal): Promise<bigint>;
   /**
@@ -260,11 +283,22 @@ export interface MetadataStore extends Inspection {
   /** Human-readable name for health reports, e.g. "tarantool". */
   readonly name: string;
   /**
-   * Commits the batch in one transaction and returns the sequences in input
-   * order. Every non-empty objectKey must have a live pending-upload entry,
+   * Commits the batch in one transaction and returns what each record got, in
+   * input order. Every non-empty objectKey must have a live pending-upload entry,
    * which the commit removes; otherwise {@link UploadExpiredError} and nothing is committed.
+   *
+   * Decided inside the transaction, so concurrent commits from any process agree:
+   * a record whose `msg-id` header names a message of its subject committed less
+   * than its window ago (earlier in the same batch included) is a duplicate:
+   * it stores nothing and answers the original sequence. A record with an
+   * `expected-last-sequence` header other than its subject's last sequence
+   * (after the batch's earlier records) fails the commit with
+   * {@link ExpectedLastSequenceError} and nothing is committed. A `msg-id` is
+   * remembered for `duplicateWindowMs` after its commit (default
+   * {@link defaultDuplicateWindowMs}); expired entries are removed a bounded
+   * number per commit.
    */
-  commit(batch: MetadataRecord[], signal?: AbortSignal): Promise<bigint[]>;
+  commit(batch: MetadataRecord[], signal?: AbortSignal, duplicateWindowMs?: number): Promise<CommittedRecord[]>;
   /** Up to `limit` rows with sequence > afterSequence, ascending. */
   readAfter(subject: string, afterSequence: bigint, limit: number, signal?: AbortSignal): Promise<MetadataRow[]>;
   lastSequence(subject: string, signal?: AbortSignal): Promise<bigint>;
@@ -382,6 +416,20 @@ export class UploadExpiredError extends StoreError {
     readonly objectKey?: string,
   ) {
     super(message);
+  }
+}
+
+/** A record's `expected-last-sequence` did not match its subject's last sequence; nothing was committed. */
+export class ExpectedLastSequenceError extends StoreError {
+  override name = 'ExpectedLastSequenceError';
+  /** `index` is the refused record's position in the committed batch: tells which of merged batches failed. */
+  constructor(
+    readonly subject: string,
+    readonly expected: bigint,
+    readonly lastSequence: bigint,
+    readonly index: number,
+  ) {
+    super(`subject ${subject} is at sequence ${lastSequence}, not the expected last sequence ${expected}`);
   }
 }
 

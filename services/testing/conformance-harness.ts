@@ -21,6 +21,7 @@ export type StoreOptions = Partial<
     | 'sweepIntervalMs'
     | 'defaultRetention'
     | 'retentionIntervalMs'
+    | 'duplicateWindowMs'
   >
 > & {
   /** Wraps the backend's object store, e.g. to slow down or break it. */

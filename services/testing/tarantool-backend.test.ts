@@ -9,5 +9,5 @@ test('the Tarantool test backend opens both stores, connected and healthy', asyn
   await objects.put('key', new Uint8Array([1]), 'text/plain');
   await metadata.addPendingUpload('key', Date.now());
   const record = { subject: 's', timestampMs: Date.now(), headers: {}, size: 1, inline: null, objectKey: 'key' };
-  assert.deepEqual(await metadata.commit([record]), [1n]);
+  assert.deepEqual(await metadata.commit([record]), [{ sequence: 1n }]);
 });

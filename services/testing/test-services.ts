@@ -41,6 +41,8 @@ export interface TestServicesOptions {
   logger?: Logger;
   /** The egress service to start; the production one by default. */
   egress?: ServiceDefinition;
+  /** Extra environment for egress alone, once ingress listens (the dashboard's UI_INGRESS_URL). */
+  egressEnv?: (ingress: RunningService) => Record<string, string>;
 }
 
 /**
@@ -59,7 +61,6 @@ export async function startTestServices(t: TestContext, options: TestServicesOpt
   const { metadata, objects } = await (options.backend ?? embeddedBackend).open(t);
   const env = { STORAGE: 'embedded', SERVER_HOST: '127.0.0.1', SERVER_PORT: '0', ...options.env };
   const ingressConfig = loadConfig('ingress', env);
-  const egressConfig = loadConfig('egress', env);
   const logger = options.logger ?? pino({ level: 'silent' });
   const payloadBudget = payloadBudgetOf(ingressConfig);
   store = createMessageStore({
@@ -68,12 +69,14 @@ export async function startTestServices(t: TestContext, options: TestServicesOpt
     inlineMaxBytes: ingressConfig.inlineMaxBytes,
     maxMessageBytes: ingressConfig.maxMessageBytes,
     payloadBudget,
+    duplicateWindowMs: ingressConfig.duplicateWindowMs,
     logger,
     ...options.store,
   });
   const shared = { logger, store, payloadBudget, ...(options.interceptors ? { interceptors: options.interceptors } : {}) };
   const ingress = await startService(ingressService, { config: ingressConfig, ...shared });
   started.push(ingress);
+  const egressConfig = loadConfig('egress', { ...env, ...options.egressEnv?.(ingress) });
   const egress = await startService(options.egress ?? egressService, { config: egressConfig, ...shared });
   started.push(egress);
   return { ingress, egress, store, logger, payloadBudget };

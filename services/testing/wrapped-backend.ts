@@ -30,7 +30,7 @@ export interface WaitCounter {
 export function countWaits(inner: MetadataStore, counter: WaitCounter): MetadataStore {
   return {
     name: inner.name,
-    commit: (batch, signal) => inner.commit(batch, signal),
+    commit: (batch, signal, duplicateWindowMs) => inner.commit(batch, signal, duplicateWindowMs),
     readAfter: (subject, after, limit, signal) => inner.readAfter(subject, after, limit, signal),
     lastSequence: (subject, signal) => inner.lastSequence(subject, signal),
     ackFloor: (durable, subject, signal) => inner.ackFloor(durable, subject, signal),

@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { Code, ConnectError } from '@connectrpc/connect';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { base64url, SignJWT } from 'jose';
-import { pino } from 'pino';
-import { egressClient, ingressClient, startTestServices, type Protocol, type TestServices } from '../../testing/test-services.js';
+import { Health, HealthCheckResponse_ServingStatus } from '../../../gen/grpc/health/v1/health_pb.js';
+import { capturedLogger } from '../../testing/captured-logger.js';
+import { bufCurl } from '../../testing/buf-curl.js';
+import {
+  egressClient,
+  ingressClient,
+  startTestServices,
+  transportFor,
+  type Protocol,
+  type TestServices,
+} from '../../testing/test-services.js';
 import { createTestKeys } from '../../testing/test-tokens.js';
 import { AUTH_FAILURES } from '../metrics.js';
 
@@ -54,16 +62,7 @@ async function call(
 
 test('required mode: every RPC over every protocol authenticates, authorizes, and logs no secret', async (t) => {
   const keys = createTestKeys(t);
-  const logLines: string[] = [];
-  const logger = pino(
-    { level: 'debug' },
-    new Writable({
-      write(chunk, _encoding, done) {
-        logLines.push(String(chunk));
-        done();
-      },
-    }),
-  );
+  const { logger, lines: logLines } = capturedLogger('debug');
   const services = await startTestServices(t, { env: { AUTH_MODE: 'required', JWT_PUBLIC_KEY_FILE: keys.publicKeyFile }, logger });
   await services.store.publish([{ subject: 'allowed.x', data: new Uint8Array([1]), headers: {} }]);
 
@@ -134,6 +133,12 @@ test('required mode: every RPC over every protocol authenticates, authorizes, an
     for (const url of ['/healthz', '/readyz', '/metrics']) {
       assert.equal((await services.ingress.app.inject({ url })).statusCode, 200, url);
     }
+    // No token on either call.
+    const health = await createClient(Health, transportFor(services.ingress.url)).check({ service: '' });
+    assert.equal(health.status, HealthCheckResponse_ServingStatus.SERVING);
+    const listed = await bufCurl(['--protocol', 'grpc', '--http2-prior-knowledge', '--list-services', services.ingress.url]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /^minitoolstream\.IngressService$/m);
   });
 
   await t.test('no token or key material reaches the logs', () => {

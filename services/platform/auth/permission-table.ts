@@ -32,6 +32,9 @@ const egress = {
   SetRetentionPolicy: admin,
   ListRetentionPolicies: admin,
   DeleteRetentionPolicy: admin,
+  // Reading a page moves no consumer: inspection, not following.
+  Browse: inspectRule,
+  ConsumerLagHistory: listing,
 };
 
 /**

@@ -4,7 +4,12 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import {
   AckBeyondEndError,
+  ExpectedLastSequenceError,
   RetentionLimitError,
+  defaultDuplicateWindowMs,
+  expectedLastSequenceHeader,
+  msgIdHeader,
+  type CommittedRecord,
   StoreClosedError,
   StoreError,
   StoreUnavailableError,
@@ -35,6 +40,9 @@ export interface SqliteMetadataStoreOptions {
   /** Where a failed expiry pass is reported. */
   logger?: Logger | undefined;
 }
+
+/** Expired msg-id entries one commit removes at least (more when it remembers many). */
+const expiryBatchMin = 64;
 
 interface SubjectRowData {
   name: string;
@@ -156,6 +164,16 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     counters: db.prepare<[string], { message_count: bigint; bytes: bigint }>('SELECT message_count, bytes FROM subjects WHERE name = ?'),
     deletedObjects: db.prepare<[number], string>('SELECT object_key FROM deleted_objects LIMIT ?').pluck(),
     forgetDeletedObject: db.prepare<[string]>('DELETE FROM deleted_objects WHERE object_key = ?'),
+    msgIdSequence: db
+      .prepare<[string, string, number], bigint>('SELECT sequence FROM msg_ids WHERE subject = ? AND msg_id = ? AND expires_at_ms > ?')
+      .pluck(),
+    rememberMsgId: db.prepare<[string, string, bigint, number]>(
+      'INSERT OR REPLACE INTO msg_ids (subject, msg_id, sequence, expires_at_ms) VALUES (?, ?, ?, ?)',
+    ),
+    expireMsgIds: db.prepare<[number, number]>(
+      `DELETE FROM msg_ids WHERE (subject, msg_id) IN
+         (SELECT subject, msg_id FROM msg_ids WHERE expires_at_ms <= ? ORDER BY expires_at_ms LIMIT ?)`,
+    ),
     stalePending: db
       .prepare<[number, number], string>('SELECT object_key FROM pending_uploads WHERE created_at_ms < ? ORDER BY created_at_ms LIMIT ?')
       .pluck(),
@@ -171,12 +189,15 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     return policies.find((policy) => policy.pattern === pattern);
   };
 
-  /** Throws RetentionLimitError for the first record a policy refuses, before anything is written. */
-  const checkPolicies = (batch: MetadataRecord[]): void => {
+  /**
+   * A check that throws RetentionLimitError when the policy of a record's subject refuses it on top of
+   * what the subject holds and the records admitted before it; only stored records are admitted.
+   */
+  const policyGate = (): ((record: MetadataRecord, index: number) => void) => {
     const policies = listPolicies();
-    if (policies.length === 0) return;
     const held = new Map<string, { policy: RetentionPolicy | undefined; count: bigint; bytes: bigint }>();
-    for (const [index, record] of batch.entries()) {
+    return (record, index) => {
+      if (policies.length === 0) return;
       let subject = held.get(record.subject);
       if (!subject) {
         const counters = statements.counters.get(record.subject);
@@ -187,34 +208,54 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
       if (broken) throw RetentionLimitError.of(broken.limit, String(broken.value), subject.policy!.pattern, record.subject, index);
       subject.count += 1n;
       subject.bytes += BigInt(record.size);
-    }
+    };
   };
 
-  const commitTransaction = db.transaction((batch: MetadataRecord[]): bigint[] => {
-    checkPolicies(batch);
-    for (const { objectKey } of batch) {
-      if (objectKey !== '' && statements.removePending.run(objectKey).changes === 0) {
-        throw new UploadExpiredError(`upload ${objectKey} has no pending entry (swept or never registered)`, objectKey);
-      }
-    }
+  const commitTransaction = db.transaction((batch: MetadataRecord[], duplicateWindowMs: number): CommittedRecord[] => {
+    const nowMs = Date.now();
+    const admit = policyGate();
     const next = new Map<string, { last: bigint; count: number; bytes: number }>();
-    const sequences = batch.map((record) => {
-      const added = next.get(record.subject) ?? { last: lastSequenceOf(record.subject), count: 0, bytes: 0 };
+    const seenIds = new Map<string, bigint>();
+    let remembered = 0;
+    const committed = batch.map((record, index): CommittedRecord => {
+      const { subject, headers } = record;
+      const msgId = headers[msgIdHeader];
+      if (msgId) {
+        const original = seenIds.get(`${subject}\n${msgId}`) ?? statements.msgIdSequence.get(subject, msgId, nowMs);
+        if (original !== undefined) return { sequence: original, duplicate: true };
+      }
+      const added = next.get(subject) ?? { last: lastSequenceOf(subject), count: 0, bytes: 0 };
+      const expected = headers[expectedLastSequenceHeader];
+      if (expected !== undefined && BigInt(expected) !== added.last) {
+        throw new ExpectedLastSequenceError(subject, BigInt(expected), added.last, index);
+      }
+      if (record.objectKey !== '' && statements.removePending.run(record.objectKey).changes === 0) {
+        throw new UploadExpiredError(`upload ${record.objectKey} has no pending entry (swept or never registered)`, record.objectKey);
+      }
+      // A duplicate returned above: it stores nothing, so it never counts against a limit.
+      admit(record, index);
       const sequence = added.last + 1n;
-      next.set(record.subject, { last: sequence, count: added.count + 1, bytes: added.bytes + record.size });
+      next.set(subject, { last: sequence, count: added.count + 1, bytes: added.bytes + record.size });
       statements.insertMessage.run(
-        record.subject,
+        subject,
         sequence,
         record.timestampMs,
-        JSON.stringify(record.headers),
+        JSON.stringify(headers),
         record.size,
         record.inline,
         record.objectKey,
       );
-      return sequence;
+      if (msgId) {
+        seenIds.set(`${subject}\n${msgId}`, sequence);
+        statements.rememberMsgId.run(subject, msgId, sequence, nowMs + duplicateWindowMs);
+        remembered++;
+      }
+      return { sequence };
     });
     for (const [subject, { last, count, bytes }] of next) statements.addToSubject.run(subject, last, count, bytes);
-    return sequences;
+    // Bounded, and faster than entries arrive, so the table holds about one window's worth.
+    statements.expireMsgIds.run(nowMs, expiryBatchMin + 2 * remembered);
+    return committed;
   });
 
   const ackTransaction = db.transaction((durable: string, subject: string, sequence: bigint) => {
@@ -267,12 +308,16 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
   return {
     name: 'sqlite',
 
-    async commit(batch, signal) {
+    async commit(batch, signal, duplicateWindowMs = defaultDuplicateWindowMs) {
       if (batch.length === 0) return [];
-      const sequences = run('commit messages', () => commitTransaction.immediate(batch), signal);
-      const lastOf = new Map(batch.map((record, index) => [record.subject, sequences[index]!]));
-      feed.append([...lastOf].map(([subject, lastSequence]) => ({ subject, lastSequence })));
-      return sequences;
+      const committed = run('commit messages', () => commitTransaction.immediate(batch, duplicateWindowMs), signal);
+      // Duplicates stored nothing: they wake nobody.
+      const lastOf = new Map<string, bigint>();
+      committed.forEach(({ sequence, duplicate }, index) => {
+        if (!duplicate) lastOf.set(batch[index]!.subject, sequence);
+      });
+      if (lastOf.size > 0) feed.append([...lastOf].map(([subject, lastSequence]) => ({ subject, lastSequence })));
+      return committed;
     },
 
     async readAfter(subject, afterSequence, limit, signal) {

@@ -54,6 +54,18 @@ const migrations: readonly string[] = [
     bytes = (SELECT coalesce(sum(size), 0) FROM messages WHERE messages.subject = subjects.name);
   `,
   `
+  -- The duplicate window: a msg-id committed on a subject, until it expires.
+  -- IF NOT EXISTS: a database set back to an older version keeps the table.
+  CREATE TABLE IF NOT EXISTS msg_ids (
+    subject       TEXT    NOT NULL,
+    msg_id        TEXT    NOT NULL,
+    sequence      INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (subject, msg_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS msg_ids_by_expiry ON msg_ids (expires_at_ms);
+  `,
+  `
   -- Retention limits per subject pattern, 0 = unlimited; the default policy is the pattern '>'.
   CREATE TABLE IF NOT EXISTS retention_policies (
     pattern      TEXT PRIMARY KEY,
@@ -85,6 +97,9 @@ const migrations: readonly string[] = [
   CREATE INDEX IF NOT EXISTS consumers_by_subject ON consumers (subject);
   `,
 ];
+
+/** The `user_version` of a database this program has brought up to date. */
+export const latestSchemaVersion = migrations.length;
 
 /** Brings the schema up to date; safe to run on every open and from two processes at once. */
 export function migrate(db: Database): void {

@@ -33,6 +33,7 @@ export interface TarantoolLink {
 
 // Driver states (lib/connection.js) in which the socket is up and writable.
 const CONNECT = 256;
+const AUTH = 128;
 const MID_RESPONSE = new Set([2 /* awaiting */, 16 /* awaiting_length */]);
 
 /** Opens the connection; never fails when Tarantool is down (it keeps retrying). */
@@ -50,11 +51,16 @@ export function openTarantoolLink(options: TarantoolConnectionOptions): Tarantoo
   });
   let connected = false;
   let closed = false;
+  // Why the last attempt to connect failed, when Tarantool itself refused us.
+  let refusal: string | undefined;
   // Reconnect failures are expected and reported through calls; without a
   // listener the driver prints every one as unhandled.
-  driver.on('error', () => {});
+  driver.on('error', (error: Error) => {
+    if (driver.state === AUTH) refusal = `authentication failed for user ${options.user}: ${error.message}`;
+  });
   driver.on('connect', () => {
     connected = true;
+    refusal = undefined;
   });
   driver.on('close', () => {
     connected = false;
@@ -82,7 +88,7 @@ export function openTarantoolLink(options: TarantoolConnectionOptions): Tarantoo
     async call(name, args, { timeoutMs = options.callTimeoutMs, signal } = {}) {
       if (closed) throw new StoreClosedError('tarantool store is closed');
       signal?.throwIfAborted();
-      if (!connected) throw new StoreUnavailableError(`tarantool unreachable at ${options.host}:${options.port}`);
+      if (!connected) throw new StoreUnavailableError(`tarantool ${refusal ?? 'unreachable'} at ${options.host}:${options.port}`);
       try {
         const result = await withCallBounds(`tarantool call ${name}`, () => send(name, args), timeoutMs, signal);
         return result[0]?.[0];

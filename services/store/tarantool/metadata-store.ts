@@ -1,8 +1,12 @@
 import {
   AckBeyondEndError,
+  ExpectedLastSequenceError,
   RetentionLimitError,
   StoreError,
   StoreFullError,
+  defaultDuplicateWindowMs,
+  expectedLastSequenceHeader,
+  type CommittedRecord,
   UploadExpiredError,
   type DependencyStatus,
   type ConsumerPosition,
@@ -106,8 +110,8 @@ function createProcedures(link: TarantoolLink): MetadataStore {
   return {
     name: 'tarantool',
 
-    async commit(batch: MetadataRecord[], signal?: AbortSignal): Promise<bigint[]> {
-      const outcome = await invoke('mts_commit', [batch.map(toWireRecord)], signal);
+    async commit(batch: MetadataRecord[], signal?: AbortSignal, duplicateWindowMs = defaultDuplicateWindowMs): Promise<CommittedRecord[]> {
+      const outcome = await invoke('mts_commit', [batch.map(toWireRecord), duplicateWindowMs], signal);
       if (outcome.code === 'UPLOAD_EXPIRED') {
         const key = String(outcome.object_key);
         throw new UploadExpiredError(`pending upload ${key} expired before its commit`, key);
@@ -122,8 +126,17 @@ function createProcedures(link: TarantoolLink): MetadataStore {
         const { limit, value, pattern, subject, index } = outcome as Outcome & WireRefusal;
         throw RetentionLimitError.of(limit, value, pattern, subject, index - 1);
       }
+      if (outcome.code === 'WRONG_LAST_SEQUENCE') {
+        const index = outcome.index as number;
+        const { subject, headers } = batch[index]!;
+        throw new ExpectedLastSequenceError(subject, BigInt(headers[expectedLastSequenceHeader]!), BigInt(outcome.last as string), index);
+      }
       if (!outcome.ok) throw new StoreError(`tarantool procedure mts_commit failed with ${outcome.code}`);
-      return sequencesFrom(batch, outcome.first as string[]);
+      return committedFrom(
+        batch,
+        outcome.first as string[],
+        Array.isArray(outcome.duplicates) ? (outcome.duplicates as [number, string][]) : [],
+      );
     },
 
     async readAfter(subject, afterSequence, limit, signal) {
@@ -279,16 +292,20 @@ function toWireRecord(record: MetadataRecord) {
 }
 
 /**
- * mts_commit answers the first sequence of each subject, in the order the
- * subjects first appear in the batch; a subject's later records follow one by
- * one, in input order.
+ * mts_commit answers the duplicates (1-based index, original sequence) and the
+ * first sequence of each subject, in the order the subjects first appear among
+ * the stored records; a subject's later stored records follow one by one, in
+ * input order.
  */
-function sequencesFrom(batch: MetadataRecord[], first: string[]): bigint[] {
+function committedFrom(batch: MetadataRecord[], first: string[], duplicates: [number, string][]): CommittedRecord[] {
+  const originals = new Map(duplicates.map(([index, sequence]) => [index - 1, BigInt(sequence)]));
   const next = new Map<string, bigint>();
-  return batch.map(({ subject }) => {
+  return batch.map(({ subject }, index): CommittedRecord => {
+    const original = originals.get(index);
+    if (original !== undefined) return { sequence: original, duplicate: true };
     const sequence = next.get(subject) ?? BigInt(first[next.size]!);
     next.set(subject, sequence + 1n);
-    return sequence;
+    return { sequence };
   });
 }
 

@@ -33,7 +33,7 @@ local function every_byte()
 end
 
 local test = tap.test('mts procedures')
-test:plan(20)
+test:plan(23)
 
 test:test('ping', function(t)
     t:plan(1)
@@ -225,10 +225,11 @@ end)
 
 test:test('a schema of version 1 gains the consumer owners', function(t)
     t:plan(3)
+    local latest = box.space._mts_schema:get('version').version
     box.space.mts_consumer_owners:drop()
     box.space._mts_schema:replace({ 'version', 1 })
     app.migrate()
-    t:is(box.space._mts_schema:get('version').version, 6, 'migrated to the latest version')
+    t:is(box.space._mts_schema:get('version').version, latest, 'migrated to the latest version')
     t:is(mts_claim_consumer('d', 'a', 'client-b').owned, true, 'claims work again')
     t:is(mts_last_sequence('a').last, '3', 'data untouched')
 end)
@@ -284,6 +285,59 @@ test:test('inspection: subject stats from counters, consumers, reset', function(
     t:is(reset.consumer.ack_floor, '0', 'reset moves the floor down')
     t:is(mts_ack_floor('reader', 'insp.a').floor, '0', 'and it stays there')
     t:is(mts_reset_consumer('reader', 'insp.a', '9').code, 'ACK_BEYOND_END', 'not past the last sequence')
+end)
+
+local function with_headers(subject, text, headers)
+    return { subject, 1700000000000, headers, #text, text, '' }
+end
+
+test:test('msg-id: a repeat inside the window answers the original and stores nothing', function(t)
+    t:plan(10)
+    local r = mts_commit({ with_headers('dd', 'a', { ['msg-id'] = 'x' }), with_headers('dd', 'b', { ['msg-id'] = 'y' }) })
+    t:is_deeply(r.first, { '1' }, 'both new')
+    t:is_deeply(r.duplicates, {}, 'no duplicates')
+    local cursor = mts_wait_for_changes('', 0, 10).cursor
+    r = mts_commit({ with_headers('dd', 'again', { ['msg-id'] = 'x' }) })
+    t:is_deeply(r.first, {}, 'nothing stored')
+    t:is_deeply(r.duplicates, { { 1, '1' } }, 'the original sequence')
+    t:is_deeply(mts_wait_for_changes(cursor, 0, 10).changes, {}, 'a duplicate wakes nobody')
+    t:is(mts_last_sequence('dd').last, '2', 'the subject did not move')
+    r = mts_commit({ with_headers('dd', 'c', { ['msg-id'] = 'z' }), with_headers('dd', 'c2', { ['msg-id'] = 'z' }),
+        with_headers('dd', 'd', {}), with_headers('other', 'e', { ['msg-id'] = 'z' }) })
+    t:is_deeply(r.first, { '3', '1' }, 'new rows numbered around the duplicate; another subject has its own ids')
+    t:is_deeply(r.duplicates, { { 2, '3' } }, 'a repeat within one batch is a duplicate of the first')
+    t:is(box.space.mts_messages:get({ 'dd', 3 }).headers['msg-id'], 'z', 'the msg-id stays on the stored message')
+    t:is(mts_commit({ with_headers('dd', 'e', { ['msg-id'] = '' }), with_headers('dd', 'f', { ['msg-id'] = '' }) }).first[1], '5',
+        'an empty msg-id deduplicates nothing')
+end)
+
+test:test('msg-id: outside the window it is a new message, and expired entries are removed', function(t)
+    t:plan(4)
+    t:is(mts_commit({ with_headers('win', 'a', { ['msg-id'] = 'x' }) }, 1).first[1], '1', 'first')
+    local deadline = fiber.clock() + 5
+    while box.space.mts_msg_ids:get({ 'win', 'x' }).expires_ms >= math.floor(fiber.time() * 1000) and fiber.clock() < deadline do
+        fiber.sleep(0.001)
+    end
+    local r = mts_commit({ with_headers('win', 'b', { ['msg-id'] = 'x' }) }, 1)
+    t:is(r.first[1], '2', 'a new message once the window passed')
+    t:is_deeply(r.duplicates, {}, 'not a duplicate')
+    while box.space.mts_msg_ids:get({ 'win', 'x' }).expires_ms >= math.floor(fiber.time() * 1000) and fiber.clock() < deadline do
+        fiber.sleep(0.001)
+    end
+    mts_commit({ with_headers('win', 'c', {}) })
+    t:is(box.space.mts_msg_ids:get({ 'win', 'x' }), nil, 'a later commit removed the expired entry')
+end)
+
+test:test('expected-last-sequence refuses the whole batch when the subject moved on', function(t)
+    t:plan(6)
+    t:is(mts_commit({ with_headers('occ', 'a', { ['expected-last-sequence'] = '0' }) }).first[1], '1', 'accepted at 0')
+    local r = mts_commit({ with_headers('occ', 'b', {}), with_headers('occ', 'c', { ['expected-last-sequence'] = '1' }) })
+    t:is(r.code, 'WRONG_LAST_SEQUENCE', 'the earlier row of the batch moved the subject')
+    t:is(r.index, 1, 'names the refused row, 0-based')
+    t:is(r.last, '2', 'and the actual last sequence at that point')
+    t:is(mts_last_sequence('occ').last, '1', 'nothing committed')
+    r = mts_commit({ with_headers('occ', 'b', {}), with_headers('occ', 'c', { ['expected-last-sequence'] = '2' }) })
+    t:is_deeply(r.first, { '2' }, 'accepted when it matches')
 end)
 
 -- Last: its max_age policy expires the old timestamps every earlier test wrote.
