@@ -5,6 +5,7 @@ import {
   ObjectMissingError,
   RetentionLimitError,
   RetentionPolicyConflictError,
+  msgIdHeader,
   unlimitedRetention,
   type PublishResult,
   type RetentionPolicy,
@@ -181,6 +182,26 @@ forEachBackend('discard new refuses the publish naming the limit and commits not
   await store.purge('full.count', undefined);
   await store.publish([one('full.count')]);
   assert.deepEqual(await sequencesOf(opened, 'full.count'), [3n], 'room made by a purge takes publishes again');
+});
+
+forEachBackend('a duplicate stores nothing, so it never counts against a discard-new limit', async (_t, open) => {
+  const { store } = await open(fast);
+  await store.setRetentionPolicy(policy('dedup.full', { maxMessages: 1, discard: 'new' }));
+  const withId = (id: string) => ({ subject: 'dedup.full', data: payload(4), headers: { [msgIdHeader]: id } });
+
+  const first = await store.publish([withId('x'), withId('x')]);
+  assert.deepEqual(
+    first.map(({ sequence, duplicate }) => [sequence, duplicate]),
+    [
+      [1n, undefined],
+      [1n, true],
+    ],
+    'the repeat inside the batch is a duplicate, not a second message over the limit',
+  );
+  const again = await store.publish([withId('x')]);
+  assert.equal(again[0]!.duplicate, true, 'a repeat of a full subject answers the original');
+  await assert.rejects(store.publish([withId('y')]), { limit: 'max_messages' });
+  assert.equal(await store.lastSequence('dedup.full'), 1n);
 });
 
 forEachBackend('storage stats count what is stored, expired and purged', async (_t, open) => {
