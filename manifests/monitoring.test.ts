@@ -5,16 +5,34 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { createMetrics } from '../services/platform/metrics.js';
+import { observeStorage } from '../services/platform/store-metrics.js';
+import { openSqliteMetadataStore } from '../services/store/embedded/sqlite-metadata-store.js';
 import { manifestsDir } from './manifest-set.js';
+
+/**
+ * The registry a service exports: its own metrics and the storage families
+ * start-service adds for its store (an embedded one here; the names are the same
+ * for every backend and nothing is scraped, so the store is closed at once).
+ */
+async function serviceRegistry() {
+  const { registry } = createMetrics();
+  const dir = mkdtempSync(join(tmpdir(), 'mts-monitoring-'));
+  const store = await openSqliteMetadataStore({ file: join(dir, 'metadata.sqlite') });
+  observeStorage(store, registry);
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+  return registry;
+}
 
 /** The services' own families (prom-client defaults aside) and their label names, from the registry itself. */
 const exported: Record<string, string[]> = Object.fromEntries(
-  createMetrics()
-    .registry.getMetricsAsArray()
+  (await serviceRegistry())
+    .getMetricsAsArray()
     .filter((metric) => !/^(process|nodejs)_/.test(metric.name))
     // prom-client keeps the declared label names on the metric; its typings do not list them.
     .map((metric) => [metric.name, [...((metric as unknown as { labelNames: readonly string[] }).labelNames ?? [])]]),
@@ -104,6 +122,8 @@ test('every exported family the services alert on is covered by some rule', () =
     'grpc_server_handling_seconds',
     'minitoolstream_ready',
     'minitoolstream_storage_seconds',
+    'minitoolstream_store_memory_used_percent',
+    'minitoolstream_consumer_skipped_messages_total',
   ]) {
     assert.ok(alerted.has(family), family);
   }

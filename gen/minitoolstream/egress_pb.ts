@@ -15,7 +15,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file minitoolstream/egress.proto.
  */
 export const file_minitoolstream_egress: GenFile = /*@__PURE__*/
-  fileDesc("ChttaW5pdG9vbHN0cmVhbS9lZ3Jlc3MucHJvdG8SDm1pbml0b29sc3RyZWFtImkKEFN1YnNjcmliZVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgCIAEoBEgAiAEBEhQKDGR1cmFibGVfbmFtZRgDIAEoCUIRCg9fc3RhcnRfc2VxdWVuY2UiMQoMTm90aWZpY2F0aW9uEg8KB3N1YmplY3QYASABKAkSEAoIc2VxdWVuY2UYAiABKAQiSQoMRmV0Y2hSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSFAoMZHVyYWJsZV9uYW1lGAIgASgJEhIKCmJhdGNoX3NpemUYAyABKAUiKQoWR2V0TGFzdFNlcXVlbmNlUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJIjAKF0dldExhc3RTZXF1ZW5jZVJlc3BvbnNlEhUKDWxhc3Rfc2VxdWVuY2UYASABKAQi0AEKB01lc3NhZ2USDwoHc3ViamVjdBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIMCgRkYXRhGAMgASgMEjUKB2hlYWRlcnMYBCADKAsyJC5taW5pdG9vbHN0cmVhbS5NZXNzYWdlLkhlYWRlcnNFbnRyeRItCgl0aW1lc3RhbXAYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKCkFja1JlcXVlc3QSFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkSEAoIc2VxdWVuY2UYAyABKAQiNQoLQWNrUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIVCg1lcnJvcl9tZXNzYWdlGAIgASgJIpMBCg5Db25zdW1lUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEhQKDGR1cmFibGVfbmFtZRgCIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgDIAEoBEgAiAEBEhcKD21heF9hY2tfcGVuZGluZxgEIAEoDRIRCgltYXhfYmF0Y2gYBSABKA1CEQoPX3N0YXJ0X3NlcXVlbmNlIjwKD0NvbnN1bWVSZXNwb25zZRIpCghtZXNzYWdlcxgBIAMoCzIXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UiJgoTTGlzdFN1YmplY3RzUmVxdWVzdBIPCgdwYXR0ZXJuGAEgASgJIkUKFExpc3RTdWJqZWN0c1Jlc3BvbnNlEi0KCHN1YmplY3RzGAEgAygLMhsubWluaXRvb2xzdHJlYW0uU3ViamVjdEluZm8iKAoVR2V0U3ViamVjdEluZm9SZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkipQEKC1N1YmplY3RJbmZvEg8KB3N1YmplY3QYASABKAkSEAoIbWVzc2FnZXMYAiABKAQSDQoFYnl0ZXMYAyABKAQSFgoOZmlyc3Rfc2VxdWVuY2UYBCABKAQSFQoNbGFzdF9zZXF1ZW5jZRgFIAEoBBI1ChFsYXN0X3B1Ymxpc2hfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiJwoUTGlzdENvbnN1bWVyc1JlcXVlc3QSDwoHc3ViamVjdBgBIAEoCSJIChVMaXN0Q29uc3VtZXJzUmVzcG9uc2USLwoJY29uc3VtZXJzGAEgAygLMhwubWluaXRvb2xzdHJlYW0uQ29uc3VtZXJJbmZvIj8KFkdldENvbnN1bWVySW5mb1JlcXVlc3QSFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkicAoMQ29uc3VtZXJJbmZvEhQKDGR1cmFibGVfbmFtZRgBIAEoCRIPCgdzdWJqZWN0GAIgASgJEhEKCWFja19mbG9vchgDIAEoBBIVCg1sYXN0X3NlcXVlbmNlGAQgASgEEg8KB3BlbmRpbmcYBSABKAQiTwoUUmVzZXRDb25zdW1lclJlcXVlc3QSFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkSEAoIc2VxdWVuY2UYAyABKAQigwEKDUJyb3dzZVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIQCghiYWNrd2FyZBgDIAEoCBINCgVsaW1pdBgEIAEoDRIuCgpzdGFydF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI7Cg5Ccm93c2VSZXNwb25zZRIpCghtZXNzYWdlcxgBIAMoCzIXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UiLAoZQ29uc3VtZXJMYWdIaXN0b3J5UmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJIkwKGkNvbnN1bWVyTGFnSGlzdG9yeVJlc3BvbnNlEi4KCWNvbnN1bWVycxgBIAMoCzIbLm1pbml0b29sc3RyZWFtLkNvbnN1bWVyTGFnImAKC0NvbnN1bWVyTGFnEhQKDGR1cmFibGVfbmFtZRgBIAEoCRIPCgdzdWJqZWN0GAIgASgJEioKB3NhbXBsZXMYAyADKAsyGS5taW5pdG9vbHN0cmVhbS5MYWdTYW1wbGUiRgoJTGFnU2FtcGxlEigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3BlbmRpbmcYAiABKAQyjAgKDUVncmVzc1NlcnZpY2USTQoJU3Vic2NyaWJlEiAubWluaXRvb2xzdHJlYW0uU3Vic2NyaWJlUmVxdWVzdBocLm1pbml0b29sc3RyZWFtLk5vdGlmaWNhdGlvbjABEkAKBUZldGNoEhwubWluaXRvb2xzdHJlYW0uRmV0Y2hSZXF1ZXN0GhcubWluaXRvb2xzdHJlYW0uTWVzc2FnZTABEmIKD0dldExhc3RTZXF1ZW5jZRImLm1pbml0b29sc3RyZWFtLkdldExhc3RTZXF1ZW5jZVJlcXVlc3QaJy5taW5pdG9vbHN0cmVhbS5HZXRMYXN0U2VxdWVuY2VSZXNwb25zZRJFCgpBY2tNZXNzYWdlEhoubWluaXRvb2xzdHJlYW0uQWNrUmVxdWVzdBobLm1pbml0b29sc3RyZWFtLkFja1Jlc3BvbnNlEkwKB0NvbnN1bWUSHi5taW5pdG9vbHN0cmVhbS5Db25zdW1lUmVxdWVzdBofLm1pbml0b29sc3RyZWFtLkNvbnN1bWVSZXNwb25zZTABElkKDExpc3RTdWJqZWN0cxIjLm1pbml0b29sc3RyZWFtLkxpc3RTdWJqZWN0c1JlcXVlc3QaJC5taW5pdG9vbHN0cmVhbS5MaXN0U3ViamVjdHNSZXNwb25zZRJUCg5HZXRTdWJqZWN0SW5mbxIlLm1pbml0b29sc3RyZWFtLkdldFN1YmplY3RJbmZvUmVxdWVzdBobLm1pbml0b29sc3RyZWFtLlN1YmplY3RJbmZvElwKDUxpc3RDb25zdW1lcnMSJC5taW5pdG9vbHN0cmVhbS5MaXN0Q29uc3VtZXJzUmVxdWVzdBolLm1pbml0b29sc3RyZWFtLkxpc3RDb25zdW1lcnNSZXNwb25zZRJXCg9HZXRDb25zdW1lckluZm8SJi5taW5pdG9vbHN0cmVhbS5HZXRDb25zdW1lckluZm9SZXF1ZXN0GhwubWluaXRvb2xzdHJlYW0uQ29uc3VtZXJJbmZvElMKDVJlc2V0Q29uc3VtZXISJC5taW5pdG9vbHN0cmVhbS5SZXNldENvbnN1bWVyUmVxdWVzdBocLm1pbml0b29sc3RyZWFtLkNvbnN1bWVySW5mbxJHCgZCcm93c2USHS5taW5pdG9vbHN0cmVhbS5Ccm93c2VSZXF1ZXN0Gh4ubWluaXRvb2xzdHJlYW0uQnJvd3NlUmVzcG9uc2USawoSQ29uc3VtZXJMYWdIaXN0b3J5EikubWluaXRvb2xzdHJlYW0uQ29uc3VtZXJMYWdIaXN0b3J5UmVxdWVzdBoqLm1pbml0b29sc3RyZWFtLkNvbnN1bWVyTGFnSGlzdG9yeVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChttaW5pdG9vbHN0cmVhbS9lZ3Jlc3MucHJvdG8SDm1pbml0b29sc3RyZWFtImkKEFN1YnNjcmliZVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgCIAEoBEgAiAEBEhQKDGR1cmFibGVfbmFtZRgDIAEoCUIRCg9fc3RhcnRfc2VxdWVuY2UiMQoMTm90aWZpY2F0aW9uEg8KB3N1YmplY3QYASABKAkSEAoIc2VxdWVuY2UYAiABKAQiSQoMRmV0Y2hSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSFAoMZHVyYWJsZV9uYW1lGAIgASgJEhIKCmJhdGNoX3NpemUYAyABKAUiKQoWR2V0TGFzdFNlcXVlbmNlUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJIjAKF0dldExhc3RTZXF1ZW5jZVJlc3BvbnNlEhUKDWxhc3Rfc2VxdWVuY2UYASABKAQi0AEKB01lc3NhZ2USDwoHc3ViamVjdBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIMCgRkYXRhGAMgASgMEjUKB2hlYWRlcnMYBCADKAsyJC5taW5pdG9vbHN0cmVhbS5NZXNzYWdlLkhlYWRlcnNFbnRyeRItCgl0aW1lc3RhbXAYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKCkFja1JlcXVlc3QSFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkSEAoIc2VxdWVuY2UYAyABKAQiNQoLQWNrUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIVCg1lcnJvcl9tZXNzYWdlGAIgASgJIpMBCg5Db25zdW1lUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEhQKDGR1cmFibGVfbmFtZRgCIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgDIAEoBEgAiAEBEhcKD21heF9hY2tfcGVuZGluZxgEIAEoDRIRCgltYXhfYmF0Y2gYBSABKA1CEQoPX3N0YXJ0X3NlcXVlbmNlIjwKD0NvbnN1bWVSZXNwb25zZRIpCghtZXNzYWdlcxgBIAMoCzIXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UiJgoTTGlzdFN1YmplY3RzUmVxdWVzdBIPCgdwYXR0ZXJuGAEgASgJIkUKFExpc3RTdWJqZWN0c1Jlc3BvbnNlEi0KCHN1YmplY3RzGAEgAygLMhsubWluaXRvb2xzdHJlYW0uU3ViamVjdEluZm8iKAoVR2V0U3ViamVjdEluZm9SZXF1ZXN0Eg8KB3N1YmplY3QYASABKAki2QEKC1N1YmplY3RJbmZvEg8KB3N1YmplY3QYASABKAkSEAoIbWVzc2FnZXMYAiABKAQSDQoFYnl0ZXMYAyABKAQSFgoOZmlyc3Rfc2VxdWVuY2UYBCABKAQSFQoNbGFzdF9zZXF1ZW5jZRgFIAEoBBI1ChFsYXN0X3B1Ymxpc2hfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoJcmV0ZW50aW9uGAcgASgLMh8ubWluaXRvb2xzdHJlYW0uUmV0ZW50aW9uUG9saWN5IicKFExpc3RDb25zdW1lcnNSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkiSAoVTGlzdENvbnN1bWVyc1Jlc3BvbnNlEi8KCWNvbnN1bWVycxgBIAMoCzIcLm1pbml0b29sc3RyZWFtLkNvbnN1bWVySW5mbyI/ChZHZXRDb25zdW1lckluZm9SZXF1ZXN0EhQKDGR1cmFibGVfbmFtZRgBIAEoCRIPCgdzdWJqZWN0GAIgASgJInAKDENvbnN1bWVySW5mbxIUCgxkdXJhYmxlX25hbWUYASABKAkSDwoHc3ViamVjdBgCIAEoCRIRCglhY2tfZmxvb3IYAyABKAQSFQoNbGFzdF9zZXF1ZW5jZRgEIAEoBBIPCgdwZW5kaW5nGAUgASgEIk8KFFJlc2V0Q29uc3VtZXJSZXF1ZXN0EhQKDGR1cmFibGVfbmFtZRgBIAEoCRIPCgdzdWJqZWN0GAIgASgJEhAKCHNlcXVlbmNlGAMgASgEIlMKDFB1cmdlUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEh0KEHRocm91Z2hfc2VxdWVuY2UYAiABKARIAIgBAUITChFfdGhyb3VnaF9zZXF1ZW5jZSI3Cg1QdXJnZVJlc3BvbnNlEg4KBnB1cmdlZBgBIAEoBBIWCg5maXJzdF9zZXF1ZW5jZRgCIAEoBCKeAQoPUmV0ZW50aW9uUG9saWN5Eg8KB3BhdHRlcm4YASABKAkSEgoKbWF4X2FnZV9tcxgCIAEoBBIUCgxtYXhfbWVzc2FnZXMYAyABKAQSEQoJbWF4X2J5dGVzGAQgASgEEhkKEW1heF9tZXNzYWdlX2J5dGVzGAUgASgEEg8KB2Rpc2NhcmQYBiABKAkSEQoJcmV0ZW50aW9uGAcgASgJIh4KHExpc3RSZXRlbnRpb25Qb2xpY2llc1JlcXVlc3QiUgodTGlzdFJldGVudGlvblBvbGljaWVzUmVzcG9uc2USMQoIcG9saWNpZXMYASADKAsyHy5taW5pdG9vbHN0cmVhbS5SZXRlbnRpb25Qb2xpY3kiLwocRGVsZXRlUmV0ZW50aW9uUG9saWN5UmVxdWVzdBIPCgdwYXR0ZXJuGAEgASgJIh8KHURlbGV0ZVJldGVudGlvblBvbGljeVJlc3BvbnNlIoMBCg1Ccm93c2VSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSEAoIc2VxdWVuY2UYAiABKAQSEAoIYmFja3dhcmQYAyABKAgSDQoFbGltaXQYBCABKA0SLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiOwoOQnJvd3NlUmVzcG9uc2USKQoIbWVzc2FnZXMYASADKAsyFy5taW5pdG9vbHN0cmVhbS5NZXNzYWdlIiwKGUNvbnN1bWVyTGFnSGlzdG9yeVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCSJMChpDb25zdW1lckxhZ0hpc3RvcnlSZXNwb25zZRIuCgljb25zdW1lcnMYASADKAsyGy5taW5pdG9vbHN0cmVhbS5Db25zdW1lckxhZyJgCgtDb25zdW1lckxhZxIUCgxkdXJhYmxlX25hbWUYASABKAkSDwoHc3ViamVjdBgCIAEoCRIqCgdzYW1wbGVzGAMgAygLMhkubWluaXRvb2xzdHJlYW0uTGFnU2FtcGxlIkYKCUxhZ1NhbXBsZRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdwZW5kaW5nGAIgASgEMpYLCg1FZ3Jlc3NTZXJ2aWNlEk0KCVN1YnNjcmliZRIgLm1pbml0b29sc3RyZWFtLlN1YnNjcmliZVJlcXVlc3QaHC5taW5pdG9vbHN0cmVhbS5Ob3RpZmljYXRpb24wARJACgVGZXRjaBIcLm1pbml0b29sc3RyZWFtLkZldGNoUmVxdWVzdBoXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UwARJiCg9HZXRMYXN0U2VxdWVuY2USJi5taW5pdG9vbHN0cmVhbS5HZXRMYXN0U2VxdWVuY2VSZXF1ZXN0GicubWluaXRvb2xzdHJlYW0uR2V0TGFzdFNlcXVlbmNlUmVzcG9uc2USRQoKQWNrTWVzc2FnZRIaLm1pbml0b29sc3RyZWFtLkFja1JlcXVlc3QaGy5taW5pdG9vbHN0cmVhbS5BY2tSZXNwb25zZRJMCgdDb25zdW1lEh4ubWluaXRvb2xzdHJlYW0uQ29uc3VtZVJlcXVlc3QaHy5taW5pdG9vbHN0cmVhbS5Db25zdW1lUmVzcG9uc2UwARJZCgxMaXN0U3ViamVjdHMSIy5taW5pdG9vbHN0cmVhbS5MaXN0U3ViamVjdHNSZXF1ZXN0GiQubWluaXRvb2xzdHJlYW0uTGlzdFN1YmplY3RzUmVzcG9uc2USVAoOR2V0U3ViamVjdEluZm8SJS5taW5pdG9vbHN0cmVhbS5HZXRTdWJqZWN0SW5mb1JlcXVlc3QaGy5taW5pdG9vbHN0cmVhbS5TdWJqZWN0SW5mbxJcCg1MaXN0Q29uc3VtZXJzEiQubWluaXRvb2xzdHJlYW0uTGlzdENvbnN1bWVyc1JlcXVlc3QaJS5taW5pdG9vbHN0cmVhbS5MaXN0Q29uc3VtZXJzUmVzcG9uc2USVwoPR2V0Q29uc3VtZXJJbmZvEiYubWluaXRvb2xzdHJlYW0uR2V0Q29uc3VtZXJJbmZvUmVxdWVzdBocLm1pbml0b29sc3RyZWFtLkNvbnN1bWVySW5mbxJTCg1SZXNldENvbnN1bWVyEiQubWluaXRvb2xzdHJlYW0uUmVzZXRDb25zdW1lclJlcXVlc3QaHC5taW5pdG9vbHN0cmVhbS5Db25zdW1lckluZm8SRAoFUHVyZ2USHC5taW5pdG9vbHN0cmVhbS5QdXJnZVJlcXVlc3QaHS5taW5pdG9vbHN0cmVhbS5QdXJnZVJlc3BvbnNlElYKElNldFJldGVudGlvblBvbGljeRIfLm1pbml0b29sc3RyZWFtLlJldGVudGlvblBvbGljeRofLm1pbml0b29sc3RyZWFtLlJldGVudGlvblBvbGljeRJ0ChVMaXN0UmV0ZW50aW9uUG9saWNpZXMSLC5taW5pdG9vbHN0cmVhbS5MaXN0UmV0ZW50aW9uUG9saWNpZXNSZXF1ZXN0Gi0ubWluaXRvb2xzdHJlYW0uTGlzdFJldGVudGlvblBvbGljaWVzUmVzcG9uc2USdAoVRGVsZXRlUmV0ZW50aW9uUG9saWN5EiwubWluaXRvb2xzdHJlYW0uRGVsZXRlUmV0ZW50aW9uUG9saWN5UmVxdWVzdBotLm1pbml0b29sc3RyZWFtLkRlbGV0ZVJldGVudGlvblBvbGljeVJlc3BvbnNlEkcKBkJyb3dzZRIdLm1pbml0b29sc3RyZWFtLkJyb3dzZVJlcXVlc3QaHi5taW5pdG9vbHN0cmVhbS5Ccm93c2VSZXNwb25zZRJrChJDb25zdW1lckxhZ0hpc3RvcnkSKS5taW5pdG9vbHN0cmVhbS5Db25zdW1lckxhZ0hpc3RvcnlSZXF1ZXN0GioubWluaXRvb2xzdHJlYW0uQ29uc3VtZXJMYWdIaXN0b3J5UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message minitoolstream.SubscribeRequest
@@ -380,6 +380,13 @@ export type SubjectInfo = Message$1<"minitoolstream.SubjectInfo"> & {
    * @generated from field: google.protobuf.Timestamp last_publish_time = 6;
    */
   lastPublishTime?: Timestamp | undefined;
+
+  /**
+   * The retention policy in force (GetSubjectInfo only); unset when none matches.
+   *
+   * @generated from field: minitoolstream.RetentionPolicy retention = 7;
+   */
+  retention?: RetentionPolicy | undefined;
 };
 
 /**
@@ -518,6 +525,181 @@ export const ResetConsumerRequestSchema: GenMessage<ResetConsumerRequest> = /*@_
   messageDesc(file_minitoolstream_egress, 18);
 
 /**
+ * @generated from message minitoolstream.PurgeRequest
+ */
+export type PurgeRequest = Message$1<"minitoolstream.PurgeRequest"> & {
+  /**
+   * @generated from field: string subject = 1;
+   */
+  subject: string;
+
+  /**
+   * Deletes messages up to and including this sequence; unset deletes all.
+   *
+   * @generated from field: optional uint64 through_sequence = 2;
+   */
+  throughSequence?: bigint | undefined;
+};
+
+/**
+ * Describes the message minitoolstream.PurgeRequest.
+ * Use `create(PurgeRequestSchema)` to create a new message.
+ */
+export const PurgeRequestSchema: GenMessage<PurgeRequest> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 19);
+
+/**
+ * @generated from message minitoolstream.PurgeResponse
+ */
+export type PurgeResponse = Message$1<"minitoolstream.PurgeResponse"> & {
+  /**
+   * How many messages were deleted.
+   *
+   * @generated from field: uint64 purged = 1;
+   */
+  purged: bigint;
+
+  /**
+   * The subject's lowest stored sequence afterwards; 0 when it holds none.
+   *
+   * @generated from field: uint64 first_sequence = 2;
+   */
+  firstSequence: bigint;
+};
+
+/**
+ * Describes the message minitoolstream.PurgeResponse.
+ * Use `create(PurgeResponseSchema)` to create a new message.
+ */
+export const PurgeResponseSchema: GenMessage<PurgeResponse> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 20);
+
+/**
+ * Limits of the subjects a pattern matches (NATS wildcards: * one token, a
+ * final > the rest; the most specific pattern wins). 0 means unlimited.
+ *
+ * @generated from message minitoolstream.RetentionPolicy
+ */
+export type RetentionPolicy = Message$1<"minitoolstream.RetentionPolicy"> & {
+  /**
+   * @generated from field: string pattern = 1;
+   */
+  pattern: string;
+
+  /**
+   * Messages older than this are deleted.
+   *
+   * @generated from field: uint64 max_age_ms = 2;
+   */
+  maxAgeMs: bigint;
+
+  /**
+   * @generated from field: uint64 max_messages = 3;
+   */
+  maxMessages: bigint;
+
+  /**
+   * Payload bytes of a subject's stored messages.
+   *
+   * @generated from field: uint64 max_bytes = 4;
+   */
+  maxBytes: bigint;
+
+  /**
+   * A larger message is refused with RESOURCE_EXHAUSTED.
+   *
+   * @generated from field: uint64 max_message_bytes = 5;
+   */
+  maxMessageBytes: bigint;
+
+  /**
+   * "old" (also empty): a subject at max_messages or max_bytes drops its
+   * oldest messages; "new": publishes are refused with RESOURCE_EXHAUSTED.
+   *
+   * @generated from field: string discard = 6;
+   */
+  discard: string;
+
+  /**
+   * "limits" (also empty): only the limits delete; "interest": a message is
+   * also deleted once every durable consumer of its subject acknowledged it
+   * (nothing is deleted for interest while the subject has no consumer).
+   *
+   * @generated from field: string retention = 7;
+   */
+  retention: string;
+};
+
+/**
+ * Describes the message minitoolstream.RetentionPolicy.
+ * Use `create(RetentionPolicySchema)` to create a new message.
+ */
+export const RetentionPolicySchema: GenMessage<RetentionPolicy> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 21);
+
+/**
+ * @generated from message minitoolstream.ListRetentionPoliciesRequest
+ */
+export type ListRetentionPoliciesRequest = Message$1<"minitoolstream.ListRetentionPoliciesRequest"> & {
+};
+
+/**
+ * Describes the message minitoolstream.ListRetentionPoliciesRequest.
+ * Use `create(ListRetentionPoliciesRequestSchema)` to create a new message.
+ */
+export const ListRetentionPoliciesRequestSchema: GenMessage<ListRetentionPoliciesRequest> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 22);
+
+/**
+ * @generated from message minitoolstream.ListRetentionPoliciesResponse
+ */
+export type ListRetentionPoliciesResponse = Message$1<"minitoolstream.ListRetentionPoliciesResponse"> & {
+  /**
+   * Ordered by pattern.
+   *
+   * @generated from field: repeated minitoolstream.RetentionPolicy policies = 1;
+   */
+  policies: RetentionPolicy[];
+};
+
+/**
+ * Describes the message minitoolstream.ListRetentionPoliciesResponse.
+ * Use `create(ListRetentionPoliciesResponseSchema)` to create a new message.
+ */
+export const ListRetentionPoliciesResponseSchema: GenMessage<ListRetentionPoliciesResponse> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 23);
+
+/**
+ * @generated from message minitoolstream.DeleteRetentionPolicyRequest
+ */
+export type DeleteRetentionPolicyRequest = Message$1<"minitoolstream.DeleteRetentionPolicyRequest"> & {
+  /**
+   * @generated from field: string pattern = 1;
+   */
+  pattern: string;
+};
+
+/**
+ * Describes the message minitoolstream.DeleteRetentionPolicyRequest.
+ * Use `create(DeleteRetentionPolicyRequestSchema)` to create a new message.
+ */
+export const DeleteRetentionPolicyRequestSchema: GenMessage<DeleteRetentionPolicyRequest> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 24);
+
+/**
+ * @generated from message minitoolstream.DeleteRetentionPolicyResponse
+ */
+export type DeleteRetentionPolicyResponse = Message$1<"minitoolstream.DeleteRetentionPolicyResponse"> & {
+};
+
+/**
+ * Describes the message minitoolstream.DeleteRetentionPolicyResponse.
+ * Use `create(DeleteRetentionPolicyResponseSchema)` to create a new message.
+ */
+export const DeleteRetentionPolicyResponseSchema: GenMessage<DeleteRetentionPolicyResponse> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 25);
+
+/**
  * @generated from message minitoolstream.BrowseRequest
  */
 export type BrowseRequest = Message$1<"minitoolstream.BrowseRequest"> & {
@@ -562,7 +744,7 @@ export type BrowseRequest = Message$1<"minitoolstream.BrowseRequest"> & {
  * Use `create(BrowseRequestSchema)` to create a new message.
  */
 export const BrowseRequestSchema: GenMessage<BrowseRequest> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 19);
+  messageDesc(file_minitoolstream_egress, 26);
 
 /**
  * @generated from message minitoolstream.BrowseResponse
@@ -581,7 +763,7 @@ export type BrowseResponse = Message$1<"minitoolstream.BrowseResponse"> & {
  * Use `create(BrowseResponseSchema)` to create a new message.
  */
 export const BrowseResponseSchema: GenMessage<BrowseResponse> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 20);
+  messageDesc(file_minitoolstream_egress, 27);
 
 /**
  * @generated from message minitoolstream.ConsumerLagHistoryRequest
@@ -600,7 +782,7 @@ export type ConsumerLagHistoryRequest = Message$1<"minitoolstream.ConsumerLagHis
  * Use `create(ConsumerLagHistoryRequestSchema)` to create a new message.
  */
 export const ConsumerLagHistoryRequestSchema: GenMessage<ConsumerLagHistoryRequest> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 21);
+  messageDesc(file_minitoolstream_egress, 28);
 
 /**
  * @generated from message minitoolstream.ConsumerLagHistoryResponse
@@ -619,7 +801,7 @@ export type ConsumerLagHistoryResponse = Message$1<"minitoolstream.ConsumerLagHi
  * Use `create(ConsumerLagHistoryResponseSchema)` to create a new message.
  */
 export const ConsumerLagHistoryResponseSchema: GenMessage<ConsumerLagHistoryResponse> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 22);
+  messageDesc(file_minitoolstream_egress, 29);
 
 /**
  * @generated from message minitoolstream.ConsumerLag
@@ -648,7 +830,7 @@ export type ConsumerLag = Message$1<"minitoolstream.ConsumerLag"> & {
  * Use `create(ConsumerLagSchema)` to create a new message.
  */
 export const ConsumerLagSchema: GenMessage<ConsumerLag> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 23);
+  messageDesc(file_minitoolstream_egress, 30);
 
 /**
  * @generated from message minitoolstream.LagSample
@@ -670,7 +852,7 @@ export type LagSample = Message$1<"minitoolstream.LagSample"> & {
  * Use `create(LagSampleSchema)` to create a new message.
  */
 export const LagSampleSchema: GenMessage<LagSample> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 24);
+  messageDesc(file_minitoolstream_egress, 31);
 
 /**
  * EgressService serves subscribers with durable, at-least-once positions.
@@ -786,6 +968,52 @@ export const EgressService: GenService<{
     methodKind: "unary";
     input: typeof ResetConsumerRequestSchema;
     output: typeof ConsumerInfoSchema;
+  },
+  /**
+   * Purge deletes a subject's messages, all of them or up to through_sequence
+   * (needs the admin permission); their payload objects follow. Sequences are
+   * never reused.
+   *
+   * @generated from rpc minitoolstream.EgressService.Purge
+   */
+  purge: {
+    methodKind: "unary";
+    input: typeof PurgeRequestSchema;
+    output: typeof PurgeResponseSchema;
+  },
+  /**
+   * Retention policies (need the admin permission). The pattern ">" is the
+   * default policy, set by the services' RETENTION_* variables, not here.
+   * SetRetentionPolicy creates or replaces the policy of a pattern;
+   * FAILED_PRECONDITION when it ties with another (as specific, and some
+   * subject matches both).
+   *
+   * @generated from rpc minitoolstream.EgressService.SetRetentionPolicy
+   */
+  setRetentionPolicy: {
+    methodKind: "unary";
+    input: typeof RetentionPolicySchema;
+    output: typeof RetentionPolicySchema;
+  },
+  /**
+   * ListRetentionPolicies returns every policy, the default included.
+   *
+   * @generated from rpc minitoolstream.EgressService.ListRetentionPolicies
+   */
+  listRetentionPolicies: {
+    methodKind: "unary";
+    input: typeof ListRetentionPoliciesRequestSchema;
+    output: typeof ListRetentionPoliciesResponseSchema;
+  },
+  /**
+   * DeleteRetentionPolicy deletes a pattern's policy; NOT_FOUND when it has none.
+   *
+   * @generated from rpc minitoolstream.EgressService.DeleteRetentionPolicy
+   */
+  deleteRetentionPolicy: {
+    methodKind: "unary";
+    input: typeof DeleteRetentionPolicyRequestSchema;
+    output: typeof DeleteRetentionPolicyResponseSchema;
   },
   /**
    * Browse reads a page of a subject's messages without any consumer: it

@@ -196,7 +196,7 @@ test('global flags work before the command, and MTS_INGRESS / MTS_EGRESS point m
   assert.match(unknown.stderr, /^mts: unknown command "--bogus"/);
 });
 
-test('subjects, info, consumers and consumer info/reset show what the store holds', async (t) => {
+test('subjects, info, consumers, consumer info/reset and purge show and change what the store holds', async (t) => {
   const urls = await server(t);
   for (const [subject, data] of [
     ['orders.eu', 'one'],
@@ -252,6 +252,72 @@ test('subjects, info, consumers and consumer info/reset show what the store hold
   assert.equal(again.stdout.toString().trim().split('\n').length, 2, 'after the reset the consumer sees both again');
   const beyond = await runMts(['consumer', 'reset', 'billing', 'orders.eu', '--to', '9', ...urls]);
   assert.match(beyond.stderr, /^mts: failed_precondition: /);
+
+  const partly = await runMts(['purge', 'orders.eu', '--through', '1', '--json', ...urls]);
+  assert.equal(partly.code, 0, partly.stderr);
+  assert.deepEqual(JSON.parse(partly.stdout.toString()), { subject: 'orders.eu', purged: '1', firstSequence: '2' });
+  const all = await runMts(['purge', 'orders.eu', ...urls]);
+  assert.equal(all.stdout.toString(), 'purged 1 message(s) of orders.eu; first stored sequence now 0\n');
+  const emptied = await runMts(['info', 'orders.eu', '--json', ...urls]);
+  assert.deepEqual(
+    [
+      (JSON.parse(emptied.stdout.toString()) as Record<string, string>).messages,
+      (JSON.parse(emptied.stdout.toString()) as Record<string, string>).lastSequence,
+    ],
+    ['0', '2'],
+    'a purge keeps the last sequence',
+  );
+});
+
+test('mts retention set, ls and rm manage policies; info shows the one in force; discard new refuses naming the limit', async (t) => {
+  const urls = await server(t);
+  const set = await runMts(['retention', 'set', 'metrics.*', '--max-age', '7d', '--max-messages', '1', '--discard', 'new', ...urls]);
+  assert.equal(set.code, 0, set.stderr);
+  assert.equal(set.stdout.toString(), 'metrics.*: max-age 7d, max-messages 1, discard new\n');
+  const tie = await runMts(['retention', 'set', '*.cpu', ...urls]);
+  assert.match(tie.stderr, /^mts: failed_precondition: pattern "\*\.cpu" ties with the policy "metrics\.\*"/);
+  const own = await runMts(['retention', 'set', '>', ...urls]);
+  assert.match(own.stderr, /^mts: invalid_argument: the default policy ">" is set by the RETENTION_\* variables/);
+
+  const listed = await runMts(['retention', 'ls', '--json', ...urls]);
+  const policies = listed.stdout
+    .toString()
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, string>);
+  assert.deepEqual(
+    policies.find((policy) => policy.pattern === 'metrics.*'),
+    {
+      pattern: 'metrics.*',
+      maxAgeMs: '604800000',
+      maxMessages: '1',
+      maxBytes: '0',
+      maxMessageBytes: '0',
+      discard: 'new',
+      retention: 'limits',
+    },
+  );
+  const table = await runMts(['retention', 'ls', ...urls]);
+  assert.match(table.stdout.toString(), /^PATTERN\s+MAX AGE\s+MAX MESSAGES\s+MAX BYTES\s+MAX MESSAGE BYTES\s+DISCARD\s+RETENTION\n/);
+  assert.match(table.stdout.toString(), /\nmetrics\.\*\s+7d\s+1\s+-\s+-\s+new\s+limits\n/);
+
+  assert.equal((await runMts(['publish', 'metrics.cpu', '--data', 'x', ...urls])).code, 0);
+  const full = await runMts(['publish', 'metrics.cpu', '--data', 'y', ...urls]);
+  assert.equal(full.code, 1);
+  assert.match(full.stderr, /resource_exhausted: subject metrics\.cpu is full: max_messages = 1 \(retention policy "metrics\.\*"\)/);
+  const info = await runMts(['info', 'metrics.cpu', ...urls]);
+  assert.match(info.stdout.toString(), /\nfirst:\s+1\n/);
+  assert.match(info.stdout.toString(), /\nretention:\s+metrics\.\*: max-age 7d, max-messages 1, discard new\n/);
+
+  const removed = await runMts(['retention', 'rm', 'metrics.*', ...urls]);
+  assert.equal(removed.code, 0, removed.stderr);
+  const gone = await runMts(['retention', 'rm', 'metrics.*', ...urls]);
+  assert.match(gone.stderr, /^mts: not_found: /);
+  assert.equal((await runMts(['publish', 'metrics.cpu', '--data', 'y', ...urls])).code, 0, 'without the policy the publish goes through');
+  const json = JSON.parse((await runMts(['info', 'metrics.cpu', '--json', ...urls])).stdout.toString()) as {
+    retention: { pattern: string };
+  };
+  assert.equal(json.retention.pattern, '>', 'the default policy is in force');
 });
 
 test('mts doctor reports each service in words: reachable, right service, ready, auth, versions', async (t) => {

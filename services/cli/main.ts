@@ -9,6 +9,8 @@ import { describeError, exitCodes } from './errors.js';
 import { fetchCommand } from './fetch.js';
 import { lastCommand } from './last.js';
 import { publishCommand } from './publish.js';
+import { purgeCommand } from './purge.js';
+import { retentionCommand } from './retention.js';
 import { infoCommand, subjectsCommand } from './subjects.js';
 import { subscribeCommand } from './subscribe.js';
 import { run as keygen } from './keygen-command.js';
@@ -23,6 +25,8 @@ const commands: Command[] = [
   infoCommand,
   consumersCommand,
   consumerCommand,
+  purgeCommand,
+  retentionCommand,
   doctorCommand,
   benchCommand,
 ];

@@ -3,19 +3,22 @@ import type { SubjectInfo } from '../../gen/minitoolstream/egress_pb.js';
 import { globalUsage, parseCommand, positionals } from './args.js';
 import { clientsFrom, type Command } from './command.js';
 import { writeStdout } from './output.js';
+import { policyJson, policySummary } from './retention.js';
 import { formatTable } from './table.js';
 
 /** One subject as a JSON object: uint64 counters as strings, as in the protobuf JSON mapping. */
-function subjectJson(info: SubjectInfo): string {
-  return `${JSON.stringify({
+function subjectFields(info: SubjectInfo) {
+  return {
     subject: info.subject,
     messages: info.messages.toString(),
     bytes: info.bytes.toString(),
     firstSequence: info.firstSequence.toString(),
     lastSequence: info.lastSequence.toString(),
     lastPublishTime: info.lastPublishTime ? timestampDate(info.lastPublishTime).toISOString() : null,
-  })}\n`;
+  };
 }
+
+const subjectJson = (info: SubjectInfo): string => `${JSON.stringify(subjectFields(info))}\n`;
 
 function subjectRow(info: SubjectInfo): string[] {
   const time = info.lastPublishTime ? timestampDate(info.lastPublishTime).toISOString() : '-';
@@ -56,8 +59,11 @@ export const infoCommand: Command = {
   summary: "show one subject's message count, bytes, first/last sequence",
   usage: `Usage: mts info <subject> [--json]
 
-Shows one subject as "mts subjects" lists it; not_found when nothing was published on it.
-  --json                 one JSON object (the fields of mts subjects --json)
+Shows one subject as "mts subjects" lists it (first: the first retained
+sequence) and the retention policy in force; not_found when nothing was
+published on it.
+  --json                 one JSON object: the fields of mts subjects --json and
+                         retention (the fields of mts retention ls --json, or null)
 
 ${globalUsage}`,
 
@@ -65,10 +71,14 @@ ${globalUsage}`,
     const { values, positionals: given } = parseCommand(args, { json: { type: 'boolean' } });
     const [subject] = positionals(given, 'subject');
     const info = await clientsFrom(values).egress.getSubjectInfo({ subject });
-    if (values.json) await writeStdout(subjectJson(info));
-    else {
+    const { retention } = info;
+    if (values.json) {
+      await writeStdout(`${JSON.stringify({ ...subjectFields(info), retention: retention ? policyJson(retention) : null })}\n`);
+    } else {
       const row = subjectRow(info);
-      await writeStdout(header.map((title, index) => `${`${title.toLowerCase()}:`.padEnd(14)}${row[index]}`).join('\n') + '\n');
+      const lines = header.map((title, index) => `${`${title.toLowerCase()}:`.padEnd(14)}${row[index]}`);
+      lines.push(`${'retention:'.padEnd(14)}${retention ? `${retention.pattern}: ${policySummary(retention)}` : 'none'}`);
+      await writeStdout(`${lines.join('\n')}\n`);
     }
   },
 };

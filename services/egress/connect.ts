@@ -12,6 +12,8 @@ import { builtDashboardDir, dashboardRoutes } from './dashboard-route.js';
 import { createLagHistory } from './lag-history.js';
 import { consumeFrames, consumeHeartbeatMs } from './consume.js';
 import { inspectionRoutes } from './inspection.js';
+import { retentionRoutes } from './retention-routes.js';
+import { reportSkipped } from './skipped-messages.js';
 import { createSubjectWatch } from './subject-watch.js';
 import { toWireMessage } from './wire-message.js';
 
@@ -48,6 +50,7 @@ export function egressRoutes(
 
   const impl: ServiceImpl<typeof EgressService> = {
     ...inspectionRoutes({ store }),
+    ...retentionRoutes({ store }),
 
     async *subscribe(request, context) {
       const subject = checkSubject(request.subject);
@@ -69,7 +72,13 @@ export function egressRoutes(
       const durable = await ownDurable(request.durableName, subject, context);
       const maxMessages = batchSize(request.batchSize);
       const floor = await store.ackFloor(durable, subject, context.signal);
+      let first = true;
       for await (const message of store.read(subject, floor, { maxMessages, maxBytes: fetchMaxBytes }, context.signal)) {
+        if (first) {
+          first = false;
+          const where = { subject, durable, after: floor, firstRead: message.sequence, afterIsFloor: true };
+          await reportSkipped({ store, metrics, logger }, where, context.signal);
+        }
         metrics.fetchedBytes.inc(message.data.length);
         yield toWireMessage(message);
       }
@@ -80,7 +89,11 @@ export function egressRoutes(
       const durable = await ownDurable(request.durableName, subject, context);
       const ended = AbortSignal.any([context.signal, readiness.draining]);
       const { startSequence, maxAckPending, maxBatch } = request;
-      yield* consumeFrames({ store, watch, metrics, heartbeatMs }, { subject, durable, startSequence, maxAckPending, maxBatch }, ended);
+      yield* consumeFrames(
+        { store, watch, metrics, logger, heartbeatMs },
+        { subject, durable, startSequence, maxAckPending, maxBatch },
+        ended,
+      );
     },
 
     async getLastSequence(request, context) {

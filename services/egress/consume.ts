@@ -3,6 +3,7 @@ import type { ConsumeResponseSchema } from '../../gen/minitoolstream/egress_pb.j
 import type { Metrics } from '../platform/metrics.js';
 import type { MessageStore } from '../store/store.js';
 import type { SubjectWatch } from './subject-watch.js';
+import { reportSkipped, type SkipReportDeps } from './skipped-messages.js';
 import { toWireMessage } from './wire-message.js';
 
 /** Payload bytes of one Consume frame at most (a single larger message still goes alone). */
@@ -15,10 +16,10 @@ export const consumeAckPendingDefault = 1000;
 /** An empty frame goes out after this long with nothing sent. */
 export const consumeHeartbeatMs = 15_000;
 
-export interface ConsumeDeps {
-  store: Pick<MessageStore, 'read' | 'ackFloor'>;
+export interface ConsumeDeps extends SkipReportDeps {
+  store: Pick<MessageStore, 'read' | 'ackFloor' | 'ack'>;
   watch: SubjectWatch;
-  metrics: Pick<Metrics, 'fetchedBytes'>;
+  metrics: Pick<Metrics, 'fetchedBytes' | 'skippedMessages'>;
   heartbeatMs: number;
 }
 
@@ -70,6 +71,11 @@ export async function* consumeFrames(deps: ConsumeDeps, request: ConsumeRequestO
         const limits = { maxMessages: Math.min(maxBatch, Number(room)), maxBytes: consumeFrameMaxBytes };
         const messages = [];
         for await (const message of store.read(subject, sent, limits, signal)) {
+          if (messages.length === 0) {
+            // The floor moves past a gap only when nothing sent before it is still unacked.
+            const where = { subject, durable, after: sent, firstRead: message.sequence, afterIsFloor: sent === floor };
+            await reportSkipped(deps, where, signal);
+          }
           metrics.fetchedBytes.inc(message.data.length);
           messages.push(toWireMessage(message));
           sent = message.sequence;

@@ -7,16 +7,18 @@ import { subjectVisible } from '../platform/auth/subject-visibility.js';
 import type { ServiceDeps } from '../platform/start-service.js';
 import { checkDurableName, checkSubject } from '../platform/validation.js';
 import type { ConsumerPosition, SubjectStats } from '../store/store.js';
+import { wirePolicy } from './retention-routes.js';
 
 type InspectionImpl = Pick<
   ServiceImpl<typeof EgressService>,
-  'listSubjects' | 'getSubjectInfo' | 'listConsumers' | 'getConsumerInfo' | 'resetConsumer'
+  'listSubjects' | 'getSubjectInfo' | 'listConsumers' | 'getConsumerInfo' | 'resetConsumer' | 'purge'
 >;
 
 /**
  * The inspection RPCs: what subjects hold and where consumers stand, from
  * counters the store keeps (no message is read), and an operator's reset of
- * a consumer's position. Listings show only what the caller may fetch.
+ * a consumer's position and purge of a subject. Listings show only what the
+ * caller may fetch.
  */
 export function inspectionRoutes({ store }: Pick<ServiceDeps, 'store'>): InspectionImpl {
   return {
@@ -33,16 +35,22 @@ export function inspectionRoutes({ store }: Pick<ServiceDeps, 'store'>): Inspect
 
     async getSubjectInfo(request, context) {
       const subject = checkSubject(request.subject);
-      const stats = await store.subjectStats(subject, context.signal);
+      const [stats, policy] = await Promise.all([
+        store.subjectStats(subject, context.signal),
+        store.retentionPolicyOf(subject, context.signal),
+      ]);
       if (stats === undefined) throw new ConnectError(`nothing was ever published on subject ${subject}`, Code.NotFound);
-      return subjectInfo(stats);
+      return { ...subjectInfo(stats), ...(policy === undefined ? {} : { retention: wirePolicy(policy) }) };
     },
 
     async listConsumers(request, context) {
       const subject = request.subject === '' ? undefined : checkSubject(request.subject);
       const principal = context.values.get(principalKey);
-      const consumers = await store.listConsumers(subject, context.signal);
-      return { consumers: consumers.filter((consumer) => subjectVisible(principal, consumer.subject)).map(consumerInfo) };
+      const consumers = (await store.listConsumers(subject, context.signal)).filter((consumer) =>
+        subjectVisible(principal, consumer.subject),
+      );
+      const retained = retainedFloors(store, context.signal);
+      return { consumers: await Promise.all(consumers.map(async (consumer) => consumerInfo(consumer, await retained(consumer.subject)))) };
     },
 
     async getConsumerInfo(request, context) {
@@ -52,14 +60,22 @@ export function inspectionRoutes({ store }: Pick<ServiceDeps, 'store'>): Inspect
       if (position === undefined) {
         throw new ConnectError(`durable consumer "${durable}" has acknowledged nothing on ${subject}`, Code.NotFound);
       }
-      return consumerInfo(position);
+      return consumerInfo(position, await retainedFloors(store, context.signal)(subject));
     },
 
     async resetConsumer(request, context) {
       const subject = checkSubject(request.subject);
       const durable = checkDurableName(request.durableName);
       // 0 is a valid floor here: the consumer starts over.
-      return consumerInfo(await store.resetConsumer(durable, subject, request.sequence, context.signal));
+      const position = await store.resetConsumer(durable, subject, request.sequence, context.signal);
+      return consumerInfo(position, await retainedFloors(store, context.signal)(subject));
+    },
+
+    async purge(request, context) {
+      const subject = checkSubject(request.subject);
+      const purged = await store.purge(subject, request.throughSequence, context.signal);
+      const stats = await store.subjectStats(subject, context.signal);
+      return { purged: BigInt(purged), firstSequence: stats?.firstSequence ?? 0n };
     },
   };
 }
@@ -75,8 +91,29 @@ function subjectInfo(stats: SubjectStats) {
   };
 }
 
-function consumerInfo(position: ConsumerPosition) {
-  const pending = position.lastSequence > position.ackFloor ? position.lastSequence - position.ackFloor : 0n;
+/**
+ * The sequence below which a subject holds nothing (retention or a purge
+ * deleted it), per subject, each looked up once: a consumer's pending count
+ * leaves out what it can no longer receive.
+ */
+function retainedFloors(store: Pick<ServiceDeps['store'], 'subjectStats'>, signal: AbortSignal): (subject: string) => Promise<bigint> {
+  const floors = new Map<string, Promise<bigint>>();
+  return (subject) => {
+    let floor = floors.get(subject);
+    if (floor === undefined) {
+      floor = store.subjectStats(subject, signal).then((stats) => {
+        if (stats === undefined) return 0n;
+        return stats.firstSequence > 0n ? stats.firstSequence - 1n : stats.lastSequence;
+      });
+      floors.set(subject, floor);
+    }
+    return floor;
+  };
+}
+
+function consumerInfo(position: ConsumerPosition, retainedFloor: bigint) {
+  const from = position.ackFloor > retainedFloor ? position.ackFloor : retainedFloor;
+  const pending = position.lastSequence > from ? position.lastSequence - from : 0n;
   return {
     durableName: position.durable,
     subject: position.subject,

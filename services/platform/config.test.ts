@@ -15,7 +15,24 @@ const bad: [string, Record<string, string>][] = [
   ['PAYLOAD_IN_FLIGHT_MAX_BYTES', { STORAGE: 'embedded', PAYLOAD_IN_FLIGHT_MAX_BYTES: String(64 * 1024 * 1024) }],
   ['PAYLOAD_ADMISSION_WAIT_MS', { STORAGE: 'embedded', PAYLOAD_ADMISSION_WAIT_MS: '-1' }],
   ['MINIO_PART_SIZE_BYTES', { STORAGE: 'embedded', MINIO_PART_SIZE_BYTES: '1024' }],
+  ['RETENTION_MAX_AGE', { STORAGE: 'embedded', RETENTION_MAX_AGE: '7 weeks' }],
+  ['RETENTION_MAX_AGE', { STORAGE: 'embedded', RETENTION_MAX_AGE: '12' }],
+  ['RETENTION_MAX_BYTES', { STORAGE: 'embedded', RETENTION_MAX_BYTES: '10GB!' }],
+  ['RETENTION_MAX_MESSAGES', { STORAGE: 'embedded', RETENTION_MAX_MESSAGES: '1e6' }],
 ];
+
+test('retention limits read durations and sizes with units, unset meaning unlimited', () => {
+  assert.deepEqual(loadConfig('ingress', { STORAGE: 'embedded' }).retention, { maxAgeMs: 0, maxMessages: 0, maxBytes: 0 });
+  const config = loadConfig('ingress', {
+    STORAGE: 'embedded',
+    RETENTION_MAX_AGE: '7d',
+    RETENTION_MAX_MESSAGES: '1000',
+    RETENTION_MAX_BYTES: '10GiB',
+  });
+  assert.deepEqual(config.retention, { maxAgeMs: 7 * 86_400_000, maxMessages: 1000, maxBytes: 10 * 1024 ** 3 });
+  assert.equal(loadConfig('ingress', { STORAGE: 'embedded', RETENTION_MAX_AGE: '30m' }).retention.maxAgeMs, 1_800_000);
+  assert.equal(loadConfig('ingress', { STORAGE: 'embedded', RETENTION_MAX_BYTES: '512' }).retention.maxBytes, 512);
+});
 
 test('a bad value throws a ConfigError naming the variable', () => {
   for (const [variable, env] of bad) {

@@ -4,6 +4,9 @@
  * value throws {@link ConfigError} naming the variable and what is allowed.
  */
 
+import type { RetentionLimits } from '../store/store.js';
+import { parseDuration, parseSize } from './units.js';
+
 export type ServiceName = 'ingress' | 'egress';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'json' | 'text';
@@ -85,6 +88,8 @@ export interface Config {
   payloadInFlightMaxBytes: number;
   /** How long a call waits for room in that bound before it is refused with resource_exhausted. */
   payloadAdmissionWaitMs: number;
+  /** The default retention policy the services store for every subject; 0 = unlimited. */
+  retention: RetentionLimits;
   /** How long in-flight calls may run after SIGTERM before they are aborted. */
   shutdownTimeoutMs: number;
   /** How long a publish's `msg-id` is remembered per subject: a repeat inside it is a duplicate. */
@@ -159,6 +164,11 @@ export function loadConfig(service: ServiceName, env: Env = process.env, portVar
     // At least one largest message plus its framing must fit.
     payloadInFlightMaxBytes: read.integer('PAYLOAD_IN_FLIGHT_MAX_BYTES', 96 * MiB, maxMessageBytes + MiB, 64 * 1024 * MiB),
     payloadAdmissionWaitMs: read.integer('PAYLOAD_ADMISSION_WAIT_MS', 2000, 0, 600_000),
+    retention: {
+      maxAgeMs: read.duration('RETENTION_MAX_AGE'),
+      maxMessages: read.integer('RETENTION_MAX_MESSAGES', 0, 0, Number.MAX_SAFE_INTEGER),
+      maxBytes: read.size('RETENTION_MAX_BYTES'),
+    },
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     duplicateWindowMs: read.integer('DUPLICATE_WINDOW_MS', 2 * 60_000, 1, 7 * 24 * 3_600_000),
     corsOrigins: read.list('CORS_ORIGINS', ['*']),
@@ -272,6 +282,14 @@ function reader(env: Env) {
       }
       return value;
     },
+    /** `30m`, `12h`, `7d` (also `ms`, `s`) in milliseconds; 0 when unset. */
+    duration(name: string): number {
+      return withUnit(name, raw(name), parseDuration, 'a duration like 30m, 12h or 7d');
+    },
+    /** `512MiB`, `10GiB`, `1GB` or plain bytes; 0 when unset. */
+    size(name: string): number {
+      return withUnit(name, raw(name), parseSize, 'a size like 512MiB, 10GiB or a number of bytes');
+    },
     list(name: string, fallback: string[]): string[] {
       const value = raw(name);
       if (value === undefined) return fallback;
@@ -281,4 +299,11 @@ function reader(env: Env) {
         .filter((item) => item !== '');
     },
   };
+}
+
+function withUnit(name: string, value: string | undefined, parse: (text: string) => number | undefined, expected: string): number {
+  if (value === undefined) return 0;
+  const result = parse(value);
+  if (result === undefined) throw new ConfigError(name, `"${value}" is not ${expected}`);
+  return result;
 }

@@ -8,6 +8,7 @@ export const STORAGE_SECONDS = 'minitoolstream_storage_seconds';
 export const PUBLISHED_BYTES = 'minitoolstream_published_bytes_total';
 export const FETCHED_BYTES = 'minitoolstream_fetched_bytes_total';
 export const READY = 'minitoolstream_ready';
+export const SKIPPED_MESSAGES = 'minitoolstream_consumer_skipped_messages_total';
 export const AUTH_FAILURES = 'minitoolstream_auth_failures_total';
 export const STORE_COMMITS = 'minitoolstream_store_commits_total';
 export const STORE_COMMIT_MESSAGES = 'minitoolstream_store_commit_messages';
@@ -119,6 +120,11 @@ export function createMetrics() {
     fetchedBytes: new Counter({
       name: FETCHED_BYTES,
       help: 'Payload bytes sent by Fetch.',
+      registers: [registry],
+    }),
+    skippedMessages: new Counter({
+      name: SKIPPED_MESSAGES,
+      help: 'Messages consumers never received because retention or a purge deleted them first.',
       registers: [registry],
     }),
     ready: new Gauge({

@@ -6,7 +6,10 @@ import {
   ExpectedLastSequenceError,
   MessageTooLargeError,
   PayloadBudgetExceededError,
+  RetentionLimitError,
+  RetentionPolicyConflictError,
   StoreClosedError,
+  StoreFullError,
   StoreUnavailableError,
   UploadExpiredError,
 } from '../store/store.js';
@@ -23,8 +26,16 @@ export function toConnectError(reason: unknown, logger: Logger): ConnectError {
   if (reason instanceof AuthFailure) return new ConnectError(reason.message, reason.code);
   if (reason instanceof MessageTooLargeError || reason instanceof PayloadBudgetExceededError)
     return new ConnectError(reason.message, Code.ResourceExhausted);
-  if (reason instanceof AckBeyondEndError || reason instanceof ExpectedLastSequenceError)
+  if (reason instanceof RetentionLimitError || reason instanceof StoreFullError) {
+    return new ConnectError(reason.message, Code.ResourceExhausted);
+  }
+  if (
+    reason instanceof AckBeyondEndError ||
+    reason instanceof ExpectedLastSequenceError ||
+    reason instanceof RetentionPolicyConflictError
+  ) {
     return new ConnectError(reason.message, Code.FailedPrecondition);
+  }
   if (reason instanceof StoreUnavailableError || reason instanceof UploadExpiredError || reason instanceof StoreClosedError) {
     return new ConnectError(reason.message, Code.Unavailable, undefined, undefined, reason);
   }

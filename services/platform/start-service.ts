@@ -9,7 +9,7 @@ import { openAuthLayer } from './auth/auth-layer.js';
 import type { Config, ServiceName } from './config.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createReadiness, type Readiness } from './readiness.js';
-import { instrumentStore } from './store-metrics.js';
+import { instrumentStore, observeStorage } from './store-metrics.js';
 
 /** What a service's routes receive: never module singletons. */
 export interface ServiceDeps {
@@ -57,6 +57,7 @@ export async function startService(definition: ServiceDefinition, options: Start
   metrics.ready.set({ service: definition.name }, 0);
   readiness.onChange((ready) => metrics.ready.set({ service: definition.name }, ready ? 1 : 0));
   const store = instrumentStore(options.store, metrics, config.storage);
+  observeStorage(options.store, metrics.registry);
   const deps: ServiceDeps = { config, logger, metrics, store, readiness };
   const auth = await openAuthLayer(config.auth, { logger, metrics });
 

@@ -1,5 +1,12 @@
-import type { MessageStore, StoredMessage } from '../store/store.js';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { MessageStore, StorageStats, StoredMessage } from '../store/store.js';
 import type { Metrics } from './metrics.js';
+
+export const STORED_MESSAGES = 'minitoolstream_stored_messages';
+export const STORED_BYTES = 'minitoolstream_stored_bytes';
+export const EXPIRED_MESSAGES = 'minitoolstream_expired_messages_total';
+export const PURGED_MESSAGES = 'minitoolstream_purged_messages_total';
+export const STORE_MEMORY_USED = 'minitoolstream_store_memory_used_percent';
 
 /**
  * The store as one service sees it, with every call timed into
@@ -49,4 +56,48 @@ export function observeCommits(store: MessageStore, metrics: Metrics, backend: s
     metrics.storeCommitMessages.observe({ backend }, messages);
     metrics.storeCommitBatches.observe({ backend }, batches);
   });
+}
+
+/**
+ * The store's totals on every scrape: messages and bytes stored, messages
+ * expired and purged (counters the store keeps with its data, so every
+ * process reports the same values). One store call serves the four metrics of
+ * a scrape; a store that does not answer leaves the last values.
+ */
+export function observeStorage(store: Pick<MessageStore, 'storageStats'>, registry: Registry): void {
+  let pending: Promise<StorageStats | undefined> | undefined;
+  const stats = (): Promise<StorageStats | undefined> =>
+    (pending ??= store
+      .storageStats(AbortSignal.timeout(5000))
+      .catch(() => undefined)
+      .finally(() => {
+        pending = undefined;
+      }));
+  const gauge = (name: string, help: string, field: keyof StorageStats) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        const value = (await stats())?.[field];
+        if (value !== undefined) this.set(Number(value));
+      },
+    });
+  const counter = (name: string, help: string, field: keyof StorageStats) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        const current = await stats();
+        if (!current) return;
+        this.reset();
+        this.inc(Number(current[field]));
+      },
+    });
+  gauge(STORED_MESSAGES, 'Messages the store holds.', 'messages');
+  gauge(STORED_BYTES, 'Payload bytes of the messages the store holds.', 'bytes');
+  counter(EXPIRED_MESSAGES, 'Messages deleted by retention policies.', 'expired');
+  counter(PURGED_MESSAGES, 'Messages deleted by purges.', 'purged');
+  gauge(STORE_MEMORY_USED, 'Percent of the store memory in use (Tarantool memtx); publishes are refused near full.', 'memoryUsedPercent');
 }

@@ -1,5 +1,6 @@
 import {
   ExpectedLastSequenceError,
+  RetentionLimitError,
   UploadExpiredError,
   defaultDuplicateWindowMs,
   type CommitStats,
@@ -48,8 +49,8 @@ interface Waiting {
  * in record order; a `msg-id` repeated in a later batch of the same commit is
  * that batch's duplicate, as if it had committed after). A commit refused with
  * {@link UploadExpiredError} naming a key, or with {@link ExpectedLastSequenceError}
- * naming a record, fails only the batch holding it; the others are committed
- * again without it. Any other failure is shared by the whole merged commit: it cannot
+ * or {@link RetentionLimitError} naming a record, fails only the batch holding it;
+ * the others are committed again without it. Any other failure is shared by the whole merged commit: it cannot
  * be told apart per batch (a lost reply may even have committed all of them).
  */
 export function createGroupCommit(
@@ -151,9 +152,14 @@ function culpritOf(members: Waiting[], error: unknown): Waiting | undefined {
     if (objectKey === undefined) return undefined;
     return members.find((member) => member.records.some((record) => record.objectKey === objectKey));
   }
-  if (error instanceof ExpectedLastSequenceError) {
-    let end = 0;
-    return members.find((member) => (end += member.records.length) > error.index);
-  }
+  if (error instanceof ExpectedLastSequenceError) return memberAt(members, error.index);
+  if (error instanceof RetentionLimitError) return memberAt(members, error.recordIndex);
   return undefined;
+}
+
+/** The member whose records hold position `index` of the merged commit. */
+function memberAt(members: Waiting[], index: number | undefined): Waiting | undefined {
+  if (index === undefined) return undefined;
+  let end = 0;
+  return members.find((member) => index < (end += member.records.length));
 }

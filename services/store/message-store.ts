@@ -5,7 +5,16 @@ import type { PayloadBudget } from './payload-budget.js';
 import { publishMessages } from './publish-messages.js';
 import { readMessages } from './read-messages.js';
 import { sequenceAtTime } from './sequence-at-time.js';
-import type { DependencyStatus, MessageStore, MetadataStore, ObjectStore } from './store.js';
+import { setRetentionPolicy } from './retention-policies.js';
+import { startRetentionWorker } from './retention-worker.js';
+import {
+  unlimitedRetention,
+  type DependencyStatus,
+  type MessageStore,
+  type MetadataStore,
+  type ObjectStore,
+  type RetentionLimits,
+} from './store.js';
 
 export interface MessageStoreOptions {
   metadata: MetadataStore;
@@ -23,6 +32,10 @@ export interface MessageStoreOptions {
   orphanGraceMs?: number;
   /** How often orphans are looked for; default 60 s. */
   sweepIntervalMs?: number;
+  /** The default retention policy, written to the store at start; default unlimited. */
+  defaultRetention?: RetentionLimits;
+  /** How often the object keys of deleted messages are drained from the store's queue; default 1 s. */
+  retentionIntervalMs?: number;
   /** Bounds of one merged metadata commit; see group-commit.ts. */
   groupCommit?: GroupCommitLimits;
   /** How long a `msg-id` is remembered per subject; default 2 minutes. */
@@ -33,8 +46,8 @@ export interface MessageStoreOptions {
  * Assembles the {@link MessageStore} the services use from a metadata half and
  * an object half, whichever backend they come from. It owns what is the same
  * for every backend: the inline-or-object decision, upload-then-commit
- * ordering, group commit, paced payload fetching and the orphan sweep. `close()` stops the
- * sweep and closes both halves.
+ * ordering, group commit, paced payload fetching, the orphan sweep and the
+ * service's half of retention. `close()` stops both workers and closes both halves.
  */
 export function createMessageStore(options: MessageStoreOptions): MessageStore {
   const { metadata, objects, inlineMaxBytes, maxMessageBytes, logger } = options;
@@ -47,6 +60,13 @@ export function createMessageStore(options: MessageStoreOptions): MessageStore {
   if (!(orphanGraceMs > 0) || !(sweepIntervalMs > 0)) throw new RangeError('orphanGraceMs and sweepIntervalMs must be > 0');
 
   const sweeper = startOrphanSweeper({ metadata, objects, graceMs: orphanGraceMs, intervalMs: sweepIntervalMs, logger });
+  const retention = startRetentionWorker({
+    metadata,
+    objects,
+    defaultRetention: options.defaultRetention ?? unlimitedRetention,
+    intervalMs: options.retentionIntervalMs ?? 1000,
+    logger,
+  });
   const groupCommit = createGroupCommit(metadata, options.groupCommit ?? defaultGroupCommitLimits, options.duplicateWindowMs);
   const publishDeps = {
     metadata,
@@ -77,12 +97,18 @@ export function createMessageStore(options: MessageStoreOptions): MessageStore {
     listConsumers: (subject, signal) => metadata.listConsumers(subject, signal),
     consumerPosition: (durable, subject, signal) => metadata.consumerPosition(durable, subject, signal),
     resetConsumer: (durable, subject, sequence, signal) => metadata.resetConsumer(durable, subject, sequence, signal),
+    purge: (subject, through, signal) => metadata.purge(subject, through, signal),
+    setRetentionPolicy: (policy, signal) => setRetentionPolicy(metadata, policy, signal),
+    storageStats: (signal) => metadata.storageStats(signal),
+    listRetentionPolicies: (signal) => metadata.listRetentionPolicies(signal),
+    retentionPolicyOf: (subject, signal) => metadata.retentionPolicyOf(subject, signal),
+    deleteRetentionPolicy: (pattern, signal) => metadata.deleteRetentionPolicy(pattern, signal),
 
     checkHealth: () => Promise.all([healthOf(metadata), healthOf(objects)]),
 
     close() {
       closing ??= (async () => {
-        await sweeper.stop();
+        await Promise.all([sweeper.stop(), retention.stop()]);
         const results = await Promise.allSettled([metadata.close(), objects.close()]);
         const failed = results.find((result) => result.status === 'rejected');
         if (failed) throw failed.reason;

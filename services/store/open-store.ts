@@ -17,21 +17,23 @@ import { openTarantoolMetadataStore } from './tarantool/metadata-store.js';
  * them: the store reconnects in the background and readiness reports it.
  */
 export async function openStore(config: Config, logger: Logger, payloadBudget: PayloadBudget): Promise<MessageStore> {
-  const [metadata, objects] = config.storage === 'embedded' ? await openEmbedded(config.dataDir) : openRemote(config);
+  const storeLogger = logger.child({ component: 'store' });
+  const [metadata, objects] = config.storage === 'embedded' ? await openEmbedded(config.dataDir, storeLogger) : openRemote(config);
   return createMessageStore({
     metadata,
     objects,
     inlineMaxBytes: config.inlineMaxBytes,
     maxMessageBytes: config.maxMessageBytes,
     payloadBudget,
+    defaultRetention: config.retention,
     duplicateWindowMs: config.duplicateWindowMs,
-    logger: logger.child({ component: 'store' }),
+    logger: storeLogger,
   });
 }
 
-async function openEmbedded(dataDir: string): Promise<[MetadataStore, ObjectStore]> {
+async function openEmbedded(dataDir: string, logger: Logger): Promise<[MetadataStore, ObjectStore]> {
   await mkdir(dataDir, { recursive: true });
-  const metadata = await openSqliteMetadataStore({ file: path.join(dataDir, 'metadata.sqlite') });
+  const metadata = await openSqliteMetadataStore({ file: path.join(dataDir, 'metadata.sqlite'), logger });
   return [metadata, await openFolderObjectStore({ dir: path.join(dataDir, 'objects') })];
 }
 

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { startPeriodicTask, type PeriodicTask } from './periodic-task.js';
 import type { MetadataStore, ObjectStore } from './store.js';
 
 export interface OrphanSweeperOptions {
@@ -10,10 +11,7 @@ export interface OrphanSweeperOptions {
   logger?: Logger | undefined;
 }
 
-export interface OrphanSweeper {
-  /** Stops the timer and waits for a running sweep to finish. */
-  stop(): Promise<void>;
-}
+export type OrphanSweeper = PeriodicTask;
 
 const batchSize = 100;
 
@@ -21,12 +19,10 @@ const batchSize = 100;
  * Periodically deletes uploads that were never committed: for each pending
  * entry older than the grace period, the object is removed first and the entry
  * second, so a failure leaves the entry to retry on the next round instead of
- * leaking the object. The timer is unref'd and sweeps never overlap.
+ * leaking the object.
  */
 export function startOrphanSweeper(options: OrphanSweeperOptions): OrphanSweeper {
   const { metadata, objects, graceMs, intervalMs, logger } = options;
-  let running: Promise<void> | undefined;
-
   const sweep = async (): Promise<void> => {
     for (;;) {
       const keys = await metadata.listStalePendingUploads(Date.now() - graceMs, batchSize);
@@ -39,20 +35,5 @@ export function startOrphanSweeper(options: OrphanSweeperOptions): OrphanSweeper
     }
   };
 
-  const timer = setInterval(() => {
-    if (running) return;
-    running = sweep()
-      .catch((error: unknown) => logger?.warn({ err: error }, 'orphan sweep failed; retrying on the next round'))
-      .finally(() => {
-        running = undefined;
-      });
-  }, intervalMs);
-  timer.unref();
-
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return startPeriodicTask('orphan sweep', intervalMs, sweep, logger);
 }

@@ -107,6 +107,17 @@ export interface SubjectStats {
   lastPublishMs: number | undefined;
 }
 
+/** Store-wide totals: stored now, and deleted so far by expiry and by purges. */
+export interface StorageStats {
+  messages: bigint;
+  /** Payload bytes of the stored messages. */
+  bytes: bigint;
+  expired: bigint;
+  purged: bigint;
+  /** Percent of the store's memory in use, where memory bounds it (Tarantool memtx); undefined otherwise. */
+  memoryUsedPercent?: number;
+}
+
 /** A durable consumer's position on one subject. */
 export interface ConsumerPosition {
   durable: string;
@@ -115,6 +126,42 @@ export interface ConsumerPosition {
   /** The subject's last sequence, so `lastSequence - ackFloor` messages are pending. */
   lastSequence: bigint;
 }
+
+/**
+ * Limits of a retention policy; 0 means unlimited. The oldest messages of a
+ * subject are deleted while any limit is exceeded.
+ */
+export interface RetentionLimits {
+  /** Messages older than this (by commit time) are deleted. */
+  maxAgeMs: number;
+  maxMessages: number;
+  /** Payload bytes of the subject's stored messages. */
+  maxBytes: number;
+}
+
+export const unlimitedRetention: Readonly<RetentionLimits> = Object.freeze({ maxAgeMs: 0, maxMessages: 0, maxBytes: 0 });
+
+/** What a subject at its count or bytes limit does: drop its oldest messages, or refuse new ones. */
+export type Discard = 'old' | 'new';
+
+/**
+ * The retention policy of the subjects `pattern` matches (`*` one token, a
+ * final `>` the rest; the most specific pattern wins). The pattern `>` is the
+ * default policy, which the services write from their environment.
+ */
+export interface RetentionPolicy extends RetentionLimits {
+  pattern: string;
+  /** A larger message is refused; 0 means unlimited. */
+  maxMessageBytes: number;
+  discard: Discard;
+  /** `interest` also deletes what every durable consumer of the subject acknowledged (once it has one). */
+  retention: RetentionKind;
+}
+
+export type RetentionKind = 'limits' | 'interest';
+
+/** The pattern of the default policy, which covers every subject no other pattern matches. */
+export const defaultPolicyPattern = '>';
 
 /** Read-only views and one administrative write, for the inspection RPCs. */
 export interface Inspection {
@@ -132,6 +179,26 @@ export interface Inspection {
    * {@link AckBeyondEndError} past the last sequence.
    */
   resetConsumer(durable: string, subject: string, sequence: bigint, signal?: AbortSignal): Promise<ConsumerPosition>;
+  /**
+   * Deletes the subject's messages up to `throughSequence` (all of them when
+   * undefined), a short transaction per batch, and returns how many. Their
+   * objects follow through the deleted-objects queue; sequences are never reused.
+   */
+  purge(subject: string, throughSequence: bigint | undefined, signal?: AbortSignal): Promise<number>;
+  /**
+   * Creates or replaces the policy of its pattern. Throws
+   * {@link RetentionPolicyConflictError} when another pattern is as specific
+   * and some subject matches both (which would win would be arbitrary).
+   */
+  setRetentionPolicy(policy: RetentionPolicy, signal?: AbortSignal): Promise<void>;
+  /** What the whole store holds and has deleted, from counters kept with the data. */
+  storageStats(signal?: AbortSignal): Promise<StorageStats>;
+  /** Every retention policy, ordered by pattern. */
+  listRetentionPolicies(signal?: AbortSignal): Promise<RetentionPolicy[]>;
+  /** The policy in force for `subject`; undefined when none matches. */
+  retentionPolicyOf(subject: string, signal?: AbortSignal): Promise<RetentionPolicy | undefined>;
+  /** Deletes the policy of `pattern`; false when there was none. */
+  deleteRetentionPolicy(pattern: string, signal?: AbortSignal): Promise<boolean>;
 }
 
 /** The store the services use. Every method may throw the errors below. */
@@ -250,6 +317,17 @@ export interface MetadataStore extends Inspection {
   listStalePendingUploads(olderThanMs: number, limit: number): Promise<string[]>;
   /** Forgets a pending key (after its orphan object was deleted). */
   removePendingUpload(objectKey: string): Promise<void>;
+  /*
+   * Retention: setRetentionPolicy stores a policy without the tie check
+   * (MessageStore does it) and has the store's expiry worker apply it. Expiry
+   * deletes metadata first and queues the object keys of deleted messages in
+   * the same transaction (see deletedObjects). Commits refuse what a policy
+   * forbids with RetentionLimitError.
+   */
+  /** Up to `limit` object keys of deleted messages whose objects may still exist. */
+  deletedObjects(limit: number): Promise<string[]>;
+  /** Forgets queued keys once their objects are removed. */
+  forgetDeletedObjects(keys: string[]): Promise<void>;
   checkHealth(): Promise<DependencyStatus>;
   close(): Promise<void>;
 }
@@ -298,6 +376,35 @@ export class AckBeyondEndError extends StoreError {
   ) {
     super(`ack of sequence ${sequence} is past the last sequence ${lastSequence}`);
   }
+}
+
+/** A publish would break a retention limit of its subject's policy; nothing of its batch is committed. */
+export class RetentionLimitError extends StoreError {
+  override name = 'RetentionLimitError';
+  constructor(
+    /** The limit's name as policies spell it: max_messages, max_bytes or max_message_bytes. */
+    readonly limit: string,
+    message: string,
+    /** Position in the committed records of the one refused, when the backend named it. */
+    readonly recordIndex?: number,
+  ) {
+    super(message);
+  }
+
+  static of(limit: string, value: string, pattern: string, subject: string, recordIndex?: number): RetentionLimitError {
+    const what = limit === 'max_message_bytes' ? `a message on ${subject} is larger than` : `subject ${subject} is full:`;
+    return new RetentionLimitError(limit, `${what} ${limit} = ${value} (retention policy "${pattern}")`, recordIndex);
+  }
+}
+
+/** The store is too full to take more messages; deletes, acks and reads still work. */
+export class StoreFullError extends StoreError {
+  override name = 'StoreFullError';
+}
+
+/** A new policy's pattern ties with an existing one: as specific, and some subject matches both. */
+export class RetentionPolicyConflictError extends StoreError {
+  override name = 'RetentionPolicyConflictError';
 }
 
 /** A commit referenced an object key whose pending entry was already swept. */

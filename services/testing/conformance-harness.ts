@@ -14,7 +14,14 @@ export interface StoreUnderTest {
 export type StoreOptions = Partial<
   Pick<
     MessageStoreOptions,
-    'inlineMaxBytes' | 'maxMessageBytes' | 'fetchParallelism' | 'orphanGraceMs' | 'sweepIntervalMs' | 'duplicateWindowMs'
+    | 'inlineMaxBytes'
+    | 'maxMessageBytes'
+    | 'fetchParallelism'
+    | 'orphanGraceMs'
+    | 'sweepIntervalMs'
+    | 'defaultRetention'
+    | 'retentionIntervalMs'
+    | 'duplicateWindowMs'
   >
 > & {
   /** Wraps the backend's object store, e.g. to slow down or break it. */

@@ -258,7 +258,7 @@ test('optional mode: no token is anonymous, a bad token is still refused', async
   }
 });
 
-test('inspection: listings show only the subjects a token may fetch; reset needs admin', async (t) => {
+test('inspection: listings show only the subjects a token may fetch; reset and purge need admin', async (t) => {
   const keys = createTestKeys(t);
   const services = await startTestServices(t, { env: { AUTH_MODE: 'required', JWT_PUBLIC_KEY_FILE: keys.publicKeyFile } });
   for (const subject of ['allowed.x', 'allowed.y', 'other.z']) {
@@ -295,5 +295,10 @@ test('inspection: listings show only the subjects a token may fetch; reset needs
     const moved = await egress.resetConsumer(reset, { headers: await headers(['admin']) });
     assert.deepEqual([moved.ackFloor, moved.pending], [0n, 1n]);
     await services.store.ack('d', 'allowed.x', 1n);
+
+    await assert.rejects(egress.purge({ subject: 'allowed.y' }, fetcher), { code: Code.PermissionDenied });
+    await assert.rejects(egress.purge({ subject: 'other.z' }, { headers: await headers(['admin']) }), { code: Code.PermissionDenied });
   }
+  const purged = await egressClient(services, 'grpc').purge({ subject: 'allowed.y' }, { headers: await headers(['admin']) });
+  assert.deepEqual([purged.purged, purged.firstSequence], [1n, 0n], 'an admin token purges its subjects');
 });

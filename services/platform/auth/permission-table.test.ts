@@ -79,13 +79,16 @@ test('health answers without a token in required mode', async (t) => {
   assert.ok([HealthCheckResponse_ServingStatus.SERVING, HealthCheckResponse_ServingStatus.NOT_SERVING].includes(status));
 });
 
-test('the inspection RPCs and Browse need fetch, listings filter by subject, and a consumer reset needs admin', () => {
+test('the inspection RPCs and Browse need fetch, listings filter by subject, and a consumer reset, a purge or retention policies need admin', () => {
   for (const service of ['minitoolstream.EgressService', 'EgressService']) {
     assert.deepEqual(accessRule(service, 'ListSubjects'), { open: false, anyOf: ['fetch'], listing: true });
     assert.deepEqual(accessRule(service, 'ListConsumers'), { open: false, anyOf: ['fetch'], listing: true });
     assert.deepEqual(accessRule(service, 'GetSubjectInfo'), { open: false, anyOf: ['fetch'] });
     assert.deepEqual(accessRule(service, 'GetConsumerInfo'), { open: false, anyOf: ['fetch'] });
     assert.deepEqual(accessRule(service, 'ResetConsumer'), { open: false, anyOf: ['admin'] });
+    for (const method of ['Purge', 'SetRetentionPolicy', 'ListRetentionPolicies', 'DeleteRetentionPolicy']) {
+      assert.deepEqual(accessRule(service, method), { open: false, anyOf: ['admin'] });
+    }
     assert.deepEqual(accessRule(service, 'Browse'), { open: false, anyOf: ['fetch'] });
     assert.deepEqual(accessRule(service, 'ConsumerLagHistory'), { open: false, anyOf: ['fetch'], listing: true });
   }

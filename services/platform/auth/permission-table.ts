@@ -13,7 +13,7 @@ const read: AccessRule = { open: false, anyOf: ['fetch', 'subscribe'] };
 /** Inspecting subjects and consumers needs `fetch` on each subject shown. */
 export const inspectRule = { open: false, anyOf: ['fetch'] } as const satisfies AccessRule;
 const listing: AccessRule = { ...inspectRule, listing: true };
-// Moving a consumer's position for someone else is an operator's act.
+// Moving a consumer's position for someone else, or deleting messages, is an operator's act.
 const admin: AccessRule = { open: false, anyOf: ['admin'] };
 
 const ingress = { Publish: publish, PublishBatch: publish, PublishStream: publish };
@@ -28,6 +28,10 @@ const egress = {
   ListConsumers: listing,
   GetConsumerInfo: inspectRule,
   ResetConsumer: admin,
+  Purge: admin,
+  SetRetentionPolicy: admin,
+  ListRetentionPolicies: admin,
+  DeleteRetentionPolicy: admin,
   // Reading a page moves no consumer: inspection, not following.
   Browse: inspectRule,
   ConsumerLagHistory: listing,

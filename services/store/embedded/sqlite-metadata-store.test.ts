@@ -6,6 +6,7 @@ import test, { type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { StoreClosedError, type MetadataRecord, type MetadataStore } from '../store.js';
 import { openSqliteMetadataStore } from './sqlite-metadata-store.js';
+import { latestSchemaVersion } from './sqlite-schema.js';
 import { within } from '../../testing/within.js';
 
 async function databaseFile(t: TestContext): Promise<string> {
@@ -81,10 +82,10 @@ test('the schema is created once, upgraded in place, and a newer schema is refus
   await (await openSqliteMetadataStore({ file })).close();
   await (await openSqliteMetadataStore({ file })).close();
   const raw = new Database(file);
-  assert.equal(raw.pragma('user_version', { simple: true }), 4);
+  assert.equal(raw.pragma('user_version', { simple: true }), latestSchemaVersion);
   assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
   // A database of the first schema gains the consumer owners and subject counters on open.
-  raw.exec('DROP TABLE consumer_owners');
+  raw.exec('DROP TABLE consumer_owners; DROP TABLE retention_policies; DROP TABLE deleted_objects');
   raw.exec('ALTER TABLE subjects DROP COLUMN message_count; ALTER TABLE subjects DROP COLUMN bytes');
   raw.pragma('user_version = 1');
   raw.close();
@@ -92,7 +93,7 @@ test('the schema is created once, upgraded in place, and a newer schema is refus
   assert.equal(await upgraded.claimConsumer('d', 's', 'client-a'), true);
   await upgraded.close();
   const again = new Database(file);
-  assert.equal(again.pragma('user_version', { simple: true }), 4);
+  assert.equal(again.pragma('user_version', { simple: true }), latestSchemaVersion);
   again.pragma('user_version = 99');
   again.close();
   await assert.rejects(openSqliteMetadataStore({ file }), /newer than this program knows/);
@@ -105,6 +106,7 @@ test('the subject counters migration counts the messages already stored', async 
   await before.close();
   const raw = new Database(file);
   raw.exec('ALTER TABLE subjects DROP COLUMN message_count; ALTER TABLE subjects DROP COLUMN bytes');
+  raw.exec('DROP TABLE retention_policies; DROP TABLE deleted_objects');
   raw.pragma('user_version = 2');
   raw.close();
 

@@ -1,9 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
 import {
   AckBeyondEndError,
   ExpectedLastSequenceError,
+  RetentionLimitError,
   defaultDuplicateWindowMs,
   expectedLastSequenceHeader,
   msgIdHeader,
@@ -13,12 +15,17 @@ import {
   StoreUnavailableError,
   UploadExpiredError,
   type ConsumerPosition,
+  type RetentionPolicy,
+  type StorageStats,
   type MetadataRecord,
   type MetadataRow,
   type MetadataStore,
   type SubjectStats,
 } from '../store.js';
+import { mostSpecific } from '../retention-pattern.js';
+import { brokenLimit, policyFromColumns, type PolicyColumns } from '../retention-rules.js';
 import { createChangeFeed } from './change-feed.js';
+import { deleteOldestWhile, oldestDeleter, startSqliteExpiry, type DeleteOldest } from './sqlite-expiry.js';
 import { migrate } from './sqlite-schema.js';
 
 export interface SqliteMetadataStoreOptions {
@@ -28,6 +35,10 @@ export interface SqliteMetadataStoreOptions {
   crossProcessPollMs?: number;
   /** How long a write waits for another process's write lock (default 5 s). */
   busyTimeoutMs?: number;
+  /** How often the expiry worker applies the retention policy (default 1 s). */
+  expiryIntervalMs?: number;
+  /** Where a failed expiry pass is reported. */
+  logger?: Logger | undefined;
 }
 
 /** Expired msg-id entries one commit removes at least (more when it remembers many). */
@@ -75,7 +86,7 @@ interface MessageRowData {
  * {@link StoreUnavailableError}.
  */
 export async function openSqliteMetadataStore(options: SqliteMetadataStoreOptions): Promise<MetadataStore> {
-  const { file, crossProcessPollMs = 250, busyTimeoutMs = 5000 } = options;
+  const { file, crossProcessPollMs = 250, busyTimeoutMs = 5000, expiryIntervalMs = 1000, logger } = options;
   if (!file) throw new TypeError('openSqliteMetadataStore: file is required');
   const db = sqlite(`open database ${file}`, () => {
     mkdirSync(dirname(file), { recursive: true });
@@ -133,6 +144,26 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
       'INSERT INTO pending_uploads (object_key, created_at_ms) VALUES (?, ?) ON CONFLICT DO NOTHING',
     ),
     removePending: db.prepare<[string]>('DELETE FROM pending_uploads WHERE object_key = ?'),
+    setPolicy: db.prepare<[string, number, number, number, number, string, string]>(
+      `INSERT INTO retention_policies (pattern, max_age_ms, max_messages, max_bytes, max_message_bytes, discard, retention)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (pattern) DO UPDATE SET max_age_ms = excluded.max_age_ms, max_messages = excluded.max_messages,
+         max_bytes = excluded.max_bytes, max_message_bytes = excluded.max_message_bytes, discard = excluded.discard,
+         retention = excluded.retention`,
+    ),
+    policies: db.prepare<[], PolicyColumns>(
+      'SELECT pattern, max_age_ms, max_messages, max_bytes, max_message_bytes, discard, retention FROM retention_policies ORDER BY pattern',
+    ),
+    storageStats: db.prepare<[], StorageStats>(
+      `SELECT coalesce((SELECT sum(message_count) FROM subjects), 0) AS messages,
+         coalesce((SELECT sum(bytes) FROM subjects), 0) AS bytes,
+         coalesce((SELECT value FROM counters WHERE name = 'expired'), 0) AS expired,
+         coalesce((SELECT value FROM counters WHERE name = 'purged'), 0) AS purged`,
+    ),
+    deletePolicy: db.prepare<[string]>('DELETE FROM retention_policies WHERE pattern = ?'),
+    counters: db.prepare<[string], { message_count: bigint; bytes: bigint }>('SELECT message_count, bytes FROM subjects WHERE name = ?'),
+    deletedObjects: db.prepare<[number], string>('SELECT object_key FROM deleted_objects LIMIT ?').pluck(),
+    forgetDeletedObject: db.prepare<[string]>('DELETE FROM deleted_objects WHERE object_key = ?'),
     msgIdSequence: db
       .prepare<[string, string, number], bigint>('SELECT sequence FROM msg_ids WHERE subject = ? AND msg_id = ? AND expires_at_ms > ?')
       .pluck(),
@@ -149,9 +180,40 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
   };
 
   const lastSequenceOf = (subject: string): bigint => statements.lastSequence.get(subject) ?? 0n;
+  const listPolicies = (): RetentionPolicy[] => statements.policies.all().map(policyFromColumns);
+  const policyOf = (policies: RetentionPolicy[], subject: string): RetentionPolicy | undefined => {
+    const pattern = mostSpecific(
+      policies.map((policy) => policy.pattern),
+      subject,
+    );
+    return policies.find((policy) => policy.pattern === pattern);
+  };
+
+  /**
+   * A check that throws RetentionLimitError when the policy of a record's subject refuses it on top of
+   * what the subject holds and the records admitted before it; only stored records are admitted.
+   */
+  const policyGate = (): ((record: MetadataRecord, index: number) => void) => {
+    const policies = listPolicies();
+    const held = new Map<string, { policy: RetentionPolicy | undefined; count: bigint; bytes: bigint }>();
+    return (record, index) => {
+      if (policies.length === 0) return;
+      let subject = held.get(record.subject);
+      if (!subject) {
+        const counters = statements.counters.get(record.subject);
+        subject = { policy: policyOf(policies, record.subject), count: counters?.message_count ?? 0n, bytes: counters?.bytes ?? 0n };
+        held.set(record.subject, subject);
+      }
+      const broken = subject.policy && brokenLimit(subject.policy, subject.count, subject.bytes, record.size);
+      if (broken) throw RetentionLimitError.of(broken.limit, String(broken.value), subject.policy!.pattern, record.subject, index);
+      subject.count += 1n;
+      subject.bytes += BigInt(record.size);
+    };
+  };
 
   const commitTransaction = db.transaction((batch: MetadataRecord[], duplicateWindowMs: number): CommittedRecord[] => {
     const nowMs = Date.now();
+    const admit = policyGate();
     const next = new Map<string, { last: bigint; count: number; bytes: number }>();
     const seenIds = new Map<string, bigint>();
     let remembered = 0;
@@ -170,6 +232,8 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
       if (record.objectKey !== '' && statements.removePending.run(record.objectKey).changes === 0) {
         throw new UploadExpiredError(`upload ${record.objectKey} has no pending entry (swept or never registered)`, record.objectKey);
       }
+      // A duplicate returned above: it stores nothing, so it never counts against a limit.
+      admit(record, index);
       const sequence = added.last + 1n;
       next.set(subject, { last: sequence, count: added.count + 1, bytes: added.bytes + record.size });
       statements.insertMessage.run(
@@ -226,6 +290,13 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     },
   });
   let closed = false;
+  const deleteOldest = oldestDeleter(db);
+  const expiry = startSqliteExpiry(db, deleteOldest, listPolicies, expiryIntervalMs, (error) =>
+    logger?.warn({ err: error }, 'expiry pass failed; retrying on the next round'),
+  );
+  const forgetDeletedObjects = db.transaction((keys: string[]) => {
+    for (const key of keys) statements.forgetDeletedObject.run(key);
+  });
 
   /** Runs one synchronous database step with the closed and abort checks every method needs. */
   const run = <T>(action: string, step: () => T, signal?: AbortSignal): T => {
@@ -322,6 +393,43 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
       run('remove a pending upload', () => statements.removePending.run(objectKey));
     },
 
+    async purge(subject, throughSequence, signal) {
+      const through = throughSequence ?? run('read the last sequence', () => lastSequenceOf(subject), signal);
+      const deleteChecked: DeleteOldest = (name, doomed, reason) => run('purge', () => deleteOldest(name, doomed, reason), signal);
+      return deleteOldestWhile(deleteChecked, subject, (row) => row.sequence <= through, 'purged');
+    },
+
+    async storageStats(signal) {
+      return run('read storage stats', () => statements.storageStats.get()!, signal);
+    },
+
+    async setRetentionPolicy(policy, signal) {
+      const { pattern, maxAgeMs, maxMessages, maxBytes, maxMessageBytes, discard, retention } = policy;
+      const store = () => statements.setPolicy.run(pattern, maxAgeMs, maxMessages, maxBytes, maxMessageBytes, discard, retention);
+      run('store a retention policy', store, signal);
+      expiry.wake();
+    },
+
+    async listRetentionPolicies(signal) {
+      return run('list retention policies', listPolicies, signal);
+    },
+
+    async retentionPolicyOf(subject, signal) {
+      return run('read a retention policy', () => policyOf(listPolicies(), subject), signal);
+    },
+
+    async deleteRetentionPolicy(pattern, signal) {
+      return run('delete a retention policy', () => statements.deletePolicy.run(pattern).changes > 0, signal);
+    },
+
+    async deletedObjects(limit) {
+      return run('list deleted objects', () => statements.deletedObjects.all(limit));
+    },
+
+    async forgetDeletedObjects(keys) {
+      run('forget deleted objects', () => forgetDeletedObjects.immediate(keys));
+    },
+
     async checkHealth() {
       try {
         run('check health', () => statements.ping.get());
@@ -334,6 +442,7 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     async close() {
       if (closed) return;
       closed = true;
+      await expiry.stop();
       feed.close();
       db.close();
     },

@@ -65,7 +65,41 @@ const migrations: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS msg_ids_by_expiry ON msg_ids (expires_at_ms);
   `,
+  `
+  -- Retention limits per subject pattern, 0 = unlimited; the default policy is the pattern '>'.
+  CREATE TABLE IF NOT EXISTS retention_policies (
+    pattern      TEXT PRIMARY KEY,
+    max_age_ms   INTEGER NOT NULL,
+    max_messages INTEGER NOT NULL,
+    max_bytes    INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  -- Objects of deleted messages, queued in the transaction that deleted their metadata.
+  CREATE TABLE IF NOT EXISTS deleted_objects (
+    object_key TEXT PRIMARY KEY
+  ) WITHOUT ROWID;
+  `,
+  `
+  -- Per-pattern limits: the largest message, and whether a full subject refuses publishes ('new') or drops its oldest ('old').
+  ALTER TABLE retention_policies ADD COLUMN max_message_bytes INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE retention_policies ADD COLUMN discard TEXT NOT NULL DEFAULT 'old' CHECK (discard IN ('old', 'new'));
+  `,
+  `
+  -- Store-wide counters kept with the data: messages expired and purged.
+  CREATE TABLE IF NOT EXISTS counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
+  `
+  -- Interest retention: 'interest' also deletes what every durable consumer of the subject acknowledged.
+  ALTER TABLE retention_policies ADD COLUMN retention TEXT NOT NULL DEFAULT 'limits' CHECK (retention IN ('limits', 'interest'));
+  CREATE INDEX IF NOT EXISTS consumers_by_subject ON consumers (subject);
+  `,
 ];
+
+/** The `user_version` of a database this program has brought up to date. */
+export const latestSchemaVersion = migrations.length;
 
 /** Brings the schema up to date; safe to run on every open and from two processes at once. */
 export function migrate(db: Database): void {

@@ -1,7 +1,9 @@
 import {
   AckBeyondEndError,
   ExpectedLastSequenceError,
+  RetentionLimitError,
   StoreError,
+  StoreFullError,
   defaultDuplicateWindowMs,
   expectedLastSequenceHeader,
   type CommittedRecord,
@@ -14,6 +16,7 @@ import {
   type StoreChange,
   type SubjectStats,
 } from '../store.js';
+import { policyFromColumns, type PolicyColumns } from '../retention-rules.js';
 import { openTarantoolLink, type TarantoolConnectionOptions, type TarantoolLink } from './connection.js';
 
 /** Options of {@link openTarantoolMetadataStore}; `TarantoolConfig` fits. */
@@ -59,9 +62,21 @@ interface WireConsumer {
   last_sequence: string;
 }
 
+/** What mts_commit answers when a retention policy refuses a record. */
+interface WireRefusal {
+  limit: string;
+  value: string;
+  pattern: string;
+  subject: string;
+  /** The record's position, from 1. */
+  index: number;
+}
+
 const healthTimeoutMs = 1000;
 // Changes one feed answer carries at most; a caller further behind asks again at once.
 const feedAnswerLimit = 4096;
+// Messages one purge call deletes in one transaction at most.
+const purgeBatch = 1000;
 // How much longer than the wait itself a wait call may take to answer.
 const waitMarginMs = 2000;
 
@@ -100,6 +115,16 @@ function createProcedures(link: TarantoolLink): MetadataStore {
       if (outcome.code === 'UPLOAD_EXPIRED') {
         const key = String(outcome.object_key);
         throw new UploadExpiredError(`pending upload ${key} expired before its commit`, key);
+      }
+      if (outcome.code === 'STORE_FULL') {
+        throw new StoreFullError(
+          `tarantool memory is ${outcome.used_percent}% full; publishes are refused from ${outcome.refuse_percent}% ` +
+            'until retention or a purge frees space',
+        );
+      }
+      if (outcome.code === 'LIMIT_EXCEEDED') {
+        const { limit, value, pattern, subject, index } = outcome as Outcome & WireRefusal;
+        throw RetentionLimitError.of(limit, value, pattern, subject, index - 1);
       }
       if (outcome.code === 'WRONG_LAST_SEQUENCE') {
         const index = outcome.index as number;
@@ -186,6 +211,55 @@ function createProcedures(link: TarantoolLink): MetadataStore {
 
     async removePendingUpload(objectKey) {
       await expectOk('mts_remove_pending_upload', [objectKey]);
+    },
+
+    async purge(subject, throughSequence, signal) {
+      const through = throughSequence?.toString() ?? ((await expectOk('mts_last_sequence', [subject], signal)).last as string);
+      let purged = 0;
+      for (;;) {
+        const outcome = await expectOk('mts_delete_through', [subject, through, purgeBatch], signal);
+        purged += outcome.deleted as number;
+        if (outcome.more !== true) return purged;
+      }
+    },
+
+    async setRetentionPolicy(policy, signal) {
+      const { pattern, maxAgeMs, maxMessages, maxBytes, maxMessageBytes, discard, retention } = policy;
+      const limits = [maxAgeMs, maxMessages, maxBytes, maxMessageBytes].map(String);
+      await expectOk('mts_set_retention', [pattern, ...limits, discard, retention], signal);
+    },
+
+    async storageStats(signal) {
+      const outcome = await expectOk('mts_storage_stats', [], signal);
+      const total = (field: string) => BigInt(outcome[field] as string);
+      return {
+        messages: total('messages'),
+        bytes: total('bytes'),
+        expired: total('expired'),
+        purged: total('purged'),
+        memoryUsedPercent: outcome.memory_used_percent as number,
+      };
+    },
+
+    async listRetentionPolicies(signal) {
+      return ((await expectOk('mts_list_retention', [], signal)).policies as PolicyColumns[]).map(policyFromColumns);
+    },
+
+    async retentionPolicyOf(subject, signal) {
+      const found = (await expectOk('mts_retention_of', [subject], signal)).policy as PolicyColumns | null | undefined;
+      return found ? policyFromColumns(found) : undefined;
+    },
+
+    async deleteRetentionPolicy(pattern, signal) {
+      return (await expectOk('mts_delete_retention', [pattern], signal)).deleted === true;
+    },
+
+    async deletedObjects(limit) {
+      return (await expectOk('mts_deleted_objects', [limit])).keys as string[];
+    },
+
+    async forgetDeletedObjects(keys) {
+      if (keys.length > 0) await expectOk('mts_forget_deleted_objects', [keys]);
     },
 
     async checkHealth(): Promise<DependencyStatus> {

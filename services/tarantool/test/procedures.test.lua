@@ -33,7 +33,7 @@ local function every_byte()
 end
 
 local test = tap.test('mts procedures')
-test:plan(19)
+test:plan(23)
 
 test:test('ping', function(t)
     t:plan(1)
@@ -194,7 +194,7 @@ test:test('delete_through removes old rows and never lets a number be reused', f
     mts_commit({ msg('ret', 'a'), object('ret', 'old-object', 5), msg('ret', 'c') })
     local r = mts_delete_through('ret', '2')
     t:is(r.deleted, 2, 'two rows deleted')
-    t:is_deeply(r.object_keys, { 'old-object' }, 'object keys returned for the object store')
+    t:is_deeply(mts_deleted_objects(10).keys, { 'old-object' }, 'the object key is queued for the object store')
     t:is(r.more, false, 'nothing left below the bound')
     t:is(mts_read_after('ret', '0', 10).rows[1].sequence, '3', 'newer row kept')
     mts_delete_through('ret', '3')
@@ -205,12 +205,19 @@ test:test('delete_through removes old rows and never lets a number be reused', f
     t:is(box.space.mts_subjects:get('ret').message_count, 2, 'count follows deletes')
 end)
 
+test:test('the deleted-objects queue forgets what the services removed', function(t)
+    t:plan(2)
+    mts_forget_deleted_objects({ 'old-object', 'never-queued' })
+    t:is_deeply(mts_deleted_objects(10).keys, {}, 'queue empty')
+    t:is(box.space.mts_deleted_objects:len(), 0, 'no entry left')
+end)
+
 test:test('init is idempotent', function(t)
     t:plan(3)
     local version = box.space._mts_schema:get('version').version
     app.migrate()
     app.grant()
-    dofile(init_path)
+    app = dofile(init_path)
     t:is(box.space._mts_schema:get('version').version, version, 'no migration re-ran')
     t:is(mts_last_sequence('a').last, '3', 'data untouched')
     t:ok(box.space.mts_messages ~= nil, 'spaces still there')
@@ -331,6 +338,86 @@ test:test('expected-last-sequence refuses the whole batch when the subject moved
     t:is(mts_last_sequence('occ').last, '1', 'nothing committed')
     r = mts_commit({ with_headers('occ', 'b', {}), with_headers('occ', 'c', { ['expected-last-sequence'] = '2' }) })
     t:is_deeply(r.first, { '2' }, 'accepted when it matches')
+end)
+
+-- Last: its max_age policy expires the old timestamps every earlier test wrote.
+test:test('expiry deletes exactly what each limit exceeds, objects queued', function(t)
+    t:plan(11)
+    local now = math.floor(fiber.time() * 1000)
+    local function aged(subject, text, age_ms)
+        local m = msg(subject, text)
+        m.timestamp_ms = now - age_ms
+        return m
+    end
+    mts_add_pending_upload('exp-object', '1')
+    mts_commit({ aged('exp.age', 'a', 60000), object('exp.age', 'exp-object', 7), aged('exp.age', 'c', 0) })
+    box.space.mts_messages:update({ 'exp.age', 2 }, { { '=', 'timestamp_ms', now - 60000 } })
+    mts_commit({ aged('exp.count', '1', 0), aged('exp.count', '2', 0), aged('exp.count', '3', 0) })
+    mts_commit({ aged('exp.bytes', '1234', 0), aged('exp.bytes', '12', 0), aged('exp.bytes', '34', 0) })
+
+    mts_set_retention('>', '30000', '0', '0')
+    app.expire_all()
+    t:is(mts_subject_info('exp.age').subject.first_sequence, '3', 'max_age deletes the two old messages')
+    t:ok(box.space.mts_deleted_objects:get('exp-object') ~= nil, 'and queues the object of one')
+    t:is(mts_subject_info('exp.count').subject.messages, '3', 'max_age leaves young subjects alone')
+
+    mts_set_retention('>', '0', '2', '0')
+    app.expire_all()
+    t:is(mts_subject_info('exp.count').subject.first_sequence, '2', 'max_messages keeps the newest two')
+    t:is(mts_subject_info('exp.count').subject.messages, '2', 'count follows')
+
+    mts_set_retention('>', '0', '0', '4')
+    app.expire_all()
+    local bytes = mts_subject_info('exp.bytes').subject
+    t:is(bytes.first_sequence, '2', 'max_bytes deletes the oldest until the rest fit')
+    t:is(bytes.bytes, '4', 'bytes follow')
+    t:is(mts_commit({ aged('exp.bytes', '5', 0) }).sequences[1], '4', 'sequences go on after expiry')
+
+    mts_set_retention('>', '0', '0', '0')
+    app.expire_all()
+    t:is(mts_subject_info('exp.bytes').subject.messages, '3', 'no limits delete nothing')
+    local stats = mts_storage_stats()
+    t:ok(tonumber(stats.expired) >= 5, 'expired messages are counted')
+    t:ok(tonumber(stats.purged) >= 4, 'and purged ones apart')
+end)
+
+test:test('policies by pattern: the most specific wins, discard new refuses naming the limit', function(t)
+    t:plan(9)
+    mts_set_retention('>', '0', '0', '0')
+    mts_set_retention('pol.>', '0', '1', '0', '0', 'old')
+    mts_set_retention('pol.*.eu', '0', '2', '0', '0', 'new')
+    mts_set_retention('pol.big', '0', '0', '0', '4', 'old')
+    t:is(mts_retention_of('pol.fr.eu').policy.pattern, 'pol.*.eu', 'a literal token beats >')
+    t:is(mts_retention_of('pol.fr').policy.pattern, 'pol.>', '> matches the rest')
+    t:is(mts_retention_of('elsewhere').policy.pattern, '>', 'the default covers other subjects')
+    local function row(subject, text)
+        return { subject, math.floor(fiber.time() * 1000), {}, #text, text, '' }
+    end
+    t:ok(mts_commit({ row('pol.fr.eu', 'a'), row('pol.fr.eu', 'b') }).ok, 'up to max_messages')
+    local refused = mts_commit({ row('pol.other', 'x'), row('pol.fr.eu', 'c') })
+    t:is_deeply({ refused.code, refused.limit, refused.value, refused.pattern, refused.index },
+        { 'LIMIT_EXCEEDED', 'max_messages', '2', 'pol.*.eu', 2 }, 'the refusal names the limit and the record')
+    t:is(mts_last_sequence('pol.other').last, '0', 'nothing of the batch committed')
+    t:is(mts_commit({ row('pol.big', '12345') }).limit, 'max_message_bytes', 'too large a message is refused')
+    t:is(mts_delete_retention('pol.*.eu').deleted, true, 'a policy is deleted')
+    t:is(mts_retention_of('pol.fr.eu').policy.pattern, 'pol.>', 'and the next most specific applies')
+end)
+
+test:test('interest retention deletes what every consumer acknowledged, and not before', function(t)
+    t:plan(4)
+    mts_set_retention('int.>', '0', '0', '0', '0', 'old', 'interest')
+    local now = math.floor(fiber.time() * 1000)
+    mts_commit({ { 'int.a', now, {}, 1, 'a', '' }, { 'int.a', now, {}, 1, 'b', '' }, { 'int.a', now, {}, 1, 'c', '' } })
+    app.expire_all()
+    t:is(mts_subject_info('int.a').subject.messages, '3', 'nothing goes before a consumer exists')
+    mts_ack('one', 'int.a', '2')
+    mts_ack('two', 'int.a', '1')
+    app.expire_all()
+    t:is(mts_subject_info('int.a').subject.first_sequence, '2', 'only what both acknowledged goes')
+    mts_ack('two', 'int.a', '3')
+    app.expire_all()
+    t:is(mts_subject_info('int.a').subject.first_sequence, '3', 'the slowest consumer decides')
+    t:is(mts_retention_of('int.a').policy.retention, 'interest', 'the policy says interest')
 end)
 
 os.exit(test:check() and 0 or 1)
