@@ -2,18 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 import { build } from 'esbuild';
-import { chromium, type Page } from 'playwright-core';
-
-// Flags for a root, offline machine: no sandbox, no background calls home.
-const chromiumArgs = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+import type { Page } from 'playwright-core';
+import { launchChromium } from './chromium.js';
 
 /** Serves one page (on its own origin, so every RPC is a CORS request) that loads the bundled script. */
 async function servePage(t: TestContext, script: string): Promise<string> {
@@ -37,8 +27,7 @@ async function servePage(t: TestContext, script: string): Promise<string> {
 export async function openPage(t: TestContext, entryPoint: string, globalName: string): Promise<Page> {
   const bundle = await build({ entryPoints: [entryPoint], bundle: true, format: 'esm', platform: 'browser', write: false });
   const pageUrl = await servePage(t, bundle.outputFiles[0]!.text);
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: chromiumArgs });
-  t.after(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage();
   await page.goto(pageUrl);
   await page.waitForFunction((name) => name in globalThis, globalName);
