@@ -26,7 +26,7 @@ import {
   FetchRequestSchema,
 } from '../../gen/minitoolstream/egress_pb.js';
 import { createUnpatchedConnect } from '../testing/unpatched-connect.js';
-import { withinDeadline } from '../testing/within-deadline.js';
+import { within } from '../testing/within.js';
 
 const readMaxBytes = 1024;
 const payload = new Uint8Array(1024).fill(7);
@@ -279,7 +279,7 @@ async function exchangeHttp1(server: Server, request: Case): Promise<string> {
     .join('');
   // Not end(): the server would drop a response still being computed when the client half-closes.
   socket.write(Buffer.concat([Buffer.from(`POST ${request.path} HTTP/1.1\r\n${head}\r\n`), request.body]));
-  await withinDeadline(ended, 'the HTTP/1.1 response ending');
+  await within(ended, 10_000, 'the HTTP/1.1 response ending');
   socket.destroy();
   return Buffer.concat(chunks)
     .toString('latin1')
@@ -303,11 +303,11 @@ async function exchange(server: Server, request: Case): Promise<Http2Exchange | 
     const closed = once(stream, 'close');
     stream.end(request.body);
     if (request.cancel) {
-      await withinDeadline(waiter.started, 'the call waiting for its end');
+      await within(waiter.started, 10_000, 'the call waiting for its end');
       stream.close(http2.constants.NGHTTP2_CANCEL);
     }
-    await withinDeadline(closed, 'the response stream closing');
-    const ending = request.waits ? await withinDeadline(waiter.ended, 'the call ending') : undefined;
+    await within(closed, 10_000, 'the response stream closing');
+    const ending = request.waits ? await within(waiter.ended, 10_000, 'the call ending') : undefined;
     return {
       headers: entries(headers),
       body: Buffer.concat(chunks).toString('hex'),

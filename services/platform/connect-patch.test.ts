@@ -21,7 +21,7 @@ import {
   HealthCheckResponse_ServingStatus,
   HealthCheckResponseSchema,
 } from '../../gen/grpc/health/v1/health_pb.js';
-import { withinDeadline } from '../testing/within-deadline.js';
+import { within } from '../testing/within.js';
 
 const repoRoot = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
@@ -152,12 +152,12 @@ test('the Node response adapter finishes, and request signals share one abort re
     stream.end();
     const chunks: Buffer[] = [];
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    await withinDeadline(new Promise((resolve) => stream.once('close', resolve)), 'the response stream closing');
+    await within(new Promise((resolve) => stream.once('close', resolve)), 10_000, 'the response stream closing');
     assert.deepEqual([...Buffer.concat(chunks)], [1, 2, 3]);
   }
   // Unpatched, the adapter waits for an "end" event that Node's responses never emit.
-  await withinDeadline(Promise.all(finished), 'universalResponseToNodeResponse resolving');
-  await withinDeadline(Promise.all(requestClosed), 'the request signals aborting on close');
+  await within(Promise.all(finished), 10_000, 'universalResponseToNodeResponse resolving');
+  await within(Promise.all(requestClosed), 10_000, 'the request signals aborting on close');
   const [first, second] = requestSignals.map((signal) => signal.reason as unknown);
   assert.ok(first instanceof DOMException);
   assert.equal(first.name, 'AbortError');
