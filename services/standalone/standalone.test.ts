@@ -12,12 +12,10 @@ before(() => buildOnce());
 
 /** Waits (bounded) until `durable` has acknowledged everything on `subject`: a fetch without ack finds nothing. */
 async function waitUntilAcked(subject: string, durable: string, urls: string[]): Promise<void> {
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+  await eventually(async () => {
     const peek = await runMts(['fetch', subject, '--durable', durable, '--no-ack', ...urls]);
-    if (peek.code === 0 && peek.stdout.length === 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`${durable} did not acknowledge ${subject} within 30 s`);
+    return peek.code === 0 && peek.stdout.length === 0;
+  }, 30_000);
 }
 
 test('npm start: embedded by default, the compiled mts publishes and subscribes, a restart keeps messages and consumers follow across it', async (t) => {
