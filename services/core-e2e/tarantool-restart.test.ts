@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { Message } from '../../gen/minitoolstream/egress_pb.js';
 import { test } from 'node:test';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { openTarantoolLink } from '../store/tarantool/connection.js';
@@ -21,6 +22,9 @@ async function bothReadyz(services: TestServices, status: number): Promise<void>
 }
 
 test('a Tarantool crash is reported, answered UNAVAILABLE, survived without restart, and loses no acknowledged message', async (t) => {
+  // Registered before the services' stop, so it runs first (after-hooks run in registration order).
+  const subscription = new AbortController();
+  t.after(() => subscription.abort());
   let servers!: OpenedTarantoolBackend;
   const backend: TestBackend = { name: 'tarantool', open: async (bt) => (servers = await openTarantoolBackend(bt)) };
   // Some payloads go to the object store, which stays up throughout.
@@ -43,8 +47,6 @@ test('a Tarantool crash is reported, answered UNAVAILABLE, survived without rest
       }
     }
   })();
-  const subscription = new AbortController();
-  t.after(() => subscription.abort());
   const notifications = egress.subscribe({ subject, durableName: 'watcher' }, { signal: subscription.signal })[Symbol.asyncIterator]();
   await eventually(async () => acknowledged.size >= 20, 30_000);
 
@@ -71,9 +73,12 @@ test('a Tarantool crash is reported, answered UNAVAILABLE, survived without rest
   while (notified < afterRestart.sequence)
     notified = (await within(notifications.next(), 30_000, 'a notification after the restart')).value!.sequence;
 
-  const last = (await egress.getLastSequence({ subject })).lastSequence;
-  const fetched = [];
-  for await (const message of egress.fetch({ subject, durableName: 'auditor', batchSize: 1000 })) fetched.push(message);
+  const last = (await within(egress.getLastSequence({ subject }), 30_000, 'the last sequence after the restart')).lastSequence;
+  const fetched: Message[] = [];
+  const fetchAll = async () => {
+    for await (const message of egress.fetch({ subject, durableName: 'auditor', batchSize: 1000 })) fetched.push(message);
+  };
+  await within(fetchAll(), 60_000, 'fetching every message after the restart');
   assert.deepEqual(
     fetched.map((message) => message.sequence),
     Array.from({ length: Number(last) }, (_, index) => BigInt(index + 1)),

@@ -147,7 +147,7 @@ export async function startServiceProcess(t: TestContext, service: ServiceName, 
 export async function waitForReadyz(url: string, status = 200, timeoutMs = startTimeoutMs): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const answered = await fetch(`${url}/readyz`).then(
+    const answered = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(Math.max(deadline - Date.now(), 1000)) }).then(
       (response) => response.status,
       () => 0,
     );
