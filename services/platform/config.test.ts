@@ -19,6 +19,8 @@ const bad: [string, Record<string, string>][] = [
   ['RETENTION_MAX_AGE', { STORAGE: 'embedded', RETENTION_MAX_AGE: '12' }],
   ['RETENTION_MAX_BYTES', { STORAGE: 'embedded', RETENTION_MAX_BYTES: '10GB!' }],
   ['RETENTION_MAX_MESSAGES', { STORAGE: 'embedded', RETENTION_MAX_MESSAGES: '1e6' }],
+  // Shorter than a slow upload, the sweep would race publishes it then refuses.
+  ['ORPHAN_GRACE_MS', { STORAGE: 'embedded', ORPHAN_GRACE_MS: '100' }],
 ];
 
 test('retention limits read durations and sizes with units, unset meaning unlimited', () => {
@@ -58,6 +60,7 @@ test('defaults follow the deployment guide', () => {
     [config.payloadInFlightMaxBytes, config.payloadAdmissionWaitMs, config.minio.partSizeBytes],
     [96 * 1024 * 1024, 2000, 16 * 1024 * 1024],
   );
+  assert.deepEqual([config.orphanGraceMs, config.orphanSweepIntervalMs], [3_600_000, 60_000]);
   // The heartbeat of open streams is 15 s; idle sessions are given far longer.
   assert.deepEqual(config.connections, {
     firstBytesTimeoutMs: 10_000,

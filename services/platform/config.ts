@@ -94,6 +94,10 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** How long a publish's `msg-id` is remembered per subject: a repeat inside it is a duplicate. */
   duplicateWindowMs: number;
+  /** An object upload not committed within this time is an orphan the sweep deletes. */
+  orphanGraceMs: number;
+  /** How often the sweep looks for orphans. */
+  orphanSweepIntervalMs: number;
   /** Allowed CORS origins; `["*"]` allows any. */
   corsOrigins: string[];
   /** Where the dashboard publishes; undefined means the page's host on port 50051. */
@@ -171,6 +175,8 @@ export function loadConfig(service: ServiceName, env: Env = process.env, portVar
     },
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     duplicateWindowMs: read.integer('DUPLICATE_WINDOW_MS', 2 * 60_000, 1, 7 * 24 * 3_600_000),
+    orphanGraceMs: read.integer('ORPHAN_GRACE_MS', 3_600_000, 1000, 7 * 24 * 3_600_000),
+    orphanSweepIntervalMs: read.integer('ORPHAN_SWEEP_INTERVAL_MS', 60_000, 10, 3_600_000),
     corsOrigins: read.list('CORS_ORIGINS', ['*']),
     uiIngressUrl: readUiIngressUrl(read),
     auth: readAuth(read),

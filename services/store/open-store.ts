@@ -27,6 +27,8 @@ export async function openStore(config: Config, logger: Logger, payloadBudget: P
     payloadBudget,
     defaultRetention: config.retention,
     duplicateWindowMs: config.duplicateWindowMs,
+    orphanGraceMs: config.orphanGraceMs,
+    sweepIntervalMs: config.orphanSweepIntervalMs,
     logger: storeLogger,
   });
 }

@@ -70,6 +70,8 @@ export async function startTestServices(t: TestContext, options: TestServicesOpt
     maxMessageBytes: ingressConfig.maxMessageBytes,
     payloadBudget,
     duplicateWindowMs: ingressConfig.duplicateWindowMs,
+    orphanGraceMs: ingressConfig.orphanGraceMs,
+    sweepIntervalMs: ingressConfig.orphanSweepIntervalMs,
     logger,
     ...options.store,
   });
