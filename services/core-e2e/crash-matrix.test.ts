@@ -69,7 +69,8 @@ test('kill -9 of ingress, egress and Tarantool and an object-store outage under 
   };
   const [ingress, egress] = await Promise.all([crashableService(t, 'ingress', env), crashableService(t, 'egress', env)]);
   // Each reconnects to a restarted dependency on its own schedule; the audit reads through egress.
-  const bothReady = () => Promise.all([waitForReadyz(ingress.url, 200, waitMs), waitForReadyz(egress.url, 200, waitMs)]);
+  const bothReadyz = (status: number) =>
+    Promise.all([waitForReadyz(ingress.url, status, waitMs), waitForReadyz(egress.url, status, waitMs)]);
   const egressClient = createClient(EgressService, createGrpcTransport({ baseUrl: egress.url }));
   const ingressLarge = createClient(IngressService, createGrpcTransport({ baseUrl: ingress.url }));
   const ledger = new PublishLedger();
@@ -184,8 +185,10 @@ test('kill -9 of ingress, egress and Tarantool and an object-store outage under 
     largeObject = (await bucketKeys(servers.s3, bucket)).find((key) => key.startsWith(`${largeSubject}/`)) ?? '';
     assert.notEqual(largeObject, '', 'the refused publish left its object in the bucket');
     await waitFor('publishes refused while Tarantool is down', async () => refusedIn('tarantool kill -9').length >= publishers.length);
+    // Readiness answers from a periodic check: seeing it fail first means the 200 after the restart is fresh.
+    await bothReadyz(503);
     await servers.tarantool.start();
-    await bothReady();
+    await bothReadyz(200);
   });
   assert.deepEqual(codesIn('tarantool kill -9'), ['Unavailable'], 'Tarantool down: every refusal is UNAVAILABLE');
 
@@ -194,7 +197,7 @@ test('kill -9 of ingress, egress and Tarantool and an object-store outage under 
     // The outage itself is the scenario: the object store stays away this long.
     await new Promise((resolve) => setTimeout(resolve, 5000));
     await servers.s3.start();
-    await bothReady();
+    await bothReadyz(200);
   });
   assert.deepEqual(codesIn('object store down 5 s'), ['Unavailable'], 'object store down: every refusal is UNAVAILABLE');
 

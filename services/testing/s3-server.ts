@@ -13,6 +13,8 @@ export interface S3Server {
   /** s3rver accepts any signature; these are what clients should send. */
   accessKey: string;
   secretKey: string;
+  /** Its folder: an object is the file `<bucket>/<key>._S3rver_object` in it. */
+  directory: string;
   /** Stops serving (connections are refused); stored objects are kept. */
   stop(): Promise<void>;
   /** Serves again on the same port and folder. */
@@ -49,6 +51,7 @@ export async function startS3Server(t: TestContext, options: StartS3ServerOption
     },
     accessKey: 'S3RVER',
     secretKey: 'S3RVER',
+    directory,
     async stop() {
       const server = running;
       running = undefined;
