@@ -269,7 +269,7 @@ test('subjects, info, consumers, consumer info/reset and purge show and change w
   );
 });
 
-test('mts retention set, ls and rm manage policies; info shows the one in force; discard new refuses naming the limit', async (t) => {
+test('mts retention set, get, ls and rm manage policies; get and info show the one in force; discard new refuses naming the limit', async (t) => {
   const urls = await server(t);
   const set = await runMts(['retention', 'set', 'metrics.*', '--max-age', '7d', '--max-messages', '1', '--discard', 'new', ...urls]);
   assert.equal(set.code, 0, set.stderr);
@@ -297,6 +297,25 @@ test('mts retention set, ls and rm manage policies; info shows the one in force;
       retention: 'limits',
     },
   );
+  const got = await runMts(['retention', 'get', 'metrics.cpu', ...urls]);
+  assert.equal(got.code, 0, got.stderr);
+  assert.equal(
+    got.stdout.toString(),
+    'metrics.cpu: max-age 7d, max-messages 1, discard new (retention policy "metrics.*")\n',
+    'a subject nothing was published on yet has its policy too',
+  );
+  const fallback = await runMts(['retention', 'get', 'orders.new', '--json', ...urls]);
+  assert.deepEqual(JSON.parse(fallback.stdout.toString()), {
+    subject: 'orders.new',
+    pattern: '>',
+    maxAgeMs: '0',
+    maxMessages: '0',
+    maxBytes: '0',
+    maxMessageBytes: '0',
+    discard: 'old',
+    retention: 'limits',
+  });
+  assert.match((await runMts(['retention', 'get', 'metrics.*', ...urls])).stderr, /^mts: invalid_argument: /);
   const table = await runMts(['retention', 'ls', ...urls]);
   assert.match(table.stdout.toString(), /^PATTERN\s+MAX AGE\s+MAX MESSAGES\s+MAX BYTES\s+MAX MESSAGE BYTES\s+DISCARD\s+RETENTION\n/);
   assert.match(table.stdout.toString(), /\nmetrics\.\*\s+7d\s+1\s+-\s+-\s+new\s+limits\n/);

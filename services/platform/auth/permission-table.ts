@@ -32,6 +32,8 @@ const egress = {
   SetRetentionPolicy: admin,
   ListRetentionPolicies: admin,
   DeleteRetentionPolicy: admin,
+  // Which policy a subject is under is part of inspecting it (GetSubjectInfo shows it too).
+  GetRetentionPolicy: inspectRule,
   // Reading a page moves no consumer: inspection, not following.
   Browse: inspectRule,
   ConsumerLagHistory: listing,
