@@ -16,7 +16,6 @@ import {
   UploadExpiredError,
   type ConsumerPosition,
   type RetentionPolicy,
-  type StorageStats,
   type MetadataRecord,
   type MetadataRow,
   type MetadataStore,
@@ -27,6 +26,7 @@ import { brokenLimit, policyFromColumns, type PolicyColumns } from '../retention
 import { createChangeFeed } from './change-feed.js';
 import { deleteOldestWhile, oldestDeleter, startSqliteExpiry, type DeleteOldest } from './sqlite-expiry.js';
 import { migrate } from './sqlite-schema.js';
+import { storageStatsReader } from './sqlite-storage-stats.js';
 
 export interface SqliteMetadataStoreOptions {
   /** Database file; its folder is created if missing. */
@@ -153,12 +153,6 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     ),
     policies: db.prepare<[], PolicyColumns>(
       'SELECT pattern, max_age_ms, max_messages, max_bytes, max_message_bytes, discard, retention FROM retention_policies ORDER BY pattern',
-    ),
-    storageStats: db.prepare<[], StorageStats>(
-      `SELECT coalesce((SELECT sum(message_count) FROM subjects), 0) AS messages,
-         coalesce((SELECT sum(bytes) FROM subjects), 0) AS bytes,
-         coalesce((SELECT value FROM counters WHERE name = 'expired'), 0) AS expired,
-         coalesce((SELECT value FROM counters WHERE name = 'purged'), 0) AS purged`,
     ),
     deletePolicy: db.prepare<[string]>('DELETE FROM retention_policies WHERE pattern = ?'),
     counters: db.prepare<[string], { message_count: bigint; bytes: bigint }>('SELECT message_count, bytes FROM subjects WHERE name = ?'),
@@ -291,6 +285,7 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
   });
   let closed = false;
   const deleteOldest = oldestDeleter(db);
+  const readStorageStats = storageStatsReader(db, listPolicies);
   const expiry = startSqliteExpiry(db, deleteOldest, listPolicies, expiryIntervalMs, (error) =>
     logger?.warn({ err: error }, 'expiry pass failed; retrying on the next round'),
   );
@@ -400,7 +395,7 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     },
 
     async storageStats(signal) {
-      return run('read storage stats', () => statements.storageStats.get()!, signal);
+      return run('read storage stats', readStorageStats, signal);
     },
 
     async setRetentionPolicy(policy, signal) {
