@@ -267,6 +267,22 @@ test('subjects, info, consumers, consumer info/reset and purge show and change w
     ['0', '2'],
     'a purge keeps the last sequence',
   );
+
+  for (const subject of ['orders.eu', 'orders.us', 'orders.us', 'orders.us.west'])
+    await runMts(['publish', subject, '--data', 'x', ...urls]);
+  const refused = await runMts(['purge', 'orders.>', '--through', '1', ...urls]);
+  assert.match(refused.stderr, /^mts: --through needs a subject, not a pattern/);
+  const byPattern = await runMts(['purge', 'orders.*', '--json', ...urls]);
+  assert.equal(byPattern.code, 0, byPattern.stderr);
+  assert.deepEqual(JSON.parse(byPattern.stdout.toString()), { pattern: 'orders.*', purged: '3', subjects: '2' });
+  const rest = await runMts(['purge', 'orders.>', ...urls]);
+  assert.equal(rest.stdout.toString(), 'purged 1 message(s) of 3 subject(s) matching orders.>\n');
+  const kept = await runMts(['info', 'stock.level', '--json', ...urls]);
+  assert.equal(
+    (JSON.parse(kept.stdout.toString()) as Record<string, string>).messages,
+    '1',
+    'a subject the pattern misses keeps its messages',
+  );
 });
 
 test('mts retention set, get, ls and rm manage policies; get and info show the one in force; discard new refuses naming the limit', async (t) => {
