@@ -7,6 +7,7 @@ export const STORED_BYTES = 'minitoolstream_stored_bytes';
 export const EXPIRED_MESSAGES = 'minitoolstream_expired_messages_total';
 export const PURGED_MESSAGES = 'minitoolstream_purged_messages_total';
 export const STORE_MEMORY_USED = 'minitoolstream_store_memory_used_percent';
+export const STORE_DISK_USED = 'minitoolstream_store_disk_used_percent';
 export const POLICY_STORED_MESSAGES = 'minitoolstream_policy_stored_messages';
 export const POLICY_STORED_BYTES = 'minitoolstream_policy_stored_bytes';
 export const EXPIRY_LAG = 'minitoolstream_expiry_lag_seconds';
@@ -120,6 +121,11 @@ export function observeStorage(store: Pick<MessageStore, 'storageStats'>, regist
   counter(EXPIRED_MESSAGES, 'Messages deleted by retention policies.', 'expired');
   counter(PURGED_MESSAGES, 'Messages deleted by purges.', 'purged');
   gauge(STORE_MEMORY_USED, 'Percent of the store memory in use (Tarantool memtx); publishes are refused near full.', 'memoryUsedPercent');
+  gauge(
+    STORE_DISK_USED,
+    "Percent of the embedded store's disk in use; publishes are refused from MTS_DISK_REFUSE_PERCENT.",
+    'diskUsedPercent',
+  );
   perPolicy(POLICY_STORED_MESSAGES, 'Messages the store holds on the subjects under each retention policy.', (policy) =>
     Number(policy.messages),
   );

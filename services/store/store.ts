@@ -116,6 +116,8 @@ export interface StorageStats {
   purged: bigint;
   /** Percent of the store's memory in use, where memory bounds it (Tarantool memtx); undefined otherwise. */
   memoryUsedPercent?: number;
+  /** Percent of the disk in use, where a disk bounds it (the embedded store); undefined otherwise. */
+  diskUsedPercent?: number;
   /** Per retention policy in force for at least one subject, ordered by pattern. */
   policies: PolicyStorage[];
 }

@@ -25,6 +25,7 @@ import { mostSpecific } from '../retention-pattern.js';
 import { brokenLimit, policyFromColumns, type PolicyColumns } from '../retention-rules.js';
 import { createChangeFeed } from './change-feed.js';
 import { deleteOldestWhile, oldestDeleter, startSqliteExpiry, type DeleteOldest } from './sqlite-expiry.js';
+import type { DiskGuard } from './disk-guard.js';
 import { migrate } from './sqlite-schema.js';
 import { storageStatsReader } from './sqlite-storage-stats.js';
 
@@ -39,6 +40,8 @@ export interface SqliteMetadataStoreOptions {
   expiryIntervalMs?: number;
   /** Where a failed expiry pass is reported. */
   logger?: Logger | undefined;
+  /** Refuses commits and new uploads while the disk is nearly full; none when absent. */
+  diskGuard?: DiskGuard | undefined;
 }
 
 /** Expired msg-id entries one commit removes at least (more when it remembers many). */
@@ -86,7 +89,7 @@ interface MessageRowData {
  * {@link StoreUnavailableError}.
  */
 export async function openSqliteMetadataStore(options: SqliteMetadataStoreOptions): Promise<MetadataStore> {
-  const { file, crossProcessPollMs = 250, busyTimeoutMs = 5000, expiryIntervalMs = 1000, logger } = options;
+  const { file, crossProcessPollMs = 250, busyTimeoutMs = 5000, expiryIntervalMs = 1000, logger, diskGuard } = options;
   if (!file) throw new TypeError('openSqliteMetadataStore: file is required');
   const db = sqlite(`open database ${file}`, () => {
     mkdirSync(dirname(file), { recursive: true });
@@ -305,6 +308,7 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
 
     async commit(batch, signal, duplicateWindowMs = defaultDuplicateWindowMs) {
       if (batch.length === 0) return [];
+      diskGuard?.check();
       const committed = run('commit messages', () => commitTransaction.immediate(batch, duplicateWindowMs), signal);
       // Duplicates stored nothing: they wake nobody.
       const lastOf = new Map<string, bigint>();
@@ -377,6 +381,8 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     },
 
     async addPendingUpload(objectKey, createdAtMs) {
+      // Refused before its payload is written to the folder.
+      diskGuard?.check();
       run('register a pending upload', () => statements.addPending.run(objectKey, createdAtMs));
     },
 
@@ -395,7 +401,9 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     },
 
     async storageStats(signal) {
-      return run('read storage stats', readStorageStats, signal);
+      const stats = run('read storage stats', readStorageStats, signal);
+      const diskUsedPercent = diskGuard?.usedPercent();
+      return diskUsedPercent === undefined ? stats : { ...stats, diskUsedPercent };
     },
 
     async setRetentionPolicy(policy, signal) {
