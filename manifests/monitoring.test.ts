@@ -124,6 +124,8 @@ test('every exported family the services alert on is covered by some rule', () =
     'minitoolstream_storage_seconds',
     'minitoolstream_store_memory_used_percent',
     'minitoolstream_consumer_skipped_messages_total',
+    'minitoolstream_expiry_lag_seconds',
+    'minitoolstream_store_disk_used_percent',
   ]) {
     assert.ok(alerted.has(family), family);
   }

@@ -15,7 +15,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file minitoolstream/egress.proto.
  */
 export const file_minitoolstream_egress: GenFile = /*@__PURE__*/
-  fileDesc("ChttaW5pdG9vbHN0cmVhbS9lZ3Jlc3MucHJvdG8SDm1pbml0b29sc3RyZWFtImkKEFN1YnNjcmliZVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgCIAEoBEgAiAEBEhQKDGR1cmFibGVfbmFtZRgDIAEoCUIRCg9fc3RhcnRfc2VxdWVuY2UiMQoMTm90aWZpY2F0aW9uEg8KB3N1YmplY3QYASABKAkSEAoIc2VxdWVuY2UYAiABKAQiSQoMRmV0Y2hSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSFAoMZHVyYWJsZV9uYW1lGAIgASgJEhIKCmJhdGNoX3NpemUYAyABKAUiKQoWR2V0TGFzdFNlcXVlbmNlUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJIjAKF0dldExhc3RTZXF1ZW5jZVJlc3BvbnNlEhUKDWxhc3Rfc2VxdWVuY2UYASABKAQi0AEKB01lc3NhZ2USDwoHc3ViamVjdBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIMCgRkYXRhGAMgASgMEjUKB2hlYWRlcnMYBCADKAsyJC5taW5pdG9vbHN0cmVhbS5NZXNzYWdlLkhlYWRlcnNFbnRyeRItCgl0aW1lc3RhbXAYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKCkFja1JlcXVlc3QSFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkSEAoIc2VxdWVuY2UYAyABKAQiNQoLQWNrUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIVCg1lcnJvcl9tZXNzYWdlGAIgASgJIpMBCg5Db25zdW1lUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEhQKDGR1cmFibGVfbmFtZRgCIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgDIAEoBEgAiAEBEhcKD21heF9hY2tfcGVuZGluZxgEIAEoDRIRCgltYXhfYmF0Y2gYBSABKA1CEQoPX3N0YXJ0X3NlcXVlbmNlIjwKD0NvbnN1bWVSZXNwb25zZRIpCghtZXNzYWdlcxgBIAMoCzIXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UiJgoTTGlzdFN1YmplY3RzUmVxdWVzdBIPCgdwYXR0ZXJuGAEgASgJIkUKFExpc3RTdWJqZWN0c1Jlc3BvbnNlEi0KCHN1YmplY3RzGAEgAygLMhsubWluaXRvb2xzdHJlYW0uU3ViamVjdEluZm8iKAoVR2V0U3ViamVjdEluZm9SZXF1ZXN0Eg8KB3N1YmplY3QYASABKAki2QEKC1N1YmplY3RJbmZvEg8KB3N1YmplY3QYASABKAkSEAoIbWVzc2FnZXMYAiABKAQSDQoFYnl0ZXMYAyABKAQSFgoOZmlyc3Rfc2VxdWVuY2UYBCABKAQSFQoNbGFzdF9zZXF1ZW5jZRgFIAEoBBI1ChFsYXN0X3B1Ymxpc2hfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoJcmV0ZW50aW9uGAcgASgLMh8ubWluaXRvb2xzdHJlYW0uUmV0ZW50aW9uUG9saWN5IicKFExpc3RDb25zdW1lcnNSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkiSAoVTGlzdENvbnN1bWVyc1Jlc3BvbnNlEi8KCWNvbnN1bWVycxgBIAMoCzIcLm1pbml0b29sc3RyZWFtLkNvbnN1bWVySW5mbyI/ChZHZXRDb25zdW1lckluZm9SZXF1ZXN0EhQKDGR1cmFibGVfbmFtZRgBIAEoCRIPCgdzdWJqZWN0GAIgASgJInAKDENvbnN1bWVySW5mbxIUCgxkdXJhYmxlX25hbWUYASABKAkSDwoHc3ViamVjdBgCIAEoCRIRCglhY2tfZmxvb3IYAyABKAQSFQoNbGFzdF9zZXF1ZW5jZRgEIAEoBBIPCgdwZW5kaW5nGAUgASgEIk8KFFJlc2V0Q29uc3VtZXJSZXF1ZXN0EhQKDGR1cmFibGVfbmFtZRgBIAEoCRIPCgdzdWJqZWN0GAIgASgJEhAKCHNlcXVlbmNlGAMgASgEIlMKDFB1cmdlUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEh0KEHRocm91Z2hfc2VxdWVuY2UYAiABKARIAIgBAUITChFfdGhyb3VnaF9zZXF1ZW5jZSI3Cg1QdXJnZVJlc3BvbnNlEg4KBnB1cmdlZBgBIAEoBBIWCg5maXJzdF9zZXF1ZW5jZRgCIAEoBCKeAQoPUmV0ZW50aW9uUG9saWN5Eg8KB3BhdHRlcm4YASABKAkSEgoKbWF4X2FnZV9tcxgCIAEoBBIUCgxtYXhfbWVzc2FnZXMYAyABKAQSEQoJbWF4X2J5dGVzGAQgASgEEhkKEW1heF9tZXNzYWdlX2J5dGVzGAUgASgEEg8KB2Rpc2NhcmQYBiABKAkSEQoJcmV0ZW50aW9uGAcgASgJIh4KHExpc3RSZXRlbnRpb25Qb2xpY2llc1JlcXVlc3QiUgodTGlzdFJldGVudGlvblBvbGljaWVzUmVzcG9uc2USMQoIcG9saWNpZXMYASADKAsyHy5taW5pdG9vbHN0cmVhbS5SZXRlbnRpb25Qb2xpY3kiLwocRGVsZXRlUmV0ZW50aW9uUG9saWN5UmVxdWVzdBIPCgdwYXR0ZXJuGAEgASgJIh8KHURlbGV0ZVJldGVudGlvblBvbGljeVJlc3BvbnNlIoMBCg1Ccm93c2VSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSEAoIc2VxdWVuY2UYAiABKAQSEAoIYmFja3dhcmQYAyABKAgSDQoFbGltaXQYBCABKA0SLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiOwoOQnJvd3NlUmVzcG9uc2USKQoIbWVzc2FnZXMYASADKAsyFy5taW5pdG9vbHN0cmVhbS5NZXNzYWdlIiwKGUNvbnN1bWVyTGFnSGlzdG9yeVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCSJMChpDb25zdW1lckxhZ0hpc3RvcnlSZXNwb25zZRIuCgljb25zdW1lcnMYASADKAsyGy5taW5pdG9vbHN0cmVhbS5Db25zdW1lckxhZyJgCgtDb25zdW1lckxhZxIUCgxkdXJhYmxlX25hbWUYASABKAkSDwoHc3ViamVjdBgCIAEoCRIqCgdzYW1wbGVzGAMgAygLMhkubWluaXRvb2xzdHJlYW0uTGFnU2FtcGxlIkYKCUxhZ1NhbXBsZRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdwZW5kaW5nGAIgASgEMpYLCg1FZ3Jlc3NTZXJ2aWNlEk0KCVN1YnNjcmliZRIgLm1pbml0b29sc3RyZWFtLlN1YnNjcmliZVJlcXVlc3QaHC5taW5pdG9vbHN0cmVhbS5Ob3RpZmljYXRpb24wARJACgVGZXRjaBIcLm1pbml0b29sc3RyZWFtLkZldGNoUmVxdWVzdBoXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UwARJiCg9HZXRMYXN0U2VxdWVuY2USJi5taW5pdG9vbHN0cmVhbS5HZXRMYXN0U2VxdWVuY2VSZXF1ZXN0GicubWluaXRvb2xzdHJlYW0uR2V0TGFzdFNlcXVlbmNlUmVzcG9uc2USRQoKQWNrTWVzc2FnZRIaLm1pbml0b29sc3RyZWFtLkFja1JlcXVlc3QaGy5taW5pdG9vbHN0cmVhbS5BY2tSZXNwb25zZRJMCgdDb25zdW1lEh4ubWluaXRvb2xzdHJlYW0uQ29uc3VtZVJlcXVlc3QaHy5taW5pdG9vbHN0cmVhbS5Db25zdW1lUmVzcG9uc2UwARJZCgxMaXN0U3ViamVjdHMSIy5taW5pdG9vbHN0cmVhbS5MaXN0U3ViamVjdHNSZXF1ZXN0GiQubWluaXRvb2xzdHJlYW0uTGlzdFN1YmplY3RzUmVzcG9uc2USVAoOR2V0U3ViamVjdEluZm8SJS5taW5pdG9vbHN0cmVhbS5HZXRTdWJqZWN0SW5mb1JlcXVlc3QaGy5taW5pdG9vbHN0cmVhbS5TdWJqZWN0SW5mbxJcCg1MaXN0Q29uc3VtZXJzEiQubWluaXRvb2xzdHJlYW0uTGlzdENvbnN1bWVyc1JlcXVlc3QaJS5taW5pdG9vbHN0cmVhbS5MaXN0Q29uc3VtZXJzUmVzcG9uc2USVwoPR2V0Q29uc3VtZXJJbmZvEiYubWluaXRvb2xzdHJlYW0uR2V0Q29uc3VtZXJJbmZvUmVxdWVzdBocLm1pbml0b29sc3RyZWFtLkNvbnN1bWVySW5mbxJTCg1SZXNldENvbnN1bWVyEiQubWluaXRvb2xzdHJlYW0uUmVzZXRDb25zdW1lclJlcXVlc3QaHC5taW5pdG9vbHN0cmVhbS5Db25zdW1lckluZm8SRAoFUHVyZ2USHC5taW5pdG9vbHN0cmVhbS5QdXJnZVJlcXVlc3QaHS5taW5pdG9vbHN0cmVhbS5QdXJnZVJlc3BvbnNlElYKElNldFJldGVudGlvblBvbGljeRIfLm1pbml0b29sc3RyZWFtLlJldGVudGlvblBvbGljeRofLm1pbml0b29sc3RyZWFtLlJldGVudGlvblBvbGljeRJ0ChVMaXN0UmV0ZW50aW9uUG9saWNpZXMSLC5taW5pdG9vbHN0cmVhbS5MaXN0UmV0ZW50aW9uUG9saWNpZXNSZXF1ZXN0Gi0ubWluaXRvb2xzdHJlYW0uTGlzdFJldGVudGlvblBvbGljaWVzUmVzcG9uc2USdAoVRGVsZXRlUmV0ZW50aW9uUG9saWN5EiwubWluaXRvb2xzdHJlYW0uRGVsZXRlUmV0ZW50aW9uUG9saWN5UmVxdWVzdBotLm1pbml0b29sc3RyZWFtLkRlbGV0ZVJldGVudGlvblBvbGljeVJlc3BvbnNlEkcKBkJyb3dzZRIdLm1pbml0b29sc3RyZWFtLkJyb3dzZVJlcXVlc3QaHi5taW5pdG9vbHN0cmVhbS5Ccm93c2VSZXNwb25zZRJrChJDb25zdW1lckxhZ0hpc3RvcnkSKS5taW5pdG9vbHN0cmVhbS5Db25zdW1lckxhZ0hpc3RvcnlSZXF1ZXN0GioubWluaXRvb2xzdHJlYW0uQ29uc3VtZXJMYWdIaXN0b3J5UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChttaW5pdG9vbHN0cmVhbS9lZ3Jlc3MucHJvdG8SDm1pbml0b29sc3RyZWFtImkKEFN1YnNjcmliZVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgCIAEoBEgAiAEBEhQKDGR1cmFibGVfbmFtZRgDIAEoCUIRCg9fc3RhcnRfc2VxdWVuY2UiMQoMTm90aWZpY2F0aW9uEg8KB3N1YmplY3QYASABKAkSEAoIc2VxdWVuY2UYAiABKAQiSQoMRmV0Y2hSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSFAoMZHVyYWJsZV9uYW1lGAIgASgJEhIKCmJhdGNoX3NpemUYAyABKAUiKQoWR2V0TGFzdFNlcXVlbmNlUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJIjAKF0dldExhc3RTZXF1ZW5jZVJlc3BvbnNlEhUKDWxhc3Rfc2VxdWVuY2UYASABKAQi0AEKB01lc3NhZ2USDwoHc3ViamVjdBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIMCgRkYXRhGAMgASgMEjUKB2hlYWRlcnMYBCADKAsyJC5taW5pdG9vbHN0cmVhbS5NZXNzYWdlLkhlYWRlcnNFbnRyeRItCgl0aW1lc3RhbXAYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKCkFja1JlcXVlc3QSFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkSEAoIc2VxdWVuY2UYAyABKAQiNQoLQWNrUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIVCg1lcnJvcl9tZXNzYWdlGAIgASgJIpMBCg5Db25zdW1lUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEhQKDGR1cmFibGVfbmFtZRgCIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgDIAEoBEgAiAEBEhcKD21heF9hY2tfcGVuZGluZxgEIAEoDRIRCgltYXhfYmF0Y2gYBSABKA1CEQoPX3N0YXJ0X3NlcXVlbmNlIjwKD0NvbnN1bWVSZXNwb25zZRIpCghtZXNzYWdlcxgBIAMoCzIXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UiJgoTTGlzdFN1YmplY3RzUmVxdWVzdBIPCgdwYXR0ZXJuGAEgASgJIkUKFExpc3RTdWJqZWN0c1Jlc3BvbnNlEi0KCHN1YmplY3RzGAEgAygLMhsubWluaXRvb2xzdHJlYW0uU3ViamVjdEluZm8iKAoVR2V0U3ViamVjdEluZm9SZXF1ZXN0Eg8KB3N1YmplY3QYASABKAki2QEKC1N1YmplY3RJbmZvEg8KB3N1YmplY3QYASABKAkSEAoIbWVzc2FnZXMYAiABKAQSDQoFYnl0ZXMYAyABKAQSFgoOZmlyc3Rfc2VxdWVuY2UYBCABKAQSFQoNbGFzdF9zZXF1ZW5jZRgFIAEoBBI1ChFsYXN0X3B1Ymxpc2hfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoJcmV0ZW50aW9uGAcgASgLMh8ubWluaXRvb2xzdHJlYW0uUmV0ZW50aW9uUG9saWN5IicKFExpc3RDb25zdW1lcnNSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkiSAoVTGlzdENvbnN1bWVyc1Jlc3BvbnNlEi8KCWNvbnN1bWVycxgBIAMoCzIcLm1pbml0b29sc3RyZWFtLkNvbnN1bWVySW5mbyI/ChZHZXRDb25zdW1lckluZm9SZXF1ZXN0EhQKDGR1cmFibGVfbmFtZRgBIAEoCRIPCgdzdWJqZWN0GAIgASgJInAKDENvbnN1bWVySW5mbxIUCgxkdXJhYmxlX25hbWUYASABKAkSDwoHc3ViamVjdBgCIAEoCRIRCglhY2tfZmxvb3IYAyABKAQSFQoNbGFzdF9zZXF1ZW5jZRgEIAEoBBIPCgdwZW5kaW5nGAUgASgEIk8KFFJlc2V0Q29uc3VtZXJSZXF1ZXN0EhQKDGR1cmFibGVfbmFtZRgBIAEoCRIPCgdzdWJqZWN0GAIgASgJEhAKCHNlcXVlbmNlGAMgASgEImQKDFB1cmdlUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEh0KEHRocm91Z2hfc2VxdWVuY2UYAiABKARIAIgBARIPCgdwYXR0ZXJuGAMgASgJQhMKEV90aHJvdWdoX3NlcXVlbmNlIkkKDVB1cmdlUmVzcG9uc2USDgoGcHVyZ2VkGAEgASgEEhYKDmZpcnN0X3NlcXVlbmNlGAIgASgEEhAKCHN1YmplY3RzGAMgASgEIp4BCg9SZXRlbnRpb25Qb2xpY3kSDwoHcGF0dGVybhgBIAEoCRISCgptYXhfYWdlX21zGAIgASgEEhQKDG1heF9tZXNzYWdlcxgDIAEoBBIRCgltYXhfYnl0ZXMYBCABKAQSGQoRbWF4X21lc3NhZ2VfYnl0ZXMYBSABKAQSDwoHZGlzY2FyZBgGIAEoCRIRCglyZXRlbnRpb24YByABKAkiHgocTGlzdFJldGVudGlvblBvbGljaWVzUmVxdWVzdCJSCh1MaXN0UmV0ZW50aW9uUG9saWNpZXNSZXNwb25zZRIxCghwb2xpY2llcxgBIAMoCzIfLm1pbml0b29sc3RyZWFtLlJldGVudGlvblBvbGljeSIvChxEZWxldGVSZXRlbnRpb25Qb2xpY3lSZXF1ZXN0Eg8KB3BhdHRlcm4YASABKAkiHwodRGVsZXRlUmV0ZW50aW9uUG9saWN5UmVzcG9uc2UiLAoZR2V0UmV0ZW50aW9uUG9saWN5UmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJIoMBCg1Ccm93c2VSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSEAoIc2VxdWVuY2UYAiABKAQSEAoIYmFja3dhcmQYAyABKAgSDQoFbGltaXQYBCABKA0SLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiOwoOQnJvd3NlUmVzcG9uc2USKQoIbWVzc2FnZXMYASADKAsyFy5taW5pdG9vbHN0cmVhbS5NZXNzYWdlIiwKGUNvbnN1bWVyTGFnSGlzdG9yeVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCSJMChpDb25zdW1lckxhZ0hpc3RvcnlSZXNwb25zZRIuCgljb25zdW1lcnMYASADKAsyGy5taW5pdG9vbHN0cmVhbS5Db25zdW1lckxhZyJgCgtDb25zdW1lckxhZxIUCgxkdXJhYmxlX25hbWUYASABKAkSDwoHc3ViamVjdBgCIAEoCRIqCgdzYW1wbGVzGAMgAygLMhkubWluaXRvb2xzdHJlYW0uTGFnU2FtcGxlIkYKCUxhZ1NhbXBsZRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdwZW5kaW5nGAIgASgEMvgLCg1FZ3Jlc3NTZXJ2aWNlEk0KCVN1YnNjcmliZRIgLm1pbml0b29sc3RyZWFtLlN1YnNjcmliZVJlcXVlc3QaHC5taW5pdG9vbHN0cmVhbS5Ob3RpZmljYXRpb24wARJACgVGZXRjaBIcLm1pbml0b29sc3RyZWFtLkZldGNoUmVxdWVzdBoXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UwARJiCg9HZXRMYXN0U2VxdWVuY2USJi5taW5pdG9vbHN0cmVhbS5HZXRMYXN0U2VxdWVuY2VSZXF1ZXN0GicubWluaXRvb2xzdHJlYW0uR2V0TGFzdFNlcXVlbmNlUmVzcG9uc2USRQoKQWNrTWVzc2FnZRIaLm1pbml0b29sc3RyZWFtLkFja1JlcXVlc3QaGy5taW5pdG9vbHN0cmVhbS5BY2tSZXNwb25zZRJMCgdDb25zdW1lEh4ubWluaXRvb2xzdHJlYW0uQ29uc3VtZVJlcXVlc3QaHy5taW5pdG9vbHN0cmVhbS5Db25zdW1lUmVzcG9uc2UwARJZCgxMaXN0U3ViamVjdHMSIy5taW5pdG9vbHN0cmVhbS5MaXN0U3ViamVjdHNSZXF1ZXN0GiQubWluaXRvb2xzdHJlYW0uTGlzdFN1YmplY3RzUmVzcG9uc2USVAoOR2V0U3ViamVjdEluZm8SJS5taW5pdG9vbHN0cmVhbS5HZXRTdWJqZWN0SW5mb1JlcXVlc3QaGy5taW5pdG9vbHN0cmVhbS5TdWJqZWN0SW5mbxJcCg1MaXN0Q29uc3VtZXJzEiQubWluaXRvb2xzdHJlYW0uTGlzdENvbnN1bWVyc1JlcXVlc3QaJS5taW5pdG9vbHN0cmVhbS5MaXN0Q29uc3VtZXJzUmVzcG9uc2USVwoPR2V0Q29uc3VtZXJJbmZvEiYubWluaXRvb2xzdHJlYW0uR2V0Q29uc3VtZXJJbmZvUmVxdWVzdBocLm1pbml0b29sc3RyZWFtLkNvbnN1bWVySW5mbxJTCg1SZXNldENvbnN1bWVyEiQubWluaXRvb2xzdHJlYW0uUmVzZXRDb25zdW1lclJlcXVlc3QaHC5taW5pdG9vbHN0cmVhbS5Db25zdW1lckluZm8SRAoFUHVyZ2USHC5taW5pdG9vbHN0cmVhbS5QdXJnZVJlcXVlc3QaHS5taW5pdG9vbHN0cmVhbS5QdXJnZVJlc3BvbnNlElYKElNldFJldGVudGlvblBvbGljeRIfLm1pbml0b29sc3RyZWFtLlJldGVudGlvblBvbGljeRofLm1pbml0b29sc3RyZWFtLlJldGVudGlvblBvbGljeRJ0ChVMaXN0UmV0ZW50aW9uUG9saWNpZXMSLC5taW5pdG9vbHN0cmVhbS5MaXN0UmV0ZW50aW9uUG9saWNpZXNSZXF1ZXN0Gi0ubWluaXRvb2xzdHJlYW0uTGlzdFJldGVudGlvblBvbGljaWVzUmVzcG9uc2USdAoVRGVsZXRlUmV0ZW50aW9uUG9saWN5EiwubWluaXRvb2xzdHJlYW0uRGVsZXRlUmV0ZW50aW9uUG9saWN5UmVxdWVzdBotLm1pbml0b29sc3RyZWFtLkRlbGV0ZVJldGVudGlvblBvbGljeVJlc3BvbnNlEmAKEkdldFJldGVudGlvblBvbGljeRIpLm1pbml0b29sc3RyZWFtLkdldFJldGVudGlvblBvbGljeVJlcXVlc3QaHy5taW5pdG9vbHN0cmVhbS5SZXRlbnRpb25Qb2xpY3kSRwoGQnJvd3NlEh0ubWluaXRvb2xzdHJlYW0uQnJvd3NlUmVxdWVzdBoeLm1pbml0b29sc3RyZWFtLkJyb3dzZVJlc3BvbnNlEmsKEkNvbnN1bWVyTGFnSGlzdG9yeRIpLm1pbml0b29sc3RyZWFtLkNvbnN1bWVyTGFnSGlzdG9yeVJlcXVlc3QaKi5taW5pdG9vbHN0cmVhbS5Db25zdW1lckxhZ0hpc3RvcnlSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message minitoolstream.SubscribeRequest
@@ -529,16 +529,28 @@ export const ResetConsumerRequestSchema: GenMessage<ResetConsumerRequest> = /*@_
  */
 export type PurgeRequest = Message$1<"minitoolstream.PurgeRequest"> & {
   /**
+   * Empty when pattern is given.
+   *
    * @generated from field: string subject = 1;
    */
   subject: string;
 
   /**
    * Deletes messages up to and including this sequence; unset deletes all.
+   * Not with a pattern.
    *
    * @generated from field: optional uint64 through_sequence = 2;
    */
   throughSequence?: bigint | undefined;
+
+  /**
+   * Instead of subject: deletes every message of each subject this pattern
+   * matches (NATS wildcards: * one token, a final > the rest). A token
+   * limited to some subjects purges only those.
+   *
+   * @generated from field: string pattern = 3;
+   */
+  pattern: string;
 };
 
 /**
@@ -560,11 +572,19 @@ export type PurgeResponse = Message$1<"minitoolstream.PurgeResponse"> & {
   purged: bigint;
 
   /**
-   * The subject's lowest stored sequence afterwards; 0 when it holds none.
+   * The subject's lowest stored sequence afterwards; 0 when it holds none
+   * (always 0 for a pattern).
    *
    * @generated from field: uint64 first_sequence = 2;
    */
   firstSequence: bigint;
+
+  /**
+   * How many subjects were purged: 1 for a subject, those matched for a pattern.
+   *
+   * @generated from field: uint64 subjects = 3;
+   */
+  subjects: bigint;
 };
 
 /**
@@ -700,6 +720,23 @@ export const DeleteRetentionPolicyResponseSchema: GenMessage<DeleteRetentionPoli
   messageDesc(file_minitoolstream_egress, 25);
 
 /**
+ * @generated from message minitoolstream.GetRetentionPolicyRequest
+ */
+export type GetRetentionPolicyRequest = Message$1<"minitoolstream.GetRetentionPolicyRequest"> & {
+  /**
+   * @generated from field: string subject = 1;
+   */
+  subject: string;
+};
+
+/**
+ * Describes the message minitoolstream.GetRetentionPolicyRequest.
+ * Use `create(GetRetentionPolicyRequestSchema)` to create a new message.
+ */
+export const GetRetentionPolicyRequestSchema: GenMessage<GetRetentionPolicyRequest> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 26);
+
+/**
  * @generated from message minitoolstream.BrowseRequest
  */
 export type BrowseRequest = Message$1<"minitoolstream.BrowseRequest"> & {
@@ -744,7 +781,7 @@ export type BrowseRequest = Message$1<"minitoolstream.BrowseRequest"> & {
  * Use `create(BrowseRequestSchema)` to create a new message.
  */
 export const BrowseRequestSchema: GenMessage<BrowseRequest> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 26);
+  messageDesc(file_minitoolstream_egress, 27);
 
 /**
  * @generated from message minitoolstream.BrowseResponse
@@ -763,7 +800,7 @@ export type BrowseResponse = Message$1<"minitoolstream.BrowseResponse"> & {
  * Use `create(BrowseResponseSchema)` to create a new message.
  */
 export const BrowseResponseSchema: GenMessage<BrowseResponse> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 27);
+  messageDesc(file_minitoolstream_egress, 28);
 
 /**
  * @generated from message minitoolstream.ConsumerLagHistoryRequest
@@ -782,7 +819,7 @@ export type ConsumerLagHistoryRequest = Message$1<"minitoolstream.ConsumerLagHis
  * Use `create(ConsumerLagHistoryRequestSchema)` to create a new message.
  */
 export const ConsumerLagHistoryRequestSchema: GenMessage<ConsumerLagHistoryRequest> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 28);
+  messageDesc(file_minitoolstream_egress, 29);
 
 /**
  * @generated from message minitoolstream.ConsumerLagHistoryResponse
@@ -801,7 +838,7 @@ export type ConsumerLagHistoryResponse = Message$1<"minitoolstream.ConsumerLagHi
  * Use `create(ConsumerLagHistoryResponseSchema)` to create a new message.
  */
 export const ConsumerLagHistoryResponseSchema: GenMessage<ConsumerLagHistoryResponse> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 29);
+  messageDesc(file_minitoolstream_egress, 30);
 
 /**
  * @generated from message minitoolstream.ConsumerLag
@@ -830,7 +867,7 @@ export type ConsumerLag = Message$1<"minitoolstream.ConsumerLag"> & {
  * Use `create(ConsumerLagSchema)` to create a new message.
  */
 export const ConsumerLagSchema: GenMessage<ConsumerLag> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 30);
+  messageDesc(file_minitoolstream_egress, 31);
 
 /**
  * @generated from message minitoolstream.LagSample
@@ -852,7 +889,7 @@ export type LagSample = Message$1<"minitoolstream.LagSample"> & {
  * Use `create(LagSampleSchema)` to create a new message.
  */
 export const LagSampleSchema: GenMessage<LagSample> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 31);
+  messageDesc(file_minitoolstream_egress, 32);
 
 /**
  * EgressService serves subscribers with durable, at-least-once positions.
@@ -970,9 +1007,9 @@ export const EgressService: GenService<{
     output: typeof ConsumerInfoSchema;
   },
   /**
-   * Purge deletes a subject's messages, all of them or up to through_sequence
-   * (needs the admin permission); their payload objects follow. Sequences are
-   * never reused.
+   * Purge deletes a subject's messages, all of them or up to through_sequence,
+   * or all messages of every subject a pattern matches (needs the admin
+   * permission); their payload objects follow. Sequences are never reused.
    *
    * @generated from rpc minitoolstream.EgressService.Purge
    */
@@ -1014,6 +1051,19 @@ export const EgressService: GenService<{
     methodKind: "unary";
     input: typeof DeleteRetentionPolicyRequestSchema;
     output: typeof DeleteRetentionPolicyResponseSchema;
+  },
+  /**
+   * GetRetentionPolicy returns the policy in force for a subject (its pattern
+   * says which policy matched), whether or not anything was published on it;
+   * NOT_FOUND when no pattern matches. Needs fetch on the subject, like
+   * GetSubjectInfo.
+   *
+   * @generated from rpc minitoolstream.EgressService.GetRetentionPolicy
+   */
+  getRetentionPolicy: {
+    methodKind: "unary";
+    input: typeof GetRetentionPolicyRequestSchema;
+    output: typeof RetentionPolicySchema;
   },
   /**
    * Browse reads a page of a subject's messages without any consumer: it

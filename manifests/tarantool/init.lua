@@ -12,6 +12,8 @@
 --   TARANTOOL_MEMTX_REFUSE_PERCENT  commits are refused (STORE_FULL) once memtx
 --                           is this full (default 90), so deletes, acks and reads
 --                           keep working and retention can free space
+--   TARANTOOL_EXPIRY_INTERVAL_S  seconds between passes of the expiry worker
+--                           (default 1); a policy change starts one at once
 --   TARANTOOL_USER          connector user (default minitoolstream_connector)
 --   TARANTOOL_PASSWORD      its password; required, since an empty password would
 --                           leave the connector unauthenticated (guest has no grants)
@@ -45,6 +47,10 @@ local wal_mode = env('TARANTOOL_WAL_MODE', 'fsync')
 local refuse_percent = tonumber(env('TARANTOOL_MEMTX_REFUSE_PERCENT', '90'))
 if refuse_percent == nil or refuse_percent <= 0 or refuse_percent > 100 then
     error('TARANTOOL_MEMTX_REFUSE_PERCENT must be a number above 0 and at most 100')
+end
+local expiry_interval_s = tonumber(env('TARANTOOL_EXPIRY_INTERVAL_S', '1'))
+if expiry_interval_s == nil or expiry_interval_s <= 0 then
+    error('TARANTOOL_EXPIRY_INTERVAL_S must be a number of seconds above 0')
 end
 if wal_mode ~= 'fsync' and wal_mode ~= 'write' then
     error(string.format("TARANTOOL_WAL_MODE must be 'fsync' or 'write', not %q", wal_mode))
@@ -809,7 +815,7 @@ end
 -- `expiry.batch` rows, one transaction each, yielding between them so
 -- commits interleave. It runs every `expiry.interval_s` and at once when a
 -- policy changes.
-local expiry = { batch = 100, interval_s = 1, wake = fiber.cond() }
+local expiry = { batch = 100, interval_s = expiry_interval_s, wake = fiber.cond() }
 
 -- Age always expires messages; count and bytes only when the policy drops
 -- old messages (with discard 'new' the publish is refused instead).
@@ -927,13 +933,60 @@ function mts_retention_of(subject)
     return { ok = true, policy = policy and policy_answer(policy) or box.NULL }
 end
 
+-- Since when (ms) the oldest message of a subject holding `count` messages
+-- has been due for deletion by its policy's max_age or max_messages, or nil.
+-- A subject's stored sequences are contiguous (only its oldest are ever
+-- deleted), so the message whose commit put it over max_messages is at
+-- first + max_messages: two index lookups, never a scan.
+-- (services/store/retention-lag.ts is the same rule for the embedded store.)
+local function due_since(policy, subject, count)
+    local first = box.space.mts_messages:select({ subject }, { iterator = 'GE', limit = 1 })[1]
+    if first == nil or first.subject ~= subject then
+        return nil
+    end
+    local due = nil
+    if policy.max_age_ms > 0 then
+        due = first.timestamp_ms + policy.max_age_ms
+    end
+    if policy.discard ~= 'new' and policy.max_messages > 0 and count > policy.max_messages then
+        local over = box.space.mts_messages:get({ subject, first.sequence + policy.max_messages })
+        if over ~= nil and (due == nil or over.timestamp_ms < due) then
+            due = over.timestamp_ms
+        end
+    end
+    return due
+end
+
 --- What the store holds and has deleted: {messages, bytes, expired, purged},
---- decimal strings, and memory_used_percent of memtx. Sums the subjects' counters, so it costs one step per subject.
+--- decimal strings, memory_used_percent of memtx, and per policy (pattern)
+--- the messages and bytes of its subjects and its expiry lag: how long ago
+--- the oldest message its max_age or max_messages deletes became due (0 when
+--- none is due). Costs one step per subject (two index lookups where a policy ages or counts).
 function mts_storage_stats()
     local messages, bytes = 0ULL, 0ULL
+    local by_pattern, policies = {}, setmetatable({}, { __serialize = 'seq' })
+    local now = math.floor(fiber.time() * 1000)
     for _, row in box.space.mts_subjects:pairs() do
         messages = messages + row.message_count
         bytes = bytes + row.bytes
+        local policy = policy_for(row.subject)
+        if policy then
+            local entry = by_pattern[policy.pattern]
+            if entry == nil then
+                entry = { pattern = policy.pattern, messages = 0ULL, bytes = 0ULL, lag_ms = 0 }
+                by_pattern[policy.pattern] = entry
+                policies[#policies + 1] = entry
+            end
+            entry.messages = entry.messages + row.message_count
+            entry.bytes = entry.bytes + row.bytes
+            local due = due_since(policy, row.subject, row.message_count)
+            if due ~= nil and now - due > entry.lag_ms then
+                entry.lag_ms = tonumber(now - due)
+            end
+        end
+    end
+    for _, entry in ipairs(policies) do
+        entry.messages, entry.bytes = decimal(entry.messages), decimal(entry.bytes)
     end
     local function counter(name)
         local row = box.space.mts_counters:get(name)
@@ -941,7 +994,7 @@ function mts_storage_stats()
     end
     return {
         ok = true, messages = decimal(messages), bytes = decimal(bytes), expired = counter('expired'), purged = counter('purged'),
-        memory_used_percent = memtx_used_percent(),
+        memory_used_percent = memtx_used_percent(), policies = policies,
     }
 end
 

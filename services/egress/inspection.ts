@@ -1,11 +1,12 @@
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
-import type { EgressService } from '../../gen/minitoolstream/egress_pb.js';
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
+import type { EgressService, PurgeRequest } from '../../gen/minitoolstream/egress_pb.js';
 import { principalKey } from '../platform/auth/principal.js';
 import { subjectAllowed } from '../platform/auth/subject-patterns.js';
 import { subjectVisible } from '../platform/auth/subject-visibility.js';
 import type { ServiceDeps } from '../platform/start-service.js';
 import { checkDurableName, checkSubject } from '../platform/validation.js';
+import { patternMatches, patternProblem } from '../store/retention-pattern.js';
 import type { ConsumerPosition, SubjectStats } from '../store/store.js';
 import { wirePolicy } from './retention-routes.js';
 
@@ -17,8 +18,8 @@ type InspectionImpl = Pick<
 /**
  * The inspection RPCs: what subjects hold and where consumers stand, from
  * counters the store keeps (no message is read), and an operator's reset of
- * a consumer's position and purge of a subject. Listings show only what the
- * caller may fetch.
+ * a consumer's position and purge of a subject or of a pattern's subjects.
+ * Listings show only what the caller may fetch.
  */
 export function inspectionRoutes({ store }: Pick<ServiceDeps, 'store'>): InspectionImpl {
   return {
@@ -72,12 +73,33 @@ export function inspectionRoutes({ store }: Pick<ServiceDeps, 'store'>): Inspect
     },
 
     async purge(request, context) {
+      if (request.pattern !== '') return purgePattern(store, request, context);
       const subject = checkSubject(request.subject);
       const purged = await store.purge(subject, request.throughSequence, context.signal);
       const stats = await store.subjectStats(subject, context.signal);
-      return { purged: BigInt(purged), firstSequence: stats?.firstSequence ?? 0n };
+      return { purged: BigInt(purged), firstSequence: stats?.firstSequence ?? 0n, subjects: 1n };
     },
   };
+}
+
+/**
+ * Purges every subject the pattern matches, one after the other, and only
+ * those the caller's token allows (the auth layer lets a request naming no
+ * subject through, as for a listing).
+ */
+async function purgePattern(store: ServiceDeps['store'], request: PurgeRequest, context: HandlerContext) {
+  const { pattern } = request;
+  const problem = patternProblem(pattern);
+  if (problem !== undefined) throw new ConnectError(problem, Code.InvalidArgument);
+  if (request.subject !== '' || request.throughSequence !== undefined) {
+    throw new ConnectError('a purge by pattern takes neither a subject nor through_sequence', Code.InvalidArgument);
+  }
+  const principal = context.values.get(principalKey);
+  const allowed = (subject: string) => principal?.kind !== 'client' || subjectAllowed(principal.allowedSubjects, subject);
+  const matched = (await store.listSubjects(context.signal)).filter(({ subject }) => patternMatches(pattern, subject) && allowed(subject));
+  let purged = 0;
+  for (const { subject } of matched) purged += await store.purge(subject, undefined, context.signal);
+  return { purged: BigInt(purged), firstSequence: 0n, subjects: BigInt(matched.length) };
 }
 
 function subjectInfo(stats: SubjectStats) {

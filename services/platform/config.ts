@@ -78,6 +78,8 @@ export interface Config {
   storage: StorageKind;
   /** Embedded backend: folder for the database file and payloads. */
   dataDir: string;
+  /** Embedded backend: publishes are refused while its disk is at least this full (percent). */
+  diskRefusePercent: number;
   tarantool: TarantoolConfig;
   minio: MinioConfig;
   /** Payloads up to this size stay in the metadata store. */
@@ -142,6 +144,7 @@ export function loadConfig(service: ServiceName, env: Env = process.env, portVar
     logFormat: read.oneOf('LOG_FORMAT', ['json', 'text'] as const, 'json'),
     storage,
     dataDir: read.string('MTS_DATA_DIR', './data'),
+    diskRefusePercent: read.integer('MTS_DISK_REFUSE_PERCENT', 95, 1, 100),
     tarantool: {
       host: tarantoolHost,
       port: tarantoolPort,

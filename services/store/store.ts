@@ -116,6 +116,24 @@ export interface StorageStats {
   purged: bigint;
   /** Percent of the store's memory in use, where memory bounds it (Tarantool memtx); undefined otherwise. */
   memoryUsedPercent?: number;
+  /** Percent of the disk in use, where a disk bounds it (the embedded store); undefined otherwise. */
+  diskUsedPercent?: number;
+  /** Per retention policy in force for at least one subject, ordered by pattern. */
+  policies: PolicyStorage[];
+}
+
+/** What the subjects under one retention policy hold, and how far its expiry is behind. */
+export interface PolicyStorage {
+  pattern: string;
+  messages: bigint;
+  bytes: bigint;
+  /**
+   * How long ago the oldest message that the policy's max_age or max_messages
+   * deletes became due (its age past max_age, or the time since the commit
+   * that put its subject over max_messages); 0 when none is due. max_bytes and
+   * interest are left out: when they became due is not recorded.
+   */
+  expiryLagMs: number;
 }
 
 /** A durable consumer's position on one subject. */

@@ -85,8 +85,10 @@ test('the inspection RPCs and Browse need fetch, listings filter by subject, and
     assert.deepEqual(accessRule(service, 'ListConsumers'), { open: false, anyOf: ['fetch'], listing: true });
     assert.deepEqual(accessRule(service, 'GetSubjectInfo'), { open: false, anyOf: ['fetch'] });
     assert.deepEqual(accessRule(service, 'GetConsumerInfo'), { open: false, anyOf: ['fetch'] });
+    assert.deepEqual(accessRule(service, 'GetRetentionPolicy'), { open: false, anyOf: ['fetch'] });
     assert.deepEqual(accessRule(service, 'ResetConsumer'), { open: false, anyOf: ['admin'] });
-    for (const method of ['Purge', 'SetRetentionPolicy', 'ListRetentionPolicies', 'DeleteRetentionPolicy']) {
+    assert.deepEqual(accessRule(service, 'Purge'), { open: false, anyOf: ['admin'], listing: true });
+    for (const method of ['SetRetentionPolicy', 'ListRetentionPolicies', 'DeleteRetentionPolicy']) {
       assert.deepEqual(accessRule(service, method), { open: false, anyOf: ['admin'] });
     }
     assert.deepEqual(accessRule(service, 'Browse'), { open: false, anyOf: ['fetch'] });

@@ -1,7 +1,8 @@
 /**
  * What a call needs: nothing (probes, reflection) or one of some permissions
- * on the request's subject. A listing names no subject: the caller needs the
- * permission, and the handler shows only the subjects it allows.
+ * on the request's subject. A listing may name no subject: the caller needs
+ * the permission, and the handler shows (or, for a purge by pattern,
+ * deletes) only the subjects it allows.
  */
 export type AccessRule = { open: true } | { open: false; anyOf: readonly string[]; listing?: true };
 
@@ -15,6 +16,8 @@ export const inspectRule = { open: false, anyOf: ['fetch'] } as const satisfies 
 const listing: AccessRule = { ...inspectRule, listing: true };
 // Moving a consumer's position for someone else, or deleting messages, is an operator's act.
 const admin: AccessRule = { open: false, anyOf: ['admin'] };
+// A purge by pattern names no subject: the handler purges only the token's.
+const purge: AccessRule = { open: false, anyOf: ['admin'], listing: true };
 
 const ingress = { Publish: publish, PublishBatch: publish, PublishStream: publish };
 const egress = {
@@ -28,10 +31,12 @@ const egress = {
   ListConsumers: listing,
   GetConsumerInfo: inspectRule,
   ResetConsumer: admin,
-  Purge: admin,
+  Purge: purge,
   SetRetentionPolicy: admin,
   ListRetentionPolicies: admin,
   DeleteRetentionPolicy: admin,
+  // Which policy a subject is under is part of inspecting it (GetSubjectInfo shows it too).
+  GetRetentionPolicy: inspectRule,
   // Reading a page moves no consumer: inspection, not following.
   Browse: inspectRule,
   ConsumerLagHistory: listing,

@@ -16,7 +16,6 @@ import {
   UploadExpiredError,
   type ConsumerPosition,
   type RetentionPolicy,
-  type StorageStats,
   type MetadataRecord,
   type MetadataRow,
   type MetadataStore,
@@ -26,7 +25,9 @@ import { mostSpecific } from '../retention-pattern.js';
 import { brokenLimit, policyFromColumns, type PolicyColumns } from '../retention-rules.js';
 import { createChangeFeed } from './change-feed.js';
 import { deleteOldestWhile, oldestDeleter, startSqliteExpiry, type DeleteOldest } from './sqlite-expiry.js';
+import type { DiskGuard } from './disk-guard.js';
 import { migrate } from './sqlite-schema.js';
+import { storageStatsReader } from './sqlite-storage-stats.js';
 
 export interface SqliteMetadataStoreOptions {
   /** Database file; its folder is created if missing. */
@@ -39,6 +40,8 @@ export interface SqliteMetadataStoreOptions {
   expiryIntervalMs?: number;
   /** Where a failed expiry pass is reported. */
   logger?: Logger | undefined;
+  /** Refuses commits and new uploads while the disk is nearly full; none when absent. */
+  diskGuard?: DiskGuard | undefined;
 }
 
 /** Expired msg-id entries one commit removes at least (more when it remembers many). */
@@ -86,7 +89,7 @@ interface MessageRowData {
  * {@link StoreUnavailableError}.
  */
 export async function openSqliteMetadataStore(options: SqliteMetadataStoreOptions): Promise<MetadataStore> {
-  const { file, crossProcessPollMs = 250, busyTimeoutMs = 5000, expiryIntervalMs = 1000, logger } = options;
+  const { file, crossProcessPollMs = 250, busyTimeoutMs = 5000, expiryIntervalMs = 1000, logger, diskGuard } = options;
   if (!file) throw new TypeError('openSqliteMetadataStore: file is required');
   const db = sqlite(`open database ${file}`, () => {
     mkdirSync(dirname(file), { recursive: true });
@@ -153,12 +156,6 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     ),
     policies: db.prepare<[], PolicyColumns>(
       'SELECT pattern, max_age_ms, max_messages, max_bytes, max_message_bytes, discard, retention FROM retention_policies ORDER BY pattern',
-    ),
-    storageStats: db.prepare<[], StorageStats>(
-      `SELECT coalesce((SELECT sum(message_count) FROM subjects), 0) AS messages,
-         coalesce((SELECT sum(bytes) FROM subjects), 0) AS bytes,
-         coalesce((SELECT value FROM counters WHERE name = 'expired'), 0) AS expired,
-         coalesce((SELECT value FROM counters WHERE name = 'purged'), 0) AS purged`,
     ),
     deletePolicy: db.prepare<[string]>('DELETE FROM retention_policies WHERE pattern = ?'),
     counters: db.prepare<[string], { message_count: bigint; bytes: bigint }>('SELECT message_count, bytes FROM subjects WHERE name = ?'),
@@ -291,6 +288,7 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
   });
   let closed = false;
   const deleteOldest = oldestDeleter(db);
+  const readStorageStats = storageStatsReader(db, listPolicies);
   const expiry = startSqliteExpiry(db, deleteOldest, listPolicies, expiryIntervalMs, (error) =>
     logger?.warn({ err: error }, 'expiry pass failed; retrying on the next round'),
   );
@@ -310,6 +308,7 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
 
     async commit(batch, signal, duplicateWindowMs = defaultDuplicateWindowMs) {
       if (batch.length === 0) return [];
+      diskGuard?.check();
       const committed = run('commit messages', () => commitTransaction.immediate(batch, duplicateWindowMs), signal);
       // Duplicates stored nothing: they wake nobody.
       const lastOf = new Map<string, bigint>();
@@ -382,6 +381,8 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     },
 
     async addPendingUpload(objectKey, createdAtMs) {
+      // Refused before its payload is written to the folder.
+      diskGuard?.check();
       run('register a pending upload', () => statements.addPending.run(objectKey, createdAtMs));
     },
 
@@ -400,7 +401,9 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     },
 
     async storageStats(signal) {
-      return run('read storage stats', () => statements.storageStats.get()!, signal);
+      const stats = run('read storage stats', readStorageStats, signal);
+      const diskUsedPercent = diskGuard?.usedPercent();
+      return diskUsedPercent === undefined ? stats : { ...stats, diskUsedPercent };
     },
 
     async setRetentionPolicy(policy, signal) {

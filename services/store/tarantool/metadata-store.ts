@@ -238,6 +238,14 @@ function createProcedures(link: TarantoolLink): MetadataStore {
         expired: total('expired'),
         purged: total('purged'),
         memoryUsedPercent: outcome.memory_used_percent as number,
+        policies: (outcome.policies as Array<{ pattern: string; messages: string; bytes: string; lag_ms: number }>)
+          .map((policy) => ({
+            pattern: policy.pattern,
+            messages: BigInt(policy.messages),
+            bytes: BigInt(policy.bytes),
+            expiryLagMs: policy.lag_ms,
+          }))
+          .sort((a, b) => (a.pattern < b.pattern ? -1 : 1)),
       };
     },
 
