@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http2 from 'node:http2';
+import net from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { createClient } from '@connectrpc/connect';
@@ -24,6 +25,14 @@ const env = { SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs) };
 const openStreams = (url: string, service: string, method: string) =>
   metricValue(url, OPEN_STREAMS, { service: `minitoolstream.${service}`, method });
 
+/** One uncompressed gRPC (and gRPC-Web) message frame. */
+function frame(message: Uint8Array): Buffer {
+  const bytes = Buffer.alloc(5 + message.length);
+  bytes.writeUInt32BE(message.length, 1);
+  bytes.set(message, 5);
+  return bytes;
+}
+
 /**
  * A raw gRPC request on a new HTTP/2 session (destroyed when the test ends) whose response is
  * never read; `body` is sent as one message and ends the request unless it is undefined.
@@ -35,12 +44,7 @@ function unreadRequest(t: TestContext, url: string, path: string, body: Uint8Arr
   const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
   stream.on('error', () => {});
   stream.pause();
-  if (body !== undefined) {
-    const envelope = Buffer.alloc(5 + body.length);
-    envelope.writeUInt32BE(body.length, 1);
-    envelope.set(body, 5);
-    stream.end(envelope);
-  }
+  if (body !== undefined) stream.end(frame(body));
   return { stream, sessionClosed: once(session, 'close') };
 }
 
@@ -63,6 +67,35 @@ test('stop() ends while an HTTP/2 client that never reads holds a Fetch stream b
   await within(services.egress.stop(), stopBoundMs, 'egress to stop');
   await within(sessionClosed, 10_000, 'the client session to be closed by the server');
   assert.ok(stream.readableLength < messages * data.length, 'the client had not received the whole answer');
+});
+
+test('stop() ends while an HTTP/1.1 gRPC-Web client that never reads holds a Fetch stream on TCP backpressure', async (t) => {
+  const services = await startTestServices(t, { env });
+  // More than loopback socket buffers hold, so the server's writes wait for a reader.
+  const messages = 24;
+  const data = new Uint8Array(1024 * 1024).fill(2);
+  await services.store.publish(Array.from({ length: messages }, () => ({ subject: 'stuck.web', data, headers: {} })));
+
+  const body = toBinary(FetchRequestSchema, create(FetchRequestSchema, { subject: 'stuck.web', durableName: 'd', batchSize: messages }));
+  const envelope = frame(body);
+  const { port } = new URL(services.egress.url);
+  const socket = net.connect(Number(port), '127.0.0.1');
+  t.after(() => socket.destroy());
+  socket.on('error', () => {});
+  const closed = once(socket, 'close');
+  await once(socket, 'connect');
+  socket.pause();
+  socket.write(
+    `POST /minitoolstream.EgressService/Fetch HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/grpc-web+proto\r\n` +
+      `content-length: ${envelope.length}\r\n\r\n`,
+  );
+  socket.write(envelope);
+  await eventually(async () => (await openStreams(services.egress.url, 'EgressService', 'Fetch')) === 1, 10_000);
+
+  await within(services.egress.stop(), stopBoundMs, 'egress to stop');
+  // What had arrived is read first: a paused socket reports its end after its data.
+  socket.resume();
+  await within(closed, 10_000, 'the client socket to be closed by the server');
 });
 
 test('stop() ends while an HTTP/2 client keeps a PublishStream open without sending or reading', async (t) => {
