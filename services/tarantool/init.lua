@@ -352,6 +352,11 @@ local function memtx_used_percent()
     return slab.arena_used * 100 / slab.quota_size
 end
 
+-- mts_commit's refusal when memtx is `used` percent full; `problem` names an allocation that failed.
+local function store_full(used, problem)
+    return { ok = false, code = 'STORE_FULL', used_percent = math.floor(used), refuse_percent = refuse_percent, problem = problem }
+end
+
 -- Fibers blocked in mts_wait_for_commit, per subject; commit broadcasts.
 local watchers = {}
 
@@ -556,11 +561,12 @@ end
 --- code = 'LIMIT_EXCEEDED', limit, value, pattern, subject, index (1-based)}
 --- when the retention policy of a stored record's subject refuses it;
 --- {ok = false, code = 'STORE_FULL', used_percent, refuse_percent} when memtx
---- is too full to take more.
+--- is too full to take more, with `problem` (the error message) when memtx
+--- could not allocate the batch's tuples below refuse_percent.
 function mts_commit(batch, window_ms)
     local used = memtx_used_percent()
     if used >= refuse_percent then
-        return { ok = false, code = 'STORE_FULL', used_percent = math.floor(used), refuse_percent = refuse_percent }
+        return store_full(used)
     end
     local positional = batch[1] == nil or batch[1][1] ~= nil
     local rows = batch
@@ -571,7 +577,15 @@ function mts_commit(batch, window_ms)
         end
     end
     local window = window_ms ~= nil and window_ms ~= box.NULL and u64(window_ms, 'window_ms') or default_duplicate_window_ms
-    local plan, refusal = commit_rows(rows, window)
+    local committed, plan, refusal = pcall(commit_rows, rows, window)
+    if not committed then
+        -- memtx ran out inside the transaction, which was rolled back: full, not broken.
+        -- 2.6 raises it as type OutOfMemory without a code; later versions give it MEMORY_ISSUE.
+        if type(plan) == 'cdata' and (plan.type == 'OutOfMemory' or plan.code == box.error.MEMORY_ISSUE) then
+            return store_full(memtx_used_percent(), plan.message)
+        end
+        error(plan)
+    end
     if plan == nil then
         return refusal
     end

@@ -29,6 +29,7 @@ test('every registered RPC has an access rule, and only probes and reflection ar
       metrics: createMetrics(),
       store: services.store,
       readiness: running.readiness,
+      payloadBudget: services.payloadBudget,
     };
     // The same composition buildApp serves: the service's routes, health and reflection.
     allRoutes({ services: definition.services, routes: definition.routes(deps), readiness: running.readiness })(router);

@@ -117,10 +117,11 @@ function createProcedures(link: TarantoolLink): MetadataStore {
         throw new UploadExpiredError(`pending upload ${key} expired before its commit`, key);
       }
       if (outcome.code === 'STORE_FULL') {
-        throw new StoreFullError(
-          `tarantool memory is ${outcome.used_percent}% full; publishes are refused from ${outcome.refuse_percent}% ` +
-            'until retention or a purge frees space',
-        );
+        const full =
+          outcome.problem === undefined
+            ? `tarantool memory is ${outcome.used_percent}% full; publishes are refused from ${outcome.refuse_percent}%`
+            : `tarantool memory could not take the batch (${outcome.problem}; ${outcome.used_percent}% of it in use); publishes fail`;
+        throw new StoreFullError(`${full} until retention or a purge frees space`);
       }
       if (outcome.code === 'LIMIT_EXCEEDED') {
         const { limit, value, pattern, subject, index } = outcome as Outcome & WireRefusal;
