@@ -220,3 +220,22 @@ export class ConsumerConflictError extends StoreError {
     super(`consumer ${durable} exists with a different ${fields.join(', ')}`);
   }
 }
+
+/**
+ * The stored form of a configuration, JSON text with the names of
+ * {@link ConsumerConfig} (a start sequence as a decimal string): both backends
+ * keep it as one opaque field, and Tarantool's procedures read their knobs
+ * from it with `json.decode`.
+ */
+export function encodeConsumerConfig(config: ConsumerConfig): string {
+  const deliver = config.deliver.kind === 'sequence' ? { kind: 'sequence', sequence: config.deliver.sequence.toString() } : config.deliver;
+  return JSON.stringify({ ...config, deliver });
+}
+
+export function decodeConsumerConfig(text: string): ConsumerConfig {
+  const stored = JSON.parse(text) as Omit<ConsumerConfig, 'deliver'> & { deliver: { kind: string; sequence?: string; timeMs?: number } };
+  const { deliver } = stored;
+  const decoded: DeliverPolicy =
+    deliver.kind === 'sequence' ? { kind: 'sequence', sequence: BigInt(deliver.sequence ?? '0') } : (deliver as DeliverPolicy);
+  return { ...stored, deliver: decoded };
+}
