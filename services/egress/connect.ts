@@ -11,6 +11,8 @@ import { browsePage } from './browse.js';
 import { builtDashboardDir, dashboardRoutes } from './dashboard-route.js';
 import { createLagHistory } from './lag-history.js';
 import { consumeFrames, consumeHeartbeatMs } from './consume.js';
+import { consumerAdminRoutes } from './consumer-admin.js';
+import { createConsumerStreams } from './consumer-streams.js';
 import { inspectionRoutes } from './inspection.js';
 import { retentionRoutes } from './retention-routes.js';
 import { reportSkipped } from './skipped-messages.js';
@@ -41,6 +43,7 @@ export function egressRoutes(
   const watch = createSubjectWatch({ store, logger, signal: readiness.draining });
   const lagHistory = createLagHistory({ store, logger, signal: readiness.draining, ...(lagSampleMs ? { intervalMs: lagSampleMs } : {}) });
   const ownership = durableOwnership(store, metrics);
+  const consumerStreams = createConsumerStreams();
   // The checked durable name, once the caller is known to own it on `subject`.
   const ownDurable = async (name: string, subject: string, context: HandlerContext): Promise<string> => {
     const durable = checkDurableName(name);
@@ -49,7 +52,8 @@ export function egressRoutes(
   };
 
   const impl: ServiceImpl<typeof EgressService> = {
-    ...inspectionRoutes({ store }),
+    ...inspectionRoutes({ store, streams: consumerStreams }),
+    ...consumerAdminRoutes({ store, streams: consumerStreams }),
     ...retentionRoutes({ store }),
 
     async *subscribe(request, context) {

@@ -15,6 +15,8 @@ export const inspectRule = { open: false, anyOf: ['fetch'] } as const satisfies 
 const listing: AccessRule = { ...inspectRule, listing: true };
 // Moving a consumer's position for someone else, or deleting messages, is an operator's act.
 const admin: AccessRule = { open: false, anyOf: ['admin'] };
+// Configuring consumers and redriving dead letters: the request names a configuration or a dead-letter subject, not a `subject`.
+const adminNamingNoSubject: AccessRule = { ...admin, listing: true };
 
 const ingress = { Publish: publish, PublishBatch: publish, PublishStream: publish };
 const egress = {
@@ -26,7 +28,8 @@ const egress = {
   ListSubjects: listing,
   GetSubjectInfo: inspectRule,
   ListConsumers: listing,
-  GetConsumerInfo: inspectRule,
+  // Listing: with no subject it is a configured consumer, shown if the token may fetch one of its subjects.
+  GetConsumerInfo: listing,
   ResetConsumer: admin,
   Purge: admin,
   SetRetentionPolicy: admin,
@@ -35,6 +38,10 @@ const egress = {
   // Reading a page moves no consumer: inspection, not following.
   Browse: inspectRule,
   ConsumerLagHistory: listing,
+  CreateConsumer: adminNamingNoSubject,
+  UpdateConsumer: adminNamingNoSubject,
+  DeleteConsumer: adminNamingNoSubject,
+  Redrive: adminNamingNoSubject,
 };
 
 /**
