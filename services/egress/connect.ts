@@ -4,6 +4,7 @@ import { EgressService } from '../../gen/minitoolstream/egress_pb.js';
 import { EgressService as UnqualifiedEgressService } from '../../gen/unqualified_aliases_pb.js';
 import { durableOwnership } from '../platform/auth/durable-owner.js';
 import { principalKey } from '../platform/auth/principal.js';
+import { observeConsumers } from '../platform/consumer-metrics.js';
 import { subjectVisible } from '../platform/auth/subject-visibility.js';
 import type { ServiceDefinition, ServiceDeps } from '../platform/start-service.js';
 import { batchSize, checkDurableName, checkSequence, checkSubject } from '../platform/validation.js';
@@ -37,13 +38,14 @@ export interface EgressOptions {
  * message as it is read, never the whole batch first.
  */
 export function egressRoutes(
-  { store, metrics, logger, readiness }: ServiceDeps,
+  { config, store, metrics, logger, readiness }: ServiceDeps,
   { consumeHeartbeatMs: heartbeatMs = consumeHeartbeatMs, lagSampleMs }: EgressOptions = {},
 ): (router: ConnectRouter) => void {
   const watch = createSubjectWatch({ store, logger, signal: readiness.draining });
   const lagHistory = createLagHistory({ store, logger, signal: readiness.draining, ...(lagSampleMs ? { intervalMs: lagSampleMs } : {}) });
   const ownership = durableOwnership(store, metrics);
   const consumerStreams = createConsumerStreams();
+  observeConsumers(store, metrics.registry, config.consumerMetricsNames);
   // The checked durable name, once the caller is known to own it on `subject`.
   const ownDurable = async (name: string, subject: string, context: HandlerContext): Promise<string> => {
     const durable = checkDurableName(name);
