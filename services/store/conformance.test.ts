@@ -15,6 +15,7 @@ import {
 
 const unlimited = { maxMessages: 10_000, maxBytes: 1024 ** 3 };
 const sequencesOf = (messages: StoredMessage[]) => messages.map((message) => message.sequence);
+const subjectOf = (change: StoreChange) => ('subject' in change ? change.subject : '');
 const oneTo = (count: number) => Array.from({ length: count }, (_, index) => BigInt(index + 1));
 
 forEachBackend('sequences are gapless under concurrent publishes to one subject', async (_t, open) => {
@@ -220,7 +221,6 @@ forEachBackend('waitForChanges reports commits and acks from one call, times out
     { subject: 'wake.a', data: payload(4), headers: {} },
   ]);
   const commit = await within(waiting, 30_000, 'the wait to be woken by the commit');
-  const subjectOf = (change: StoreChange) => ('subject' in change ? change.subject : '');
   assert.deepEqual(
     commit.changes === 'resync' ? commit.changes : [...commit.changes].sort((x, y) => subjectOf(x).localeCompare(subjectOf(y))),
     [
