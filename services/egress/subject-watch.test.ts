@@ -113,6 +113,7 @@ test('a consumer watch hears commits of the subjects it matches, known or new, a
   const watch = createSubjectWatch({ store: store!, logger: pino({ level: 'silent' }) });
   const orders = watch.watchConsumer('workers', (subject) => subject.startsWith('orders.'));
   t.after(() => orders.close());
+  assert.deepEqual([watch.consumerStreams('workers'), watch.consumerStreams('others')], [1, 0]);
   const never = new AbortController().signal;
   // The feed's first answer is a resync: the stream lists the subjects itself.
   assert.equal(await orders.changed(never, 10_000), true);
@@ -136,4 +137,6 @@ test('a consumer watch hears commits of the subjects it matches, known or new, a
   await hear('orders.new');
   assert.ok(!heard.has('other.x'), 'a subject the consumer does not match is never reported');
   assert.equal(orders.takeResync(), false);
+  orders.close();
+  assert.equal(watch.consumerStreams('workers'), 0, 'a closed stream is not counted');
 });

@@ -19,6 +19,8 @@ export interface SubjectWatch {
   follow(subject: string, afterSequence: bigint, signal: AbortSignal): AsyncGenerator<bigint>;
   /** Subjects watched now. */
   readonly watchedSubjects: number;
+  /** Consume streams of the configured consumer open in this process (ConsumerInfo's `waiting`). */
+  consumerStreams(durable: string): number;
 }
 
 /** What a stream waits on: the changes its watch reports. */
@@ -256,6 +258,9 @@ export function createSubjectWatch(options: SubjectWatchOptions): SubjectWatch {
     },
     get watchedSubjects() {
       return entries.size;
+    },
+    consumerStreams(durable) {
+      return [...consumerWatches].filter((watch) => watch.durable === durable).length;
     },
   };
 }
