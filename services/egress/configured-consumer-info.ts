@@ -4,10 +4,10 @@ import type { Principal } from '../platform/auth/principal.js';
 import { subjectVisible } from '../platform/auth/subject-visibility.js';
 import type { ConsumerConfig, ConsumerStats } from '../store/consumers.js';
 import { consumerConfigToWire } from './consumer-config.js';
-import type { ConsumerStreams } from './consumer-streams.js';
 
 export interface ConfiguredInfoDeps {
-  streams: Pick<ConsumerStreams, 'count'>;
+  /** Consume streams of a configured consumer open in this process. */
+  waiting: (durable: string) => number;
   /** The sequence below which a subject holds nothing any more. */
   retainedFloor: (subject: string) => Promise<bigint>;
   principal: Principal | undefined;
@@ -31,7 +31,7 @@ export function configuredConsumerVisible(principal: Principal | undefined, conf
  */
 export async function configuredConsumerInfo(
   stats: ConsumerStats,
-  { streams, retainedFloor, principal, nowMs }: ConfiguredInfoDeps,
+  { waiting, retainedFloor, principal, nowMs }: ConfiguredInfoDeps,
 ): Promise<MessageInitShape<typeof ConsumerInfoSchema>> {
   const positions = stats.positions
     .filter((position) => subjectVisible(principal, position.subject))
@@ -57,7 +57,7 @@ export async function configuredConsumerInfo(
     delivered: stats.delivered,
     ackPending: BigInt(stats.ackPending),
     redelivered: BigInt(stats.redelivered),
-    waiting: streams.count(durable),
+    waiting: waiting(durable),
     ...(stats.oldestUnackedMs === undefined ? {} : { lagMs: BigInt(Math.max(0, nowMs - stats.oldestUnackedMs)) }),
     deadLettered: stats.deadLettered,
     positions: positions.map(({ subject, ackFloor, delivered, lastSequence }) => ({ subject, ackFloor, delivered, lastSequence })),

@@ -16,7 +16,6 @@ import { ackConfigured, ackMessages, fetchRefused } from './configured-acks.js';
 import { consumeConfigured } from './consume-configured.js';
 import { consumeFrames, consumeHeartbeatMs, frameMessages } from './consume.js';
 import { consumerAdminRoutes } from './consumer-admin.js';
-import { createConsumerStreams } from './consumer-streams.js';
 import { inspectionRoutes } from './inspection.js';
 import { retentionRoutes } from './retention-routes.js';
 import { reportSkipped } from './skipped-messages.js';
@@ -47,7 +46,6 @@ export function egressRoutes(
   const watch = createSubjectWatch({ store, logger, signal: readiness.draining });
   const lagHistory = createLagHistory({ store, logger, signal: readiness.draining, ...(lagSampleMs ? { intervalMs: lagSampleMs } : {}) });
   const ownership = durableOwnership(store, metrics);
-  const consumerStreams = createConsumerStreams();
   observeConsumers(store, metrics.registry, config.consumerMetricsNames);
   // The checked durable name, once the caller is known to own it on `subject`.
   const ownDurable = async (name: string, subject: string, context: HandlerContext): Promise<string> => {
@@ -60,8 +58,8 @@ export function egressRoutes(
     name === '' ? Promise.resolve(undefined) : store.consumerRecord(name, signal);
 
   const impl: ServiceImpl<typeof EgressService> = {
-    ...inspectionRoutes({ store, streams: consumerStreams }),
-    ...consumerAdminRoutes({ store, streams: consumerStreams }),
+    ...inspectionRoutes({ store, waiting: watch.consumerStreams }),
+    ...consumerAdminRoutes({ store, waiting: watch.consumerStreams }),
     ...retentionRoutes({ store }),
 
     async *subscribe(request, context) {

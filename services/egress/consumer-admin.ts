@@ -6,13 +6,13 @@ import { checkDurableName, checkSubject } from '../platform/validation.js';
 import { ConsumerConflictError } from '../store/consumers.js';
 import { configuredConsumerInfo, configuredConsumerVisible } from './configured-consumer-info.js';
 import { consumerConfigFromWire, wireFieldNames } from './consumer-config.js';
-import type { ConsumerStreams } from './consumer-streams.js';
 import { retainedFloors } from './retained-floors.js';
 
 type ConsumerAdminImpl = Pick<ServiceImpl<typeof EgressService>, 'createConsumer' | 'updateConsumer' | 'deleteConsumer' | 'redrive'>;
 
 export interface ConsumerAdminDeps extends Pick<ServiceDeps, 'store'> {
-  streams: ConsumerStreams;
+  /** Consume streams of a configured consumer open in this process. */
+  waiting: (durable: string) => number;
 }
 
 /** Dead letters one store transaction of a Redrive moves at most. */
@@ -68,7 +68,7 @@ export function consumerAdminRoutes(deps: ConsumerAdminDeps): ConsumerAdminImpl 
  * with `hideInvisible` also when the caller may see none of its subjects.
  */
 export async function configuredInfo(
-  { store, streams }: ConsumerAdminDeps,
+  { store, waiting }: ConsumerAdminDeps,
   durable: string,
   context: HandlerContext,
   hideInvisible = false,
@@ -79,7 +79,7 @@ export async function configuredInfo(
   const subjects = stats.positions.map((position) => position.subject);
   if (hideInvisible && !configuredConsumerVisible(principal, stats.record.config, subjects)) throw notConfigured(durable);
   const retainedFloor = retainedFloors(store, context.signal);
-  return configuredConsumerInfo(stats, { streams, retainedFloor, principal, nowMs: Date.now() });
+  return configuredConsumerInfo(stats, { waiting, retainedFloor, principal, nowMs: Date.now() });
 }
 
 export function notConfigured(durable: string): ConnectError {

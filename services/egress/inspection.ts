@@ -25,7 +25,7 @@ type InspectionImpl = Pick<
  * subject "" and their figures (see configured-consumer-info.ts).
  */
 export function inspectionRoutes(deps: ConsumerAdminDeps): InspectionImpl {
-  const { store, streams } = deps;
+  const { store, waiting } = deps;
   return {
     async listSubjects(request, context) {
       const pattern = request.pattern.trim();
@@ -75,7 +75,7 @@ export function inspectionRoutes(deps: ConsumerAdminDeps): InspectionImpl {
         consumers: [
           ...(await Promise.all(legacy.map(async (consumer) => consumerInfo(consumer, await retained(consumer.subject))))),
           ...(await Promise.all(
-            shown.map((entry) => configuredConsumerInfo(entry!, { streams, retainedFloor: retained, principal, nowMs })),
+            shown.map((entry) => configuredConsumerInfo(entry!, { waiting, retainedFloor: retained, principal, nowMs })),
           )),
         ],
       };
