@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { Code, ConnectError, type Client } from '@connectrpc/connect';
-import { AckKind, AckPolicy, type ConsumerInfo, type EgressService } from '../../gen/minitoolstream/egress_pb.js';
+import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
+import { createGrpcTransport } from '@connectrpc/connect-node';
+import { AckKind, AckPolicy, EgressService, type ConsumerInfo } from '../../gen/minitoolstream/egress_pb.js';
 import { CONSUMER_ACK_PENDING, CONSUMER_DEAD_LETTERED, otherConsumers } from '../platform/consumer-metrics.js';
 import { deadLetterHeaders } from '../store/consumers.js';
 import { assertSameBytes } from '../testing/assert-bytes.js';
@@ -9,6 +10,7 @@ import { collect, eventually, payload } from '../testing/conformance-harness.js'
 import { metricValue } from '../testing/metric-value.js';
 import { testBackends } from '../testing/store-backends.js';
 import { egressClient, startTestServices, type TestServices } from '../testing/test-services.js';
+import { createTestKeys } from '../testing/test-tokens.js';
 import { within } from '../testing/within.js';
 
 async function rejection(call: Promise<unknown>): Promise<ConnectError> {
@@ -149,3 +151,40 @@ for (const backend of testBackends) {
     );
   });
 }
+
+test('configuring consumers and redriving need admin; a token sees a configured consumer only on its subjects', async (t) => {
+  const keys = createTestKeys(t);
+  const services = await startTestServices(t, { env: { AUTH_MODE: 'required', JWT_PUBLIC_KEY_FILE: keys.publicKeyFile } });
+  const as = (token: string) =>
+    createClient(
+      EgressService,
+      createGrpcTransport({
+        baseUrl: services.egress.url,
+        interceptors: [(next) => (request) => (request.header.set('authorization', `Bearer ${token}`), next(request))],
+      }),
+    );
+  const admin = as(await keys.token({ permissions: ['admin', 'fetch'] }));
+  const reader = as(await keys.token({ permissions: ['fetch', 'subscribe'], subjects: ['orders.eu.*'] }));
+  const outsider = as(await keys.token({ permissions: ['fetch'], subjects: ['billing.*'] }));
+  await publish(services, 'orders.eu.x', 1);
+  await publish(services, 'orders.us.x', 1);
+  const config = { durableName: 'workers', filterSubjects: ['orders.>'] };
+
+  assert.equal((await rejection(reader.createConsumer({ config }))).code, Code.PermissionDenied);
+  await admin.createConsumer({ config });
+  assert.equal((await rejection(reader.updateConsumer({ config }))).code, Code.PermissionDenied);
+  assert.equal((await rejection(reader.redrive({ deadLetterSubject: 'orders-dead' }))).code, Code.PermissionDenied);
+  assert.equal((await rejection(reader.deleteConsumer({ durableName: 'workers' }))).code, Code.PermissionDenied);
+
+  const worker = openWorker(t, admin, 'workers');
+  await worker.take(2);
+  const seen = await reader.getConsumerInfo({ durableName: 'workers', subject: '' });
+  assert.deepEqual(
+    seen.positions.map((position) => position.subject),
+    ['orders.eu.x'],
+    'positions only on subjects the token may fetch',
+  );
+  assert.equal((await rejection(outsider.getConsumerInfo({ durableName: 'workers', subject: '' }))).code, Code.NotFound);
+  assert.deepEqual((await outsider.listConsumers({ subject: '' })).consumers, []);
+  await admin.deleteConsumer({ durableName: 'workers' });
+});
