@@ -88,3 +88,22 @@ test('mts consumer add|info|ls|rm, mts consume settling as told, and mts redrive
   assert.equal(gone.stderr, 'mts: not_found: consumer workers is not configured\n');
   assert.equal((await runMts(['consumer', 'ls', ...urls])).stderr, 'mts: no configured consumers\n');
 });
+
+test('bench drain times a cumulative Consume, then an explicit-ack consumer with each number of workers', async (t) => {
+  const services = await startTestServices(t);
+  const urls = ['--ingress', services.ingress.url, '--egress', services.egress.url];
+  const drain = await runMts(['bench', 'drain', '--messages', '1500', '--workers', '1,3', '--json', ...urls]);
+  assert.equal(drain.code, 0, drain.stderr);
+  const results = jsonLines(drain.stdout);
+  assert.deepEqual(
+    results.map(({ mode, workers, messages }) => ({ mode, workers, messages })),
+    [
+      { mode: 'cumulative', workers: 1, messages: 1500 },
+      { mode: 'explicit', workers: 1, messages: 1500 },
+      { mode: 'explicit', workers: 3, messages: 1500 },
+    ],
+  );
+  for (const result of results) assert.ok((result.messagesPerSecond as number) > 0);
+  const left = await runMts(['consumer', 'ls', ...urls]);
+  assert.equal(left.stderr, 'mts: no configured consumers\n', 'the benchmark removes its consumers');
+});
