@@ -125,7 +125,10 @@ ${globalUsage}`,
       const messages = integerOption(values.messages, 'messages', 20_000);
       const workers = integerListOption(values.workers, 'workers');
       for (const result of await benchDrain({ clients, sizeBytes, messages, workers, timeoutMs: 300_000, progress })) {
-        const how = result.mode === 'cumulative' ? 'cumulative ack, 1 stream' : `explicit ack, ${result.workers} workers`;
+        const how =
+          result.mode === 'cumulative'
+            ? 'cumulative ack, 1 stream'
+            : `explicit ack, ${result.workers} worker${result.workers === 1 ? '' : 's'}`;
         await print(`drain ${result.messages} x ${sizeBytes} B  ${how}: ${Math.round(result.messagesPerSecond)} msg/s`, result);
       }
     } else {
