@@ -36,7 +36,7 @@ test('mts consumer add|info|ls|rm, mts consume settling as told, and mts redrive
     deliver: 'seq:2',
     deadLetter: 'orders-dead',
     delivered: '0',
-    pending: '0',
+    pending: '2',
     ackPending: '0',
     redelivered: '0',
     deadLettered: '0',
@@ -55,6 +55,7 @@ test('mts consumer add|info|ls|rm, mts consume settling as told, and mts redrive
 
   await mts('consumer', 'add', 'workers', '--filter', 'orders.*', '--ack', 'explicit', '--ack-wait', '1s', '--dead-letter', 'orders-dead');
   assert.match((await mts('consumer', 'ls')).stdout.toString(), /^DURABLE\s+FILTERS\s+ACK.*\nworkers\s+orders\.\*\s+explicit\s/);
+  assert.match((await mts('consumers')).stdout.toString(), /\nworkers\s+orders\.\*\s+0\s+3\s+3\n$/, 'mts consumers shows its filters');
 
   const consumed = jsonLines((await mts('consume', 'workers', '--count', '2', '--json')).stdout);
   assert.deepEqual(

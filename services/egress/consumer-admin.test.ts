@@ -2,8 +2,14 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
-import { AckKind, AckPolicy, EgressService, type ConsumerInfo } from '../../gen/minitoolstream/egress_pb.js';
-import { CONSUMER_ACK_PENDING, CONSUMER_DEAD_LETTERED, otherConsumers } from '../platform/consumer-metrics.js';
+import { AckKind, AckPolicy, DeliverPolicy, EgressService, type ConsumerInfo } from '../../gen/minitoolstream/egress_pb.js';
+import {
+  CONSUMER_ACK_PENDING,
+  CONSUMER_DEAD_LETTERED,
+  CONSUMER_LAG_SECONDS,
+  CONSUMER_REDELIVERED,
+  otherConsumers,
+} from '../platform/consumer-metrics.js';
 import { deadLetterHeaders } from '../store/consumers.js';
 import { assertSameBytes } from '../testing/assert-bytes.js';
 import { collect, eventually, payload } from '../testing/conformance-harness.js';
@@ -96,6 +102,19 @@ for (const backend of testBackends) {
     });
     await egress.createConsumer({ config: { durableName: 'auditors', filterSubjects: ['refunds.>'] } });
 
+    const before = (durableName: string) => egress.getConsumerInfo({ durableName, subject: '' });
+    assert.deepEqual(
+      [(await before('workers')).pending, (await before('workers')).positions],
+      [5n, []],
+      'pending before any stream started',
+    );
+    assert.equal((await before('auditors')).pending, 1n);
+    await egress.createConsumer({
+      config: { durableName: 'late', filterSubjects: ['orders.*'], deliverPolicy: DeliverPolicy.BY_START_SEQUENCE, optStartSequence: 3n },
+    });
+    assert.equal((await before('late')).pending, 1n, 'from sequence 3 on: orders.eu 3, nothing of orders.us');
+    await egress.deleteConsumer({ durableName: 'late' });
+
     const worker = openWorker(t, egress, 'workers');
     const delivered = await worker.take(5);
     const info = await egress.getConsumerInfo({ durableName: 'workers', subject: '' });
@@ -117,6 +136,12 @@ for (const backend of testBackends) {
 
     assert.equal(await metricValue(egressUrl, CONSUMER_ACK_PENDING, { consumer: 'workers' }), 5);
     assert.equal(await metricValue(egressUrl, CONSUMER_ACK_PENDING, { consumer: otherConsumers }), 0, 'auditors has nothing leased');
+    assert.equal(await metricValue(egressUrl, CONSUMER_REDELIVERED, { consumer: 'workers' }), 0);
+    assert.ok((await metricValue(egressUrl, CONSUMER_LAG_SECONDS, { consumer: 'workers' })) >= 0, 'the lag is exported');
+    assert.ok(
+      Number.isNaN(await metricValue(egressUrl, CONSUMER_ACK_PENDING, { consumer: 'auditors' })),
+      'an unnamed consumer has no series',
+    );
 
     // Ack four, terminate the first of orders.us: it becomes a dead letter.
     const [terminated] = delivered.filter((message) => message.subject === 'orders.us');

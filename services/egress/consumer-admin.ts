@@ -4,9 +4,8 @@ import { principalKey } from '../platform/auth/principal.js';
 import type { ServiceDeps } from '../platform/start-service.js';
 import { checkDurableName, checkSubject } from '../platform/validation.js';
 import { ConsumerConflictError } from '../store/consumers.js';
-import { configuredConsumerInfo, configuredConsumerVisible } from './configured-consumer-info.js';
+import { configuredConsumerInfo, configuredConsumerVisible, configuredInfoDeps } from './configured-consumer-info.js';
 import { consumerConfigFromWire, wireFieldNames } from './consumer-config.js';
-import { retainedFloors } from './retained-floors.js';
 
 type ConsumerAdminImpl = Pick<ServiceImpl<typeof EgressService>, 'createConsumer' | 'updateConsumer' | 'deleteConsumer' | 'redrive'>;
 
@@ -78,8 +77,7 @@ export async function configuredInfo(
   const principal = context.values.get(principalKey);
   const subjects = stats.positions.map((position) => position.subject);
   if (hideInvisible && !configuredConsumerVisible(principal, stats.record.config, subjects)) throw notConfigured(durable);
-  const retainedFloor = retainedFloors(store, context.signal);
-  return configuredConsumerInfo(stats, { waiting, retainedFloor, principal, nowMs: Date.now() });
+  return configuredConsumerInfo(stats, configuredInfoDeps(store, waiting, principal, context.signal));
 }
 
 export function notConfigured(durable: string): ConnectError {

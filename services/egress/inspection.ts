@@ -8,7 +8,7 @@ import { filterMatches } from '../platform/subject-filter.js';
 import { checkDurableName, checkSubject } from '../platform/validation.js';
 import type { ConsumerPosition, SubjectStats } from '../store/store.js';
 import { configuredInfo, type ConsumerAdminDeps } from './consumer-admin.js';
-import { configuredConsumerInfo, configuredConsumerVisible } from './configured-consumer-info.js';
+import { configuredConsumerInfo, configuredConsumerVisible, configuredInfoDeps } from './configured-consumer-info.js';
 import { retainedFloors } from './retained-floors.js';
 import { wirePolicy } from './retention-routes.js';
 
@@ -61,7 +61,7 @@ export function inspectionRoutes(deps: ConsumerAdminDeps): InspectionImpl {
         ({ config }) => subject === undefined || config.filterSubjects.some((filter) => filterMatches(filter, subject)),
       );
       const stats = await Promise.all(configured.map(({ config }) => store.consumerStats(config.durable, context.signal)));
-      const nowMs = Date.now();
+      const infoDeps = configuredInfoDeps(store, waiting, principal, context.signal);
       const shown = stats.filter(
         (entry) =>
           entry !== undefined &&
@@ -74,9 +74,7 @@ export function inspectionRoutes(deps: ConsumerAdminDeps): InspectionImpl {
       return {
         consumers: [
           ...(await Promise.all(legacy.map(async (consumer) => consumerInfo(consumer, await retained(consumer.subject))))),
-          ...(await Promise.all(
-            shown.map((entry) => configuredConsumerInfo(entry!, { waiting, retainedFloor: retained, principal, nowMs })),
-          )),
+          ...(await Promise.all(shown.map((entry) => configuredConsumerInfo(entry!, infoDeps)))),
         ],
       };
     },
