@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { collect, forEachBackend, payload, type StoreUnderTest } from '../testing/conformance-harness.js';
+import { collect, eventually, forEachBackend, payload, type StoreUnderTest } from '../testing/conformance-harness.js';
 import {
   ConsumerConflictError,
   ConsumerNotFoundError,
@@ -139,7 +139,7 @@ forEachBackend('a position starts where it is told once and never moves after; s
     { subject: 'orders.b', startAfter: 1n },
   ]);
   // Subjects are leased in the order given.
-  assert.deepEqual(leased(await store.lease('workers', ['orders.b', 'orders.a'], everything, 1000)), [
+  assert.deepEqual(leased(await store.lease('workers', ['orders.none', 'orders.b', 'orders.a'], everything, 1000)), [
     'orders.b:2/1',
     'orders.a:3/1',
     'orders.a:4/1',
@@ -212,6 +212,14 @@ forEachBackend('a lease stops at the byte limit, and the first message always fi
   const big = await store.lease('workers', ['orders.a'], { maxMessages: 10, maxBytes: 10 }, 1000);
   assert.deepEqual(leased(big), ['orders.a:4/1']);
   assert.deepEqual(new Uint8Array(big.messages[0]!.data), payload(objectSize, 0), 'the object payload is read');
+  const redeliveries = { maxMessages: 10, maxBytes: 250 };
+  assert.deepEqual(
+    leased(await store.lease('workers', ['orders.a'], redeliveries, 2000)),
+    ['orders.a:1/2', 'orders.a:2/2'],
+    'redeliveries too',
+  );
+  assert.deepEqual(leased(await store.lease('workers', ['orders.a'], redeliveries, 2000)), ['orders.a:3/2']);
+  assert.deepEqual(leased(await store.lease('workers', ['orders.a'], redeliveries, 2000)), ['orders.a:4/2']);
 });
 
 forEachBackend('leased messages carry their payloads and headers', async (_t, open) => {
@@ -577,4 +585,22 @@ forEachBackend('redrive moves dead letters back to their subjects and deletes th
     ],
     'in dead-letter order',
   );
+});
+
+forEachBackend('interest retention keeps what a configured consumer has not settled', async (_t, open) => {
+  const opened = await open({ retentionIntervalMs: 20 });
+  const { store } = opened;
+  await store.setRetentionPolicy({ ...unlimitedRetention, pattern: 'orders.>', maxMessageBytes: 0, discard: 'old', retention: 'interest' });
+  await publish(opened, 'orders.a', 4);
+  await consumer(opened, configOf('workers'), ['orders.a'], 1000);
+  await store.ack('reader', 'orders.a', 4n);
+  await store.lease('workers', ['orders.a'], everything, 1000);
+  await store.settle(
+    'workers',
+    [settlement('orders.a', 1n, 'ack'), settlement('orders.a', 2n, 'ack'), settlement('orders.a', 4n, 'ack')],
+    1000,
+  );
+  await eventually(async () => (await store.subjectStats('orders.a'))?.firstSequence === 3n, 10_000);
+  await store.settle('workers', [settlement('orders.a', 3n, 'ack')], 1000);
+  await eventually(async () => (await store.subjectStats('orders.a'))?.messages === 0n, 10_000);
 });
