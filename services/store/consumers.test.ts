@@ -13,8 +13,9 @@ import { type StoreChange, type StoredMessage, unlimitedRetention } from './stor
 
 /*
  * The configured-consumer half of the storage contract (see consumers.ts),
- * against every backend. Time is the `nowMs` the caller passes, so lease
- * expiry is tested without waiting.
+ * against every backend of testing/store-backends.ts (forEachBackend runs
+ * each test once per backend, as a subtest named after it). Time is the
+ * `nowMs` the caller passes, so lease expiry is tested without waiting.
  */
 
 const everything = { maxMessages: 10_000, maxBytes: 1024 ** 3 };
@@ -54,6 +55,7 @@ async function consumer({ store }: StoreUnderTest, config: ConsumerConfig, subje
   return record;
 }
 
+/** What a lease handed out, as `subject:sequence/deliveryCount`. */
 const leased = (lease: MessageLease) => lease.messages.map((message) => `${message.subject}:${message.sequence}/${message.deliveryCount}`);
 const settlement = (subject: string, sequence: bigint, kind: Settlement['kind'], extra: Partial<Settlement> = {}): Settlement => ({
   subject,
