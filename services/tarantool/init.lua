@@ -739,8 +739,9 @@ end
 
 --- The change feed after `cursor`: blocks until something changed or
 --- `timeout_s` passes, then returns {ok, cursor, changes} with at most `limit`
---- changes in commit order, each {subject, last} (a commit) or {subject,
---- durable, floor} (an ack). Answers {ok, cursor, resync = true} at once when
+--- changes in commit order, each {subject, last} (a commit), {subject,
+--- durable, floor} (an ack) or {consumer, subject = '', last = '0'} (a
+--- configured consumer's leases changed). Answers {ok, cursor, resync = true} at once when
 --- the cursor is '' or of another epoch, or so old that the ring dropped what
 --- followed it: the caller then re-reads what it watches, from that cursor on.
 function mts_wait_for_changes(cursor, timeout_s, limit)
@@ -1171,8 +1172,11 @@ local function consumer_record(row)
 end
 
 -- Tells the waiting streams of `durable` to look again; after the commit.
+-- The entry also reads as a commit of the subject '' at 0, which nobody
+-- watches: egress of the previous release, which reads every entry without
+-- `durable` as a commit, skips it during a rolling update instead of failing.
 local function announce_consumer(durable)
-    feed_append({ consumer = durable })
+    feed_append({ consumer = durable, subject = '', last = '0' })
     feed.cond:broadcast()
 end
 
