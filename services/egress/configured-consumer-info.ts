@@ -3,7 +3,7 @@ import type { ConsumerInfoSchema } from '../../gen/minitoolstream/egress_pb.js';
 import type { Principal } from '../platform/auth/principal.js';
 import { subjectVisible } from '../platform/auth/subject-visibility.js';
 import { filterMatches } from '../platform/subject-filter.js';
-import type { ConsumerConfig, ConsumerStats } from '../store/consumers.js';
+import type { ConsumerStats } from '../store/consumers.js';
 import type { MessageStore, SubjectStats } from '../store/store.js';
 import { consumerConfigToWire } from './consumer-config.js';
 import { subjectStarts } from './consumer-start.js';
@@ -39,8 +39,10 @@ export function configuredInfoDeps(
  * the subjects it has started on is a subject the caller may fetch (a token
  * pattern `orders.*` covers the filter `orders.>` as text).
  */
-export function configuredConsumerVisible(principal: Principal | undefined, config: ConsumerConfig, subjects: string[]): boolean {
-  return [...config.filterSubjects, ...subjects].some((subject) => subjectVisible(principal, subject));
+export function configuredConsumerVisible(principal: Principal | undefined, { record, positions }: ConsumerStats): boolean {
+  return [...record.config.filterSubjects, ...positions.map((position) => position.subject)].some((subject) =>
+    subjectVisible(principal, subject),
+  );
 }
 
 /**

@@ -75,8 +75,7 @@ export async function configuredInfo(
   const stats = await store.consumerStats(durable, context.signal);
   if (stats === undefined) throw notConfigured(durable);
   const principal = context.values.get(principalKey);
-  const subjects = stats.positions.map((position) => position.subject);
-  if (hideInvisible && !configuredConsumerVisible(principal, stats.record.config, subjects)) throw notConfigured(durable);
+  if (hideInvisible && !configuredConsumerVisible(principal, stats)) throw notConfigured(durable);
   return configuredConsumerInfo(stats, configuredInfoDeps(store, waiting, principal, context.signal));
 }
 

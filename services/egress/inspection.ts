@@ -6,6 +6,7 @@ import { subjectAllowed } from '../platform/auth/subject-patterns.js';
 import { subjectVisible } from '../platform/auth/subject-visibility.js';
 import { filterMatches } from '../platform/subject-filter.js';
 import { checkDurableName, checkSubject } from '../platform/validation.js';
+import type { ConsumerStats } from '../store/consumers.js';
 import type { ConsumerPosition, SubjectStats } from '../store/store.js';
 import { configuredInfo, type ConsumerAdminDeps } from './consumer-admin.js';
 import { configuredConsumerInfo, configuredConsumerVisible, configuredInfoDeps } from './configured-consumer-info.js';
@@ -62,19 +63,11 @@ export function inspectionRoutes(deps: ConsumerAdminDeps): InspectionImpl {
       );
       const stats = await Promise.all(configured.map(({ config }) => store.consumerStats(config.durable, context.signal)));
       const infoDeps = configuredInfoDeps(store, waiting, principal, context.signal);
-      const shown = stats.filter(
-        (entry) =>
-          entry !== undefined &&
-          configuredConsumerVisible(
-            principal,
-            entry.record.config,
-            entry.positions.map((position) => position.subject),
-          ),
-      );
+      const shown = stats.filter((entry): entry is ConsumerStats => entry !== undefined && configuredConsumerVisible(principal, entry));
       return {
         consumers: [
           ...(await Promise.all(legacy.map(async (consumer) => consumerInfo(consumer, await retained(consumer.subject))))),
-          ...(await Promise.all(shown.map((entry) => configuredConsumerInfo(entry!, infoDeps)))),
+          ...(await Promise.all(shown.map((entry) => configuredConsumerInfo(entry, infoDeps)))),
         ],
       };
     },
