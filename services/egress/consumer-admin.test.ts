@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { test, type TestContext } from 'node:test';
-import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
+import { test } from 'node:test';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { AckKind, AckPolicy, DeliverPolicy, EgressService, type ConsumerInfo } from '../../gen/minitoolstream/egress_pb.js';
 import {
@@ -14,10 +14,10 @@ import { deadLetterHeaders } from '../store/consumers.js';
 import { assertSameBytes } from '../testing/assert-bytes.js';
 import { collect, eventually, payload } from '../testing/conformance-harness.js';
 import { metricValue } from '../testing/metric-value.js';
+import { openWorker } from '../testing/configured-consumer.js';
 import { testBackends } from '../testing/store-backends.js';
 import { egressClient, startTestServices, type TestServices } from '../testing/test-services.js';
 import { createTestKeys } from '../testing/test-tokens.js';
-import { within } from '../testing/within.js';
 
 async function rejection(call: Promise<unknown>): Promise<ConnectError> {
   const error = await call.then(
@@ -30,25 +30,6 @@ async function rejection(call: Promise<unknown>): Promise<ConnectError> {
 
 async function publish(services: TestServices, subject: string, count: number): Promise<void> {
   await services.store.publish(Array.from({ length: count }, (_, index) => ({ subject, data: payload(16, index), headers: {} })));
-}
-
-/** A Consume stream of a configured consumer; each read is bounded so a hang fails the test. */
-function openWorker(t: TestContext, egress: Client<typeof EgressService>, durableName: string) {
-  const client = new AbortController();
-  t.after(() => client.abort());
-  const frames = egress.consume({ durableName, subject: '' }, { signal: client.signal })[Symbol.asyncIterator]();
-  return {
-    async take(count: number) {
-      const taken = [];
-      while (taken.length < count) {
-        const next = await within(frames.next(), 20_000, `${count} messages`);
-        assert.equal(next.done, false, 'the stream ended');
-        taken.push(...next.value.messages);
-      }
-      return taken;
-    },
-    close: () => client.abort(),
-  };
 }
 
 const positionsOf = (info: ConsumerInfo) =>
@@ -116,7 +97,7 @@ for (const backend of testBackends) {
     await egress.deleteConsumer({ durableName: 'late' });
 
     const worker = openWorker(t, egress, 'workers');
-    const delivered = await worker.take(5);
+    const delivered = await worker.deliveries(5);
     const info = await egress.getConsumerInfo({ durableName: 'workers', subject: '' });
     assert.deepEqual(positionsOf(info), [
       { subject: 'orders.eu', ackFloor: 0n, delivered: 3n, lastSequence: 3n },
@@ -171,7 +152,7 @@ for (const backend of testBackends) {
     assert.equal((await egress.redrive({ deadLetterSubject: 'orders-dead' })).redriven, 0n, 'nothing is left to move');
     const again = openWorker(t, egress, 'workers');
     assert.deepEqual(
-      (await again.take(1)).map(({ subject, sequence }) => [subject, sequence]),
+      (await again.deliveries(1)).map(({ subject, sequence }) => [subject, sequence]),
       [['orders.us', 3n]],
     );
   });
@@ -202,7 +183,7 @@ test('configuring consumers and redriving need admin; a token sees a configured 
   assert.equal((await rejection(reader.deleteConsumer({ durableName: 'workers' }))).code, Code.PermissionDenied);
 
   const worker = openWorker(t, admin, 'workers');
-  await worker.take(2);
+  await worker.deliveries(2);
   const seen = await reader.getConsumerInfo({ durableName: 'workers', subject: '' });
   assert.deepEqual(
     seen.positions.map((position) => position.subject),
