@@ -2,7 +2,7 @@ import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import type { EgressService, RetentionPolicy as WirePolicy } from '../../gen/minitoolstream/egress_pb.js';
 import type { ServiceDeps } from '../platform/start-service.js';
 import { checkSubject } from '../platform/validation.js';
-import { patternProblem } from '../store/retention-pattern.js';
+import { patternProblem } from '../store/subject-pattern.js';
 import { defaultPolicyPattern, type RetentionPolicy } from '../store/store.js';
 
 type RetentionImpl = Pick<

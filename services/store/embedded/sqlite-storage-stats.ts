@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import { mostSpecific } from '../retention-pattern.js';
+import { mostSpecific } from '../subject-pattern.js';
 import { dueSinceMs } from '../retention-rules.js';
 import type { PolicyStorage, RetentionPolicy, StorageStats } from '../store.js';
 
