@@ -1498,6 +1498,9 @@ end
 --- maxAckPending too. {ok = true, rows = {{subject, sequence, timestamp_ms,
 --- headers, size, data (base64 or null), object_key, deliveries}...},
 --- dead_lettered, next_expiry_ms (decimal or null)}; CONSUMER_NOT_FOUND.
+-- Expired leases one lease call looks at, at most: bounds the transaction.
+local expired_scan_max = 1000
+
 function mts_lease(durable, subjects, max_messages, max_bytes, now_ms)
     local row, config = consumer_of(durable)
     if row == nil then
@@ -1518,12 +1521,19 @@ function mts_lease(durable, subjects, max_messages, max_bytes, now_ms)
         local leases = box.space.mts_leases
         local messages = box.space.mts_messages
         local held = leases.index.primary:count({ durable })
+        -- Only the caller's subjects: a worker never holds what its token may not fetch.
+        local wanted = {}
+        for _, subject in ipairs(subjects) do
+            wanted[subject] = true
+        end
         local expired = {}
         for _, lease in leases.index.expiry:pairs({ durable }, { iterator = 'GE' }) do
-            if lease.durable ~= durable or lease.lease_until_ms > now then
+            if lease.durable ~= durable or lease.lease_until_ms > now or #expired >= expired_scan_max then
                 break
             end
-            expired[#expired + 1] = lease
+            if wanted[lease.subject] then
+                expired[#expired + 1] = lease
+            end
         end
         for _, lease in ipairs(expired) do
             local t = messages:get({ lease.subject, lease.sequence })

@@ -186,6 +186,21 @@ forEachBackend('redeliveries come first, oldest lease first, before new messages
   ]);
 });
 
+forEachBackend('an expired lease is redelivered only to a lease call that names its subject', async (_t, open) => {
+  const opened = await open();
+  const { store } = opened;
+  await publish(opened, 'orders.eu', 1);
+  await publish(opened, 'orders.us', 1);
+  await consumer(opened, configOf('workers', { ackWaitMs: 1000, maxDeliver: 2 }), ['orders.eu', 'orders.us'], 1000);
+  assert.deepEqual(leased(await store.lease('workers', ['orders.eu', 'orders.us'], everything, 1000)), ['orders.eu:1/1', 'orders.us:1/1']);
+  for (const nowMs of [3000, 5000, 7000]) {
+    assert.deepEqual(leased(await store.lease('workers', ['orders.eu'], everything, nowMs)), nowMs === 3000 ? ['orders.eu:1/2'] : []);
+  }
+  const stats = await store.consumerStats('workers');
+  assert.equal(stats?.deadLettered, 1n, 'orders.eu ran out of deliveries');
+  assert.deepEqual(leased(await store.lease('workers', ['orders.us'], everything, 7000)), ['orders.us:1/2'], 'orders.us kept its attempts');
+});
+
 forEachBackend('maxAckPending bounds new leases; expired leases are redelivered even at the bound', async (_t, open) => {
   const opened = await open();
   const { store } = opened;

@@ -154,10 +154,11 @@ export interface ConsumerStore {
   /**
    * Leases up to `limits.maxMessages` messages to a worker (and payload bytes
    * up to `limits.maxBytes`, a single larger message alone), fewer when
-   * maxAckPending leases are held: first messages whose lease expired by `nowMs` (delivery count
-   * + 1; one past maxDeliver is dead-lettered instead, reason `max_deliver`),
-   * then messages after `delivered` of the given subjects that have a position
-   * (in the order given). A lease lasts backoff[deliveries-1] (clamped to its
+   * maxAckPending leases are held. Only the given subjects count (a worker
+   * never holds what it may not receive): first their messages whose lease
+   * expired by `nowMs` (delivery count + 1; one past maxDeliver is
+   * dead-lettered instead, reason `max_deliver`), then their messages after
+   * `delivered`, for those that have a position (in the order given). A lease lasts backoff[deliveries-1] (clamped to its
    * last entry) or ackWait. Throws ConsumerNotFoundError.
    */
   lease(durable: string, subjects: string[], limits: ReadLimits, nowMs: number, signal?: AbortSignal): Promise<LeaseOutcome>;

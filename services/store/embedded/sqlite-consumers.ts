@@ -101,8 +101,10 @@ export function sqliteConsumerStore(db: Database, run: RunStep, feed: ChangeFeed
        FROM consumer_positions p LEFT JOIN subjects s ON s.name = p.subject
        WHERE p.durable = ? ORDER BY p.subject`,
     ),
-    expiredLeases: db.prepare<[string, number, number], LeaseRowData>(
-      `SELECT subject, sequence, deliveries FROM consumer_leases WHERE durable = ? AND lease_until_ms <= ?
+    // Only the caller's subjects (a JSON array): a worker never holds what its token may not fetch.
+    expiredLeases: db.prepare<[string, number, string, number], LeaseRowData>(
+      `SELECT subject, sequence, deliveries FROM consumer_leases
+       WHERE durable = ? AND lease_until_ms <= ? AND subject IN (SELECT value FROM json_each(?))
        ORDER BY lease_until_ms, subject, sequence LIMIT ?`,
     ),
     lease: db.prepare<[string, string, bigint], LeaseRowData>(
@@ -235,8 +237,9 @@ export function sqliteConsumerStore(db: Database, run: RunStep, feed: ChangeFeed
 
     // Redeliveries first; a page at a time, since leases handled leave the expired set.
     let full = false;
+    const wanted = JSON.stringify(subjects);
     while (!full && rows.length < limits.maxMessages) {
-      const expired = statements.expiredLeases.all(durable, nowMs, limits.maxMessages - rows.length);
+      const expired = statements.expiredLeases.all(durable, nowMs, wanted, limits.maxMessages - rows.length);
       if (expired.length === 0) break;
       for (const lease of expired) {
         const deliveries = Number(lease.deliveries);
