@@ -82,16 +82,14 @@ export async function* consumeConfigured(
       rotation = candidates.length === 0 ? 0 : (rotation + 1) % candidates.length;
       const order = [...candidates.slice(rotation), ...candidates.slice(0, rotation)];
       const lease = await store.lease(durable, order, { maxMessages: maxBatch, maxBytes: consumeFrameMaxBytes }, Date.now(), signal);
-      // A redelivery may come from any subject of the consumer: one the caller may not fetch (a worker with a
-      // wider token had it first) stays leased until it expires for another worker, and is never sent here.
-      const messages = lease.messages.filter((message) => mayFetch(message.subject));
+      // The store leases only the subjects given, all of which the caller may fetch.
+      const { messages } = lease;
       if (messages.length > 0) {
         messages.forEach((message) => metrics.fetchedBytes.inc(message.data.length));
         sentAt = performance.now();
         yield { messages: messages.map(withDeliveryCount) };
         continue;
       }
-      if (lease.messages.length > 0) continue;
       const quietMs = performance.now() - sentAt;
       if (quietMs < heartbeatMs) {
         // An expiry already past could not be redelivered for want of room: only a settle (a change) opens it.
