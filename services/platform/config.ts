@@ -78,6 +78,8 @@ export interface Config {
   storage: StorageKind;
   /** Embedded backend: folder for the database file and payloads. */
   dataDir: string;
+  /** Embedded backend: publishes are refused while its disk is at least this full (percent). */
+  diskRefusePercent: number;
   tarantool: TarantoolConfig;
   minio: MinioConfig;
   /** Payloads up to this size stay in the metadata store. */
@@ -98,6 +100,8 @@ export interface Config {
   orphanGraceMs: number;
   /** How often the sweep looks for orphans. */
   orphanSweepIntervalMs: number;
+  /** Configured consumers with their own `consumer` metric label; the others share one (bounded series). */
+  consumerMetricsNames: string[];
   /** Allowed CORS origins; `["*"]` allows any. */
   corsOrigins: string[];
   /** Where the dashboard publishes; undefined means the page's host on port 50051. */
@@ -146,6 +150,7 @@ export function loadConfig(service: ServiceName, env: Env = process.env, portVar
     logFormat: read.oneOf('LOG_FORMAT', ['json', 'text'] as const, 'json'),
     storage,
     dataDir: read.string('MTS_DATA_DIR', './data'),
+    diskRefusePercent: read.integer('MTS_DISK_REFUSE_PERCENT', 95, 1, 100),
     tarantool: {
       host: tarantoolHost,
       port: tarantoolPort,
@@ -177,6 +182,7 @@ export function loadConfig(service: ServiceName, env: Env = process.env, portVar
     duplicateWindowMs: read.integer('DUPLICATE_WINDOW_MS', 2 * 60_000, 1, 7 * 24 * 3_600_000),
     orphanGraceMs: read.integer('ORPHAN_GRACE_MS', 3_600_000, 1000, 7 * 24 * 3_600_000),
     orphanSweepIntervalMs: read.integer('ORPHAN_SWEEP_INTERVAL_MS', 60_000, 10, 3_600_000),
+    consumerMetricsNames: read.list('CONSUMER_METRICS_NAMES', []),
     corsOrigins: read.list('CORS_ORIGINS', ['*']),
     uiIngressUrl: readUiIngressUrl(read),
     auth: readAuth(read),
