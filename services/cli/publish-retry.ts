@@ -14,8 +14,16 @@ export interface PublishOne {
 }
 
 /**
- * Publishes one message, retrying when the call fails `unavailable`: that
- * failure is ambiguous (the server may have committed before the connection
+ * How a call fails when the connection breaks under it: `unavailable`, or as
+ * connect-node reports a server that died mid-call, `canceled` (the HTTP/2
+ * stream closed with CANCEL) or `aborted` (the socket was reset). This call
+ * never cancels itself, so neither comes from the caller.
+ */
+const brokenConnection = new Set([Code.Unavailable, Code.Canceled, Code.Aborted]);
+
+/**
+ * Publishes one message, retrying when the connection broke under the call
+ * ({@link brokenConnection}): that failure is ambiguous (the server may have committed before the connection
  * broke), so every attempt carries the same `msg-id` (the caller's, or a
  * random one) and a retry of a message already stored is answered as a
  * duplicate of it inside the server's duplicate window instead of being
@@ -28,7 +36,7 @@ export async function publishWithRetry(ingress: Client<typeof IngressService>, m
     try {
       return await ingress.publish({ ...message, headers });
     } catch (error) {
-      if (attempt >= publishAttempts || !(error instanceof ConnectError) || error.code !== Code.Unavailable) throw error;
+      if (attempt >= publishAttempts || !(error instanceof ConnectError) || !brokenConnection.has(error.code)) throw error;
       await setTimeout(firstRetryDelayMs * 2 ** (attempt - 1));
     }
   }
