@@ -9,7 +9,7 @@ import type { MessageStore } from '../store/store.js';
 import { eventually, payload } from '../testing/conformance-harness.js';
 import { consumerConfig, messageKey, openWorker, type Delivery, type Worker } from '../testing/configured-consumer.js';
 import { openEmbeddedHalves } from '../testing/embedded-backend.js';
-import { remoteStorageEnv, spawnService, type ServiceProcess } from '../testing/service-process.js';
+import { remoteStorageEnv, startServiceProcess, type ServiceProcess } from '../testing/service-process.js';
 import { openTarantoolBackend } from '../testing/tarantool-backend.js';
 import { startTestServices, transportFor, type Protocol } from '../testing/test-services.js';
 import { createEgressService } from './connect.js';
@@ -24,7 +24,7 @@ interface Cluster {
   store: MessageStore;
   /** The egress in the test's process. */
   local: string;
-  /** Starts another egress process on the same store. */
+  /** Starts another egress process on the same store, once its store answers (it listens before it has connected). */
   spawnEgress(): Promise<ServiceProcess>;
 }
 
@@ -39,7 +39,7 @@ const clusters: Record<string, OpenCluster> = {
     return {
       store: services.store,
       local: services.egress.url,
-      spawnEgress: () => spawnService(t, 'egress', { STORAGE: 'embedded', MTS_DATA_DIR: dir }),
+      spawnEgress: () => startServiceProcess(t, 'egress', { STORAGE: 'embedded', MTS_DATA_DIR: dir }),
     };
   },
   async tarantool(t) {
@@ -49,7 +49,7 @@ const clusters: Record<string, OpenCluster> = {
     return {
       store: services.store,
       local: services.egress.url,
-      spawnEgress: () => spawnService(t, 'egress', remoteStorageEnv(tarantool, s3)),
+      spawnEgress: () => startServiceProcess(t, 'egress', remoteStorageEnv(tarantool, s3)),
     };
   },
 };
@@ -135,11 +135,9 @@ for (const [backend, openCluster] of Object.entries(clusters)) {
           assert.ok(gap >= ackWaitMs - frameTripMs, `${key} delivered again ${gap} ms after it was leased`);
         }
       }
+      // How the messages split depends on scheduling (a stream may even get none on a loaded machine): reported, not asserted.
       const perWorker = [0, 1, 2].map((index) => received.all.filter((delivery) => delivery.worker === index).length);
-      assert.ok(
-        perWorker.every((count) => count > 0),
-        `each stream got a share: ${perWorker}`,
-      );
+      t.diagnostic(`messages per stream: ${perWorker.join(', ')}`);
       const stats = await store.consumerStats('share');
       assert.equal(stats?.ackPending, 0, 'all acknowledged');
       assert.deepEqual(

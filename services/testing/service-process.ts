@@ -120,8 +120,7 @@ export function remoteStorageEnv(tarantool: TarantoolServer, s3: S3Server): Reco
 }
 
 /** A spawned service that is ready to serve. */
-export interface ReadyServiceProcess {
-  url: string;
+export interface ReadyServiceProcess extends ServiceProcess {
   pid: number;
   /** SIGTERM, then waits for the exit code. */
   stop(): Promise<number | string>;
@@ -134,7 +133,7 @@ export async function startServiceProcess(t: TestContext, service: ServiceName, 
   died.catch(() => {});
   await Promise.race([waitForReadyz(spawned.url), died]);
   return {
-    url: spawned.url,
+    ...spawned,
     pid: spawned.child.pid!,
     async stop() {
       if (spawned.child.exitCode === null && spawned.child.signalCode === null) spawned.child.kill('SIGTERM');
