@@ -3,7 +3,10 @@
  * ephemeral ports over a temporary data folder, and drives it with the
  * compiled `mts bench`: 1 KiB publish throughput at several concurrencies,
  * publish-to-fetch latency at a fixed rate, and 4 MiB publish MB/s with the
- * server's peak RSS (VmHWM). `--stack tarantool` runs the same against
+ * server's peak RSS (VmHWM), Consume throughput over a backlog with
+ * cumulative acks next to a configured explicit-ack consumer with 1 and 3
+ * workers, and publish latency while the expiry worker deletes about 10,000
+ * messages/s (scripts/bench/expiry.ts). `--stack tarantool` runs the same against
  * scripts/local-stack.sh (Tarantool + an S3 server + both services; RSS is the
  * ingress process's); `--stack external --ingress URL --egress URL`
  * benchmarks services that are already running instead (RSS is then not read).
@@ -12,6 +15,7 @@
  */
 import { parseArgs } from 'node:util';
 import { runComparison } from './bench/compare.js';
+import { expiryLines } from './bench/expiry.js';
 import { build, mts, peakRssMiB, startStack } from './bench/stack.js';
 
 const { values: flags } = parseArgs({
@@ -37,6 +41,12 @@ interface PublishResult {
   megabytesPerSecond: number;
   latency: Summary;
 }
+interface DrainResult {
+  mode: 'cumulative' | 'explicit';
+  workers: number;
+  messages: number;
+  messagesPerSecond: number;
+}
 interface E2eResult {
   rate: number;
   sent: number;
@@ -52,19 +62,21 @@ async function main(): Promise<void> {
   const stack = await startStack(flags.stack, flags);
   try {
     if (flags.compare) await runComparison({ stack: flags.stack, urls: stack.urls, duration: flags.duration });
-    else report(stack.urls, stack.serverPid, flags.duration ?? '8s');
+    else await report(stack.urls, stack.serverPid, flags.duration ?? '8s');
   } finally {
     await stack.stop();
   }
 }
 
 /** The tables of `npm run bench` alone: our publish throughput, e2e latency and large-message MB/s with the server's RSS. */
-function report(urls: string[], serverPid: () => number | undefined, duration: string): void {
+async function report(urls: string[], serverPid: () => number | undefined, duration: string): Promise<void> {
   const small = mts<PublishResult>(['bench', 'publish', '--size', '1KiB', '--concurrency', '1,8,32', '--duration', duration], urls);
   const [e2e] = mts<E2eResult>(['bench', 'e2e', '--mode', 'fetch', '--size', '1KiB', '--rate', flags.rate, '--duration', '10s'], urls);
   const rssBefore = peakRssMiB(serverPid());
   const large = mts<PublishResult>(['bench', 'publish', '--size', '4MiB', '--concurrency', '1,4', '--duration', '5s'], urls);
   const rssAfter = peakRssMiB(serverPid());
+  const drain = mts<DrainResult>(['bench', 'drain', '--size', '1KiB', '--messages', '20000', '--workers', '1,3'], urls);
+  const expiry = await expiryLines(urls);
 
   const lines = [
     `stack: ${flags.stack}`,
@@ -88,6 +100,15 @@ function report(urls: string[], serverPid: () => number | undefined, duration: s
     ),
     '',
     `server peak RSS (VmHWM): ${rssBefore} MiB before the 4 MiB runs, ${rssAfter} MiB after`,
+    '',
+    '| Consume a 1 KiB backlog | messages | msg/s |',
+    '|---|---|---|',
+    ...drain.map(
+      (r) =>
+        `| ${r.mode === 'cumulative' ? 'cumulative ack, 1 stream' : `explicit ack, ${r.workers} worker${r.workers === 1 ? '' : 's'}`} | ${r.messages} | ${Math.round(r.messagesPerSecond)} |`,
+    ),
+    '',
+    ...expiry,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -267,9 +267,25 @@ test('subjects, info, consumers, consumer info/reset and purge show and change w
     ['0', '2'],
     'a purge keeps the last sequence',
   );
+
+  for (const subject of ['orders.eu', 'orders.us', 'orders.us', 'orders.us.west'])
+    await runMts(['publish', subject, '--data', 'x', ...urls]);
+  const refused = await runMts(['purge', 'orders.>', '--through', '1', ...urls]);
+  assert.match(refused.stderr, /^mts: --through needs a subject, not a pattern/);
+  const byPattern = await runMts(['purge', 'orders.*', '--json', ...urls]);
+  assert.equal(byPattern.code, 0, byPattern.stderr);
+  assert.deepEqual(JSON.parse(byPattern.stdout.toString()), { pattern: 'orders.*', purged: '3', subjects: '2' });
+  const rest = await runMts(['purge', 'orders.>', ...urls]);
+  assert.equal(rest.stdout.toString(), 'purged 1 message(s) of 3 subject(s) matching orders.>\n');
+  const kept = await runMts(['info', 'stock.level', '--json', ...urls]);
+  assert.equal(
+    (JSON.parse(kept.stdout.toString()) as Record<string, string>).messages,
+    '1',
+    'a subject the pattern misses keeps its messages',
+  );
 });
 
-test('mts retention set, ls and rm manage policies; info shows the one in force; discard new refuses naming the limit', async (t) => {
+test('mts retention set, get, ls and rm manage policies; get and info show the one in force; discard new refuses naming the limit', async (t) => {
   const urls = await server(t);
   const set = await runMts(['retention', 'set', 'metrics.*', '--max-age', '7d', '--max-messages', '1', '--discard', 'new', ...urls]);
   assert.equal(set.code, 0, set.stderr);
@@ -297,6 +313,25 @@ test('mts retention set, ls and rm manage policies; info shows the one in force;
       retention: 'limits',
     },
   );
+  const got = await runMts(['retention', 'get', 'metrics.cpu', ...urls]);
+  assert.equal(got.code, 0, got.stderr);
+  assert.equal(
+    got.stdout.toString(),
+    'metrics.cpu: max-age 7d, max-messages 1, discard new (retention policy "metrics.*")\n',
+    'a subject nothing was published on yet has its policy too',
+  );
+  const fallback = await runMts(['retention', 'get', 'orders.new', '--json', ...urls]);
+  assert.deepEqual(JSON.parse(fallback.stdout.toString()), {
+    subject: 'orders.new',
+    pattern: '>',
+    maxAgeMs: '0',
+    maxMessages: '0',
+    maxBytes: '0',
+    maxMessageBytes: '0',
+    discard: 'old',
+    retention: 'limits',
+  });
+  assert.match((await runMts(['retention', 'get', 'metrics.*', ...urls])).stderr, /^mts: invalid_argument: /);
   const table = await runMts(['retention', 'ls', ...urls]);
   assert.match(table.stdout.toString(), /^PATTERN\s+MAX AGE\s+MAX MESSAGES\s+MAX BYTES\s+MAX MESSAGE BYTES\s+DISCARD\s+RETENTION\n/);
   assert.match(table.stdout.toString(), /\nmetrics\.\*\s+7d\s+1\s+-\s+-\s+new\s+limits\n/);

@@ -5,7 +5,7 @@ import { clientsFrom, type Command } from './command.js';
 import { writeStdout } from './output.js';
 import { formatTable } from './table.js';
 
-/** A policy as `mts retention ls --json` and `mts info --json` print it; 0 limits are unlimited. */
+/** A policy as `mts retention ls|get --json` and `mts info --json` print it; 0 limits are unlimited. */
 export function policyJson(policy: RetentionPolicy) {
   return {
     pattern: policy.pattern,
@@ -50,13 +50,14 @@ function withUnit(value: string | undefined, flag: string, parse: (text: string)
   return BigInt(parsed);
 }
 
-/** `mts retention set|ls|rm`: retention policies by subject pattern. */
+/** `mts retention set|get|ls|rm`: retention policies by subject pattern. */
 export const retentionCommand: Command = {
   name: 'retention',
-  summary: 'set, list (ls) or remove (rm) retention policies by subject pattern',
-  words: ['set', 'ls', 'rm'],
+  summary: 'set, show (get), list (ls) or remove (rm) retention policies by subject pattern',
+  words: ['set', 'get', 'ls', 'rm'],
   usage: `Usage: mts retention set <pattern> [--max-age 7d] [--max-messages N] [--max-bytes 10GiB]
                      [--max-message-bytes SIZE] [--discard old|new] [--retention limits|interest]
+       mts retention get <subject> [--json]
        mts retention ls [--json]
        mts retention rm <pattern>
 
@@ -66,7 +67,9 @@ is refused). Unset limits are unlimited. With --discard old (the default) a
 subject over max-messages or max-bytes drops its oldest messages; with
 --discard new publishes are refused (resource_exhausted) until room is made.
 The pattern ">" is the default policy, from the services' RETENTION_* variables.
-Needs a token with the admin permission when the services require tokens.
+"get" shows the policy in force for a subject and the pattern it comes from
+(needs fetch on the subject); the other actions need a token with the admin
+permission when the services require tokens.
   --max-age AGE          delete messages older than AGE: 30m, 12h, 7d
   --max-messages N       keep at most N messages per subject
   --max-bytes SIZE       keep at most SIZE payload bytes per subject: 512MiB, 10GiB
@@ -74,7 +77,7 @@ Needs a token with the admin permission when the services require tokens.
   --discard old|new      what a full subject does (default old)
   --retention limits|interest  interest also deletes what every durable consumer
                          of the subject acknowledged (once it has one)
-  --json                 ls: one JSON object per policy
+  --json                 get, ls: one JSON object per policy
 
 ${globalUsage}
 
@@ -98,6 +101,14 @@ Example: mts retention set 'orders.>' --max-age 7d --max-bytes 10GiB`,
       await writeStdout(
         values.json ? policies.map((policy) => `${JSON.stringify(policyJson(policy))}\n`).join('') : formatTable(header, policies.map(row)),
       );
+    } else if (action === 'get') {
+      const [, subject] = positionals(given, 'get', 'subject');
+      const policy = await egress.getRetentionPolicy({ subject });
+      await writeStdout(
+        values.json
+          ? `${JSON.stringify({ subject, ...policyJson(policy) })}\n`
+          : `${subject}: ${policySummary(policy)} (retention policy "${policy.pattern}")\n`,
+      );
     } else if (action === 'rm') {
       const [, pattern] = positionals(given, 'rm', 'pattern');
       await egress.deleteRetentionPolicy({ pattern });
@@ -119,7 +130,7 @@ Example: mts retention set 'orders.>' --max-age 7d --max-bytes 10GiB`,
       });
       await writeStdout(`${stored.pattern}: ${policySummary(stored)}\n`);
     } else {
-      throw new UsageError(action === undefined ? 'missing <set|ls|rm>' : `unknown action "${action}": use set, ls or rm`);
+      throw new UsageError(action === undefined ? 'missing <set|get|ls|rm>' : `unknown action "${action}": use set, get, ls or rm`);
     }
   },
 };

@@ -1,12 +1,20 @@
 import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import type { EgressService, RetentionPolicy as WirePolicy } from '../../gen/minitoolstream/egress_pb.js';
 import type { ServiceDeps } from '../platform/start-service.js';
-import { patternProblem } from '../store/retention-pattern.js';
+import { checkSubject } from '../platform/validation.js';
+import { patternProblem } from '../store/subject-pattern.js';
 import { defaultPolicyPattern, type RetentionPolicy } from '../store/store.js';
 
-type RetentionImpl = Pick<ServiceImpl<typeof EgressService>, 'setRetentionPolicy' | 'listRetentionPolicies' | 'deleteRetentionPolicy'>;
+type RetentionImpl = Pick<
+  ServiceImpl<typeof EgressService>,
+  'setRetentionPolicy' | 'listRetentionPolicies' | 'deleteRetentionPolicy' | 'getRetentionPolicy'
+>;
 
-/** The admin RPCs over retention policies; the default policy (`>`) belongs to the services' environment. */
+/**
+ * The RPCs over retention policies: the admin's set, list and delete (the
+ * default policy `>` belongs to the services' environment), and the policy
+ * in force for one subject.
+ */
 export function retentionRoutes({ store }: Pick<ServiceDeps, 'store'>): RetentionImpl {
   return {
     async setRetentionPolicy(request, context) {
@@ -25,6 +33,13 @@ export function retentionRoutes({ store }: Pick<ServiceDeps, 'store'>): Retentio
         throw new ConnectError(`no retention policy has the pattern "${pattern}"`, Code.NotFound);
       }
       return {};
+    },
+
+    async getRetentionPolicy(request, context) {
+      const subject = checkSubject(request.subject);
+      const policy = await store.retentionPolicyOf(subject, context.signal);
+      if (policy === undefined) throw new ConnectError(`no retention policy matches subject ${subject}`, Code.NotFound);
+      return wirePolicy(policy);
     },
   };
 }

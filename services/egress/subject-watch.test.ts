@@ -107,3 +107,36 @@ test('an ack through the same store reaches the watch of its durable only', asyn
   assert.equal(theirs.ackFloor, 0n);
   assert.equal(mine.takeResync() || theirs.takeResync(), false, 'the feed said exactly what changed');
 });
+
+test('a consumer watch hears commits of the subjects it matches, known or new, and nothing else', async (t) => {
+  const [store] = await openStores(t, 1);
+  const watch = createSubjectWatch({ store: store!, logger: pino({ level: 'silent' }) });
+  const orders = watch.watchConsumer('workers', (subject) => subject.startsWith('orders.'));
+  t.after(() => orders.close());
+  assert.deepEqual([watch.consumerStreams('workers'), watch.consumerStreams('others')], [1, 0]);
+  const never = new AbortController().signal;
+  // The feed's first answer is a resync: the stream lists the subjects itself.
+  assert.equal(await orders.changed(never, 10_000), true);
+  assert.equal(orders.takeResync(), true);
+  const heard = new Set<string>();
+  const hear = async (subject: string) => {
+    await eventually(async () => {
+      await orders.changed(never, 1000);
+      orders.takeCommitted().forEach((committed) => heard.add(committed));
+      return heard.has(subject);
+    }, 10_000);
+  };
+  await store!.commit([record('other.x')]);
+  await store!.commit([record('orders.eu.a'), record('orders.us.b')]);
+  await hear('orders.us.b');
+  await store!.commit([record('orders.eu.a')]);
+  heard.clear();
+  await hear('orders.eu.a');
+  assert.deepEqual([...heard], ['orders.eu.a'], 'a known subject is reported again on its next commit');
+  await store!.commit([record('other.x'), record('orders.new')]);
+  await hear('orders.new');
+  assert.ok(!heard.has('other.x'), 'a subject the consumer does not match is never reported');
+  assert.equal(orders.takeResync(), false);
+  orders.close();
+  assert.equal(watch.consumerStreams('workers'), 0, 'a closed stream is not counted');
+});

@@ -3,9 +3,10 @@ import { once } from 'node:events';
 import http2 from 'node:http2';
 import { test } from 'node:test';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import { createAsyncIterable } from '@connectrpc/connect/protocol';
 import { EgressService } from '../../gen/minitoolstream/egress_pb.js';
 import { IngressService } from '../../gen/minitoolstream/ingress_pb.js';
-import { overrideObjects, payload } from '../testing/conformance-harness.js';
+import { collect, overrideObjects, payload } from '../testing/conformance-harness.js';
 import { embeddedBackend } from '../testing/embedded-backend.js';
 import { startTestServices, transportFor, type Protocol } from '../testing/test-services.js';
 import { wrapBackend } from '../testing/wrapped-backend.js';
@@ -55,6 +56,24 @@ test('payload bytes in flight are bounded per process: beyond the bound calls wa
   await assert.rejects(async () => {
     for await (const message of egress.fetch({ subject: 'stored', durableName: 'reader' })) assert.fail(`got ${message.sequence}`);
   }, exhausted);
+  // PublishStream counts each batch too: one that finds no room is answered resource_exhausted, and
+  // the stream goes on with what fits.
+  const streamed = await collect(
+    ingress('grpc').publishStream(
+      createAsyncIterable([
+        { id: 1n, messages: [{ subject: 'refused.stream', data: large }] },
+        { id: 2n, messages: [{ subject: 'small.stream', data: payload(1024) }] },
+      ]),
+    ),
+  );
+  assert.deepEqual(
+    streamed.map(({ id, errorCode, results }) => [id, errorCode, results.map((result) => result.sequence)]),
+    [
+      [1n, 'resource_exhausted', []],
+      [2n, '', [1n]],
+    ],
+  );
+  assert.match(streamed[0]!.errorMessage, /PAYLOAD_IN_FLIGHT_MAX_BYTES/);
   // What fits still goes through (gRPC declares its size; a chunked Connect body counts as the largest).
   assert.equal((await ingress('grpc').publish({ subject: 'small', data: payload(1024) })).sequence, 1n);
 
@@ -63,6 +82,10 @@ test('payload bytes in flight are bounded per process: beyond the bound calls wa
   for (const [index, protocol] of protocols.entries()) {
     assert.equal((await ingress(protocol).publish({ subject: 'refused', data: large })).sequence, BigInt(index + 1), protocol);
   }
+  const [afterRelease] = await collect(
+    ingress('grpc').publishStream(createAsyncIterable([{ id: 3n, messages: [{ subject: 'refused.stream', data: large }] }])),
+  );
+  assert.deepEqual([afterRelease!.errorCode, afterRelease!.results.map((result) => result.sequence)], ['', [1n]]);
   const fetched = [];
   for await (const message of egress.fetch({ subject: 'stored', durableName: 'reader' })) fetched.push(message.data.byteLength);
   assert.deepEqual(fetched, [large.byteLength]);

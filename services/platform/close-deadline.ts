@@ -2,13 +2,18 @@ import { setMaxListeners } from 'node:events';
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { FastifyInstance } from 'fastify';
 
+/** After the deadline, the aborted calls get this long to send their status. */
+export const abortGraceMs = 1000;
+
 /**
  * A signal that aborts every in-flight RPC `timeoutMs` after `app` starts
- * closing, for connect-fastify's `shutdownSignal`. Its own `shutdownTimeoutMs`
- * does the same with two faults: the timer is never cleared, so an app that
- * closed at once still holds the process for the whole timeout, and its
- * signal keeps the default limit of 10 listeners, so more than 10 concurrent
- * calls print a MaxListenersExceededWarning although nothing leaks.
+ * closing, for connect-fastify's `shutdownSignal`; `abortGraceMs` later, every
+ * connection still open is destroyed, so close always completes. Its own
+ * `shutdownTimeoutMs` only aborts the calls, and has two faults: the timer is
+ * never cleared, so an app that closed at once still holds the process for the
+ * whole timeout, and its signal keeps the default limit of 10 listeners, so
+ * more than 10 concurrent calls print a MaxListenersExceededWarning although
+ * nothing leaks.
  */
 export function closeDeadlineSignal(app: FastifyInstance, timeoutMs: number): AbortSignal {
   const controller = new AbortController();
@@ -16,8 +21,13 @@ export function closeDeadlineSignal(app: FastifyInstance, timeoutMs: number): Ab
   setMaxListeners(0, controller.signal);
   let timer: NodeJS.Timeout | undefined;
   app.addHook('preClose', (done) => {
-    // Calls still running then end UNAVAILABLE, so clients retry on another replica.
-    timer = setTimeout(() => controller.abort(new ConnectError('server is shutting down', Code.Unavailable)), timeoutMs);
+    timer = setTimeout(() => {
+      // Calls still running then end UNAVAILABLE, so clients retry on another replica.
+      controller.abort(new ConnectError('server is shutting down', Code.Unavailable));
+      // A call can outlive its abort: a client that never reads holds its last writes (and the
+      // status) on flow control, a request stream the client never ends holds its reader.
+      timer = setTimeout(() => app.server.closeAllConnections(), abortGraceMs);
+    }, timeoutMs);
     done();
   });
   app.addHook('onClose', (_instance, done) => {

@@ -78,6 +78,8 @@ export interface Config {
   storage: StorageKind;
   /** Embedded backend: folder for the database file and payloads. */
   dataDir: string;
+  /** Embedded backend: publishes are refused while its disk is at least this full (percent). */
+  diskRefusePercent: number;
   tarantool: TarantoolConfig;
   minio: MinioConfig;
   /** Payloads up to this size stay in the metadata store. */
@@ -94,6 +96,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** How long a publish's `msg-id` is remembered per subject: a repeat inside it is a duplicate. */
   duplicateWindowMs: number;
+  /** Configured consumers with their own `consumer` metric label; the others share one (bounded series). */
+  consumerMetricsNames: string[];
   /** Allowed CORS origins; `["*"]` allows any. */
   corsOrigins: string[];
   /** Where the dashboard publishes; undefined means the page's host on port 50051. */
@@ -142,6 +146,7 @@ export function loadConfig(service: ServiceName, env: Env = process.env, portVar
     logFormat: read.oneOf('LOG_FORMAT', ['json', 'text'] as const, 'json'),
     storage,
     dataDir: read.string('MTS_DATA_DIR', './data'),
+    diskRefusePercent: read.integer('MTS_DISK_REFUSE_PERCENT', 95, 1, 100),
     tarantool: {
       host: tarantoolHost,
       port: tarantoolPort,
@@ -171,6 +176,7 @@ export function loadConfig(service: ServiceName, env: Env = process.env, portVar
     },
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     duplicateWindowMs: read.integer('DUPLICATE_WINDOW_MS', 2 * 60_000, 1, 7 * 24 * 3_600_000),
+    consumerMetricsNames: read.list('CONSUMER_METRICS_NAMES', []),
     corsOrigins: read.list('CORS_ORIGINS', ['*']),
     uiIngressUrl: readUiIngressUrl(read),
     auth: readAuth(read),

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { createClient, createConnectRouter, type HandlerContext } from '@connectrpc/connect';
+import { Code, ConnectError, createClient, createConnectRouter, type HandlerContext } from '@connectrpc/connect';
 import {
   createAsyncIterable,
   encodeEnvelope,
@@ -20,7 +20,12 @@ import {
   type UniversalServerResponse,
 } from '@connectrpc/connect/protocol';
 import { createTransport } from '@connectrpc/connect/protocol-grpc';
-import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
+import {
+  createGrpcTransport,
+  Http2SessionManager,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from '@connectrpc/connect-node';
 import {
   Health,
   HealthCheckRequestSchema,
@@ -227,4 +232,33 @@ test('gRPC client calls that finish share one prebuilt abort reason', async () =
   assert.ok(first instanceof DOMException);
   assert.equal(first.name, 'AbortError');
   assert.equal(second, first, 'one reason object, not a DOMException (and stack trace) per call');
+});
+
+test('a request that does not decode is invalid_argument; a response that does not decode stays internal', async (t) => {
+  const undecodable = encodeEnvelope(0, new Uint8Array([0xff, 0xff, 0xff]));
+  const response = await healthCheckHandler([])({
+    httpVersion: '2.0',
+    method: 'POST',
+    url: 'http://127.0.0.1/grpc.health.v1.Health/Check',
+    header: new Headers({ 'content-type': 'application/grpc', te: 'trailers' }),
+    body: createAsyncIterable([undecodable]),
+    signal: new AbortController().signal,
+  });
+  await readBody(response);
+  assert.equal(response.trailer?.get('grpc-status'), String(Code.InvalidArgument));
+  // A server whose answer is not a HealthCheckResponse: the client's error, not the caller's.
+  const server = http2.createServer((_request, answer) => {
+    answer.writeHead(200, { 'content-type': 'application/grpc' });
+    answer.addTrailers({ 'grpc-status': '0' });
+    answer.end(undecodable);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const baseUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const sessionManager = new Http2SessionManager(baseUrl);
+  t.after(() => {
+    sessionManager.abort();
+    server.close();
+  });
+  const client = createClient(Health, createGrpcTransport({ baseUrl, sessionManager }));
+  await assert.rejects(client.check({ service: '' }), (error) => ConnectError.from(error).code === Code.Internal);
 });

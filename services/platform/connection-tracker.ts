@@ -34,7 +34,8 @@ export function createConnectionTracker(limits: ConnectionLimits, metrics?: Metr
   const h1Sockets = new Map<net.Socket, H1Connection>();
   // Accepted, protocol not known yet: idle by definition.
   const undecided = new Set<net.Socket>();
-  const sessions = new Set<http2.ServerHttp2Session>();
+  // With the socket to destroy: a closing session only ends its socket and waits for the peer.
+  const sessions = new Map<http2.ServerHttp2Session, net.Socket | undefined>();
   const timedOut = (phase: Phase) => metrics?.connectionsTimedOut.inc({ phase });
 
   // Destroyed once what was written is flushed: a pooled client socket may
@@ -87,7 +88,7 @@ export function createConnectionTracker(limits: ConnectionLimits, metrics?: Metr
     /** `socket` is the session's own (raw or TLS) socket, destroyed once the session is done. */
     addSession(session: http2.ServerHttp2Session, socket: net.Socket | undefined): void {
       session.setLocalWindowSize(sessionWindowBytes);
-      sessions.add(session);
+      sessions.set(session, socket);
       let openStreams = 0;
       let idle: NodeJS.Timeout | undefined;
       let pinging = false;
@@ -142,11 +143,11 @@ export function createConnectionTracker(limits: ConnectionLimits, metrics?: Metr
         closing = true;
         undecided.forEach((socket) => socket.destroy());
         h1Sockets.forEach((_, socket) => socket.destroy());
-        for (const session of sessions) session.destroy();
+        sessions.forEach((socket, session) => destroySession(session, socket));
       };
       dual.closeHttp2Sessions = () => {
         closing = true;
-        for (const session of sessions) session.close();
+        sessions.forEach((_, session) => session.close());
       };
       return dual;
     },

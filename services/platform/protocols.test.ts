@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { bufCurl } from '../testing/buf-curl.js';
 import { egressClient, ingressClient, startTestServices, type Protocol } from '../testing/test-services.js';
@@ -63,6 +66,36 @@ test('buf curl with reflection publishes over gRPC, gRPC-Web and Connect, and fe
       ['2', 'AAH/'],
     ],
   );
+});
+
+test('buf curl: a request body that does not decode is invalid_argument over gRPC, gRPC-Web and Connect', async (t) => {
+  const services = await startTestServices(t);
+  // Our Publish with `subject` retyped to bytes: buf encodes a subject that is not UTF-8.
+  const schema = mkdtempSync(join(tmpdir(), 'mts-undecodable-'));
+  t.after(() => rmSync(schema, { recursive: true, force: true }));
+  writeFileSync(
+    join(schema, 'undecodable.proto'),
+    `syntax = "proto3";
+package minitoolstream;
+message PublishRequest { bytes subject = 1; }
+message PublishResponse {}
+service IngressService { rpc Publish(PublishRequest) returns (PublishResponse); }
+`,
+  );
+  for (const protocol of protocols) {
+    const answer = await bufCurl([
+      '--protocol',
+      protocol,
+      ...(protocol === 'grpc' ? ['--http2-prior-knowledge'] : []),
+      '--schema',
+      join(schema, 'undecodable.proto'),
+      '-d',
+      `{"subject":"${Buffer.from([0xff]).toString('base64')}"}`,
+      `${services.ingress.url}/minitoolstream.IngressService/Publish`,
+    ]);
+    assert.notEqual(answer.code, 0, protocol);
+    assert.match(answer.stderr, /"code": "invalid_argument"/, `${protocol}: ${answer.stderr}`);
+  }
 });
 
 test('the package-less names of the deployment guide work', async (t) => {

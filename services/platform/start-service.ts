@@ -18,6 +18,8 @@ export interface ServiceDeps {
   metrics: Metrics;
   store: MessageStore;
   readiness: Readiness;
+  /** The process's bound on payload bytes in flight, for what the request gate does not admit (streams). */
+  payloadBudget: PayloadBudget;
 }
 
 /** A service: its public Connect services and the routes that implement them. */
@@ -58,7 +60,8 @@ export async function startService(definition: ServiceDefinition, options: Start
   readiness.onChange((ready) => metrics.ready.set({ service: definition.name }, ready ? 1 : 0));
   const store = instrumentStore(options.store, metrics, config.storage);
   observeStorage(options.store, metrics.registry);
-  const deps: ServiceDeps = { config, logger, metrics, store, readiness };
+  const payloadBudget = options.payloadBudget ?? payloadBudgetOf(config);
+  const deps: ServiceDeps = { config, logger, metrics, store, readiness, payloadBudget };
   const auth = await openAuthLayer(config.auth, { logger, metrics });
 
   const app = await buildApp({
@@ -71,7 +74,7 @@ export async function startService(definition: ServiceDefinition, options: Start
     ...(definition.http ? { http: definition.http(deps) } : {}),
     interceptors: options.interceptors ?? [],
     auth,
-    payloadBudget: options.payloadBudget ?? payloadBudgetOf(config),
+    payloadBudget,
   });
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();

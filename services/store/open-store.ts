@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../platform/config.js';
+import { createDiskGuard, statfsReader } from './embedded/disk-guard.js';
 import { openFolderObjectStore } from './embedded/folder-object-store.js';
 import { openSqliteMetadataStore } from './embedded/sqlite-metadata-store.js';
 import { createMessageStore } from './message-store.js';
@@ -18,7 +19,7 @@ import { openTarantoolMetadataStore } from './tarantool/metadata-store.js';
  */
 export async function openStore(config: Config, logger: Logger, payloadBudget: PayloadBudget): Promise<MessageStore> {
   const storeLogger = logger.child({ component: 'store' });
-  const [metadata, objects] = config.storage === 'embedded' ? await openEmbedded(config.dataDir, storeLogger) : openRemote(config);
+  const [metadata, objects] = config.storage === 'embedded' ? await openEmbedded(config, storeLogger) : openRemote(config);
   return createMessageStore({
     metadata,
     objects,
@@ -31,9 +32,10 @@ export async function openStore(config: Config, logger: Logger, payloadBudget: P
   });
 }
 
-async function openEmbedded(dataDir: string, logger: Logger): Promise<[MetadataStore, ObjectStore]> {
+async function openEmbedded({ dataDir, diskRefusePercent }: Config, logger: Logger): Promise<[MetadataStore, ObjectStore]> {
   await mkdir(dataDir, { recursive: true });
-  const metadata = await openSqliteMetadataStore({ file: path.join(dataDir, 'metadata.sqlite'), logger });
+  const diskGuard = createDiskGuard({ read: statfsReader(dataDir), refusePercent: diskRefusePercent, logger });
+  const metadata = await openSqliteMetadataStore({ file: path.join(dataDir, 'metadata.sqlite'), logger, diskGuard });
   return [metadata, await openFolderObjectStore({ dir: path.join(dataDir, 'objects') })];
 }
 

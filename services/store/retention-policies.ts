@@ -1,4 +1,4 @@
-import { patternsOverlap, sameSpecificity } from './retention-pattern.js';
+import { patternsOverlap, sameSpecificity } from './subject-pattern.js';
 import { RetentionPolicyConflictError, type MetadataStore, type RetentionPolicy } from './store.js';
 
 /**

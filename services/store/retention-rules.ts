@@ -50,6 +50,29 @@ export function expires(
   );
 }
 
+/**
+ * Since when (ms since the epoch) the oldest of a subject's `count` messages
+ * has been due for deletion by the policy's max_age or max_messages;
+ * undefined when neither deletes it. `first` is the oldest stored message;
+ * `timestampAt` reads the commit time of a stored sequence. A subject's stored
+ * sequences are contiguous (only its oldest are deleted), so the message whose
+ * commit put the subject over max_messages is at first + max_messages.
+ */
+export function dueSinceMs(
+  policy: RetentionPolicy,
+  count: bigint,
+  first: { sequence: bigint; timestampMs: number },
+  timestampAt: (sequence: bigint) => number | undefined,
+): number | undefined {
+  const aged = policy.maxAgeMs > 0 ? first.timestampMs + policy.maxAgeMs : undefined;
+  const overCount =
+    policy.discard !== 'new' && policy.maxMessages > 0 && count > BigInt(policy.maxMessages)
+      ? timestampAt(first.sequence + BigInt(policy.maxMessages))
+      : undefined;
+  if (aged === undefined || overCount === undefined) return aged ?? overCount;
+  return Math.min(aged, overCount);
+}
+
 /** A stored policy as both backends name its columns (numbers as SQLite bigints or Tarantool decimal strings). */
 export interface PolicyColumns {
   pattern: string;

@@ -1,4 +1,12 @@
 import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { Registry } from 'prom-client';
+import { EXPIRY_LAG, observeStorage, POLICY_STORED_MESSAGES } from '../platform/store-metrics.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openSqliteMetadataStore } from './embedded/sqlite-metadata-store.js';
+import { openTarantoolBackend } from '../testing/tarantool-backend.js';
 import { collect, eventually, forEachBackend, payload, type StoreUnderTest } from '../testing/conformance-harness.js';
 import { startRetentionWorker } from './retention-worker.js';
 import {
@@ -7,6 +15,7 @@ import {
   RetentionPolicyConflictError,
   msgIdHeader,
   unlimitedRetention,
+  type MetadataStore,
   type PublishResult,
   type RetentionPolicy,
 } from './store.js';
@@ -211,7 +220,13 @@ forEachBackend('storage stats count what is stored, expired and purged', async (
   assert.equal(await store.purge('counted', undefined), 2);
   await store.publish([{ subject: 'other', data: payload(7), headers: {} }]);
   const { memoryUsedPercent, ...totals } = await store.storageStats();
-  assert.deepEqual(totals, { messages: 1n, bytes: 7n, expired: 3n, purged: 2n });
+  assert.deepEqual(totals, {
+    messages: 1n,
+    bytes: 7n,
+    expired: 3n,
+    purged: 2n,
+    policies: [{ pattern: '>', messages: 1n, bytes: 7n, expiryLagMs: 0 }],
+  });
   assert.ok(memoryUsedPercent === undefined || (memoryUsedPercent > 0 && memoryUsedPercent < 100));
 });
 
@@ -248,4 +263,115 @@ forEachBackend('interest retention deletes after the last consumer acknowledges,
   await eventually(async () => (await store.subjectStats('jobs.mail'))?.firstSequence === 4n, 10_000);
   assert.deepEqual(await sequencesOf(opened, 'jobs.mail'), [4n], 'the fast consumer has not acknowledged 4 yet');
   assert.equal((await store.retentionPolicyOf('jobs.mail'))?.retention, 'interest');
+});
+
+const hourMs = 3_600_000;
+/**
+ * Metadata stores holding `policies` whose expiry worker passes only when a
+ * policy changes (or hourly), so what becomes due waits to be seen. The
+ * embedded one is reopened: closing waits for the passes the policy changes
+ * started, which would otherwise still be running when the test commits.
+ */
+const pausedExpiry: Array<{ name: string; open: (t: TestContext, policies: RetentionPolicy[]) => Promise<MetadataStore> }> = [
+  {
+    name: 'embedded',
+    async open(t, policies) {
+      const dir = await mkdtemp(join(tmpdir(), 'minitoolstream-expiry-lag-'));
+      t.after(() => rm(dir, { recursive: true, force: true }));
+      const options = { file: join(dir, 'metadata.sqlite'), expiryIntervalMs: hourMs };
+      const first = await openSqliteMetadataStore(options);
+      for (const each of policies) await first.setRetentionPolicy(each);
+      await first.close();
+      const metadata = await openSqliteMetadataStore(options);
+      t.after(() => metadata.close());
+      return metadata;
+    },
+  },
+  {
+    name: 'tarantool',
+    async open(t, policies) {
+      const { metadata } = await openTarantoolBackend(t, { env: { TARANTOOL_EXPIRY_INTERVAL_S: String(hourMs / 1000) } });
+      for (const each of policies) await metadata.setRetentionPolicy(each);
+      return metadata;
+    },
+  },
+];
+
+const committedAt = (subject: string, timestampMs: number) => ({
+  subject,
+  timestampMs,
+  headers: {},
+  size: 1,
+  inline: payload(1),
+  objectKey: '',
+});
+
+test('storage stats give per policy its messages and its expiry lag: how long its oldest due message has waited', async (t) => {
+  for (const backend of pausedExpiry) {
+    await t.test(backend.name, async (bt) => {
+      const metadata = await backend.open(bt, [
+        policy('aged.>', { maxAgeMs: hourMs }),
+        policy('counted.*', { maxMessages: 2 }),
+        policy('kept.*', {}),
+      ]);
+      const committedMs = Date.now();
+      const ago = (minutes: number) => committedMs - minutes * 60_000;
+      // New subjects after the passes the policy changes started: no pass sees them for an hour.
+      await metadata.commit([
+        committedAt('aged.x', ago(120)),
+        committedAt('aged.x', ago(90)),
+        committedAt('counted.a', ago(50)),
+        committedAt('counted.a', ago(40)),
+        committedAt('counted.a', ago(30)),
+        committedAt('kept.a', ago(180)),
+      ]);
+      const registry = new Registry();
+      observeStorage(metadata, registry);
+      const askedMs = Date.now();
+      const { policies } = await metadata.storageStats();
+      const answeredMs = Date.now();
+      assert.deepEqual(
+        policies.map(({ pattern, messages, bytes }) => ({ pattern, messages, bytes })),
+        [
+          { pattern: 'aged.>', messages: 2n, bytes: 2n },
+          { pattern: 'counted.*', messages: 3n, bytes: 3n },
+          { pattern: 'kept.*', messages: 1n, bytes: 1n },
+        ],
+      );
+      // Due since: aged.x's oldest at ago(120) + 1 h; counted.a since its third commit put it over 2, at ago(30).
+      const lags = Object.fromEntries(policies.map((entry) => [entry.pattern, entry.expiryLagMs]));
+      // The store's clock is read between the two readings here (Tarantool's cached to its event loop turn: 1 s of slack).
+      const within = (lagMs: number, dueMs: number) => lagMs >= askedMs - dueMs - 1000 && lagMs <= answeredMs - dueMs;
+      assert.ok(within(lags['aged.>']!, ago(120) + hourMs), `aged.> lag ${lags['aged.>']}`);
+      assert.ok(within(lags['counted.*']!, ago(30)), `counted.* lag ${lags['counted.*']}`);
+      assert.equal(lags['kept.*'], 0, 'an unlimited policy is never behind');
+
+      const exported = await registry.getSingleMetric(EXPIRY_LAG)!.get();
+      const seconds = (pattern: string) => exported.values.find((value) => value.labels.policy === pattern)?.value;
+      assert.equal(seconds('kept.*'), 0);
+      assert.ok(seconds('aged.>')! >= 3599, `exported lag ${seconds('aged.>')} s`);
+      const stored = await registry.getSingleMetric(POLICY_STORED_MESSAGES)!.get();
+      assert.deepEqual(
+        stored.values.map((value) => [value.labels.policy, value.value]),
+        [
+          ['aged.>', 2],
+          ['counted.*', 3],
+          ['kept.*', 1],
+        ],
+        'one series per policy, none per subject',
+      );
+
+      // A policy change starts a pass: it deletes what was due and the lag falls to 0.
+      await metadata.setRetentionPolicy(policy('kept.*', {}));
+      await eventually(async () => (await metadata.storageStats()).policies.every((entry) => entry.expiryLagMs === 0), 10_000);
+      assert.deepEqual(
+        (await metadata.storageStats()).policies.map(({ pattern, messages }) => [pattern, messages]),
+        [
+          ['aged.>', 0n],
+          ['counted.*', 2n],
+          ['kept.*', 1n],
+        ],
+      );
+    });
+  }
 });

@@ -6,6 +6,7 @@
  *
  * Sequences are `bigint` everywhere: they are uint64 on the wire.
  */
+import type { ConsumerChange, ConsumerStore, MessageLease } from './consumers.js';
 import type { PublishOrder } from './publish-order.js';
 
 export type { PublishOrder };
@@ -83,7 +84,7 @@ export interface AckChange {
   ackFloor: bigint;
 }
 
-export type StoreChange = CommitChange | AckChange;
+export type StoreChange = CommitChange | AckChange | ConsumerChange;
 
 /** One answer of {@link MessageStore.waitForChanges}. */
 export interface ChangeBatch {
@@ -116,6 +117,24 @@ export interface StorageStats {
   purged: bigint;
   /** Percent of the store's memory in use, where memory bounds it (Tarantool memtx); undefined otherwise. */
   memoryUsedPercent?: number;
+  /** Percent of the disk in use, where a disk bounds it (the embedded store); undefined otherwise. */
+  diskUsedPercent?: number;
+  /** Per retention policy in force for at least one subject, ordered by pattern. */
+  policies: PolicyStorage[];
+}
+
+/** What the subjects under one retention policy hold, and how far its expiry is behind. */
+export interface PolicyStorage {
+  pattern: string;
+  messages: bigint;
+  bytes: bigint;
+  /**
+   * How long ago the oldest message that the policy's max_age or max_messages
+   * deletes became due (its age past max_age, or the time since the commit
+   * that put its subject over max_messages); 0 when none is due. max_bytes and
+   * interest are left out: when they became due is not recorded.
+   */
+  expiryLagMs: number;
 }
 
 /** A durable consumer's position on one subject. */
@@ -202,7 +221,9 @@ export interface Inspection {
 }
 
 /** The store the services use. Every method may throw the errors below. */
-export interface MessageStore extends Inspection {
+export interface MessageStore extends Inspection, Omit<ConsumerStore, 'lease'> {
+  /** {@link ConsumerStore.lease} with the payloads read (see consumers.ts). */
+  lease(durable: string, subjects: string[], limits: ReadLimits, nowMs: number, signal?: AbortSignal): Promise<MessageLease>;
   /**
    * Commits a batch atomically: each message gets the next gapless sequence of
    * its subject, in input order. Large payloads are written to the object
@@ -279,7 +300,7 @@ export interface MetadataRow extends MetadataRecord {
 }
 
 /** The metadata half of a backend: sequences, messages, consumers, pending uploads. */
-export interface MetadataStore extends Inspection {
+export interface MetadataStore extends Inspection, ConsumerStore {
   /** Human-readable name for health reports, e.g. "tarantool". */
   readonly name: string;
   /**

@@ -2,7 +2,7 @@ import type { TestContext } from 'node:test';
 import { openMinioObjectStore } from '../store/s3/object-store.js';
 import { openTarantoolMetadataStore } from '../store/tarantool/metadata-store.js';
 import { startS3Server, type S3Server } from './s3-server.js';
-import { startTarantool, type TarantoolServer } from './tarantool-server.js';
+import { startTarantool, type StartTarantoolOptions, type TarantoolServer } from './tarantool-server.js';
 import type { MetadataStore } from '../store/store.js';
 import type { OpenedBackend, TestBackend } from './test-backend.js';
 
@@ -13,8 +13,8 @@ export interface OpenedTarantoolBackend extends OpenedBackend {
 }
 
 /** Starts a Tarantool process and s3rver and opens connected stores on them; `t.after` closes all. */
-export async function openTarantoolBackend(t: TestContext): Promise<OpenedTarantoolBackend> {
-  const [tarantool, s3] = await Promise.all([startTarantool(t), startS3Server(t)]);
+export async function openTarantoolBackend(t: TestContext, options: StartTarantoolOptions = {}): Promise<OpenedTarantoolBackend> {
+  const [tarantool, s3] = await Promise.all([startTarantool(t, options), startS3Server(t)]);
   const metadata = openTarantoolMetadataStore({
     host: tarantool.host,
     port: tarantool.port,

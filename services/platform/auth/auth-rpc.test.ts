@@ -301,4 +301,10 @@ test('inspection: listings show only the subjects a token may fetch; reset and p
   }
   const purged = await egressClient(services, 'grpc').purge({ subject: 'allowed.y' }, { headers: await headers(['admin']) });
   assert.deepEqual([purged.purged, purged.firstSequence], [1n, 0n], 'an admin token purges its subjects');
+  const egress = egressClient(services, 'grpc');
+  await assert.rejects(egress.purge({ pattern: '>' }, { headers: await headers(['fetch']) }), { code: Code.PermissionDenied });
+  const byPattern = await egress.purge({ pattern: '>' }, { headers: await headers(['admin']) });
+  assert.deepEqual([byPattern.purged, byPattern.subjects], [1n, 2n], 'a pattern purges only the subjects the token allows');
+  assert.equal((await services.store.subjectStats('other.z'))?.messages, 1n);
+  assert.equal((await services.store.subjectStats('allowed.x'))?.messages, 0n);
 });

@@ -1,7 +1,8 @@
 /**
  * What a call needs: nothing (probes, reflection) or one of some permissions
- * on the request's subject. A listing names no subject: the caller needs the
- * permission, and the handler shows only the subjects it allows.
+ * on the request's subject. A listing may name no subject: the caller needs
+ * the permission, and the handler shows (or, for a purge by pattern,
+ * deletes) only the subjects it allows.
  */
 export type AccessRule = { open: true } | { open: false; anyOf: readonly string[]; listing?: true };
 
@@ -13,28 +14,41 @@ const read: AccessRule = { open: false, anyOf: ['fetch', 'subscribe'] };
 /** Inspecting subjects and consumers needs `fetch` on each subject shown. */
 export const inspectRule = { open: false, anyOf: ['fetch'] } as const satisfies AccessRule;
 const listing: AccessRule = { ...inspectRule, listing: true };
+// Consume of a configured consumer names no subject: its filters do, and the handler delivers only subjects the token may fetch.
+const consume: AccessRule = { ...read, listing: true };
 // Moving a consumer's position for someone else, or deleting messages, is an operator's act.
 const admin: AccessRule = { open: false, anyOf: ['admin'] };
+// Admin requests without a `subject` field: a purge by pattern (which purges only the token's
+// subjects), a consumer's configuration, a dead-letter subject to redrive.
+const adminNamingNoSubject: AccessRule = { ...admin, listing: true };
 
 const ingress = { Publish: publish, PublishBatch: publish, PublishStream: publish };
 const egress = {
   Subscribe: subscribe,
   Fetch: read,
-  Consume: read,
+  Consume: consume,
   GetLastSequence: read,
   AckMessage: read,
+  AckMessages: read,
   ListSubjects: listing,
   GetSubjectInfo: inspectRule,
   ListConsumers: listing,
-  GetConsumerInfo: inspectRule,
+  // Listing: with no subject it is a configured consumer, shown if the token may fetch one of its subjects.
+  GetConsumerInfo: listing,
   ResetConsumer: admin,
-  Purge: admin,
+  Purge: adminNamingNoSubject,
   SetRetentionPolicy: admin,
   ListRetentionPolicies: admin,
   DeleteRetentionPolicy: admin,
+  // Which policy a subject is under is part of inspecting it (GetSubjectInfo shows it too).
+  GetRetentionPolicy: inspectRule,
   // Reading a page moves no consumer: inspection, not following.
   Browse: inspectRule,
   ConsumerLagHistory: listing,
+  CreateConsumer: adminNamingNoSubject,
+  UpdateConsumer: adminNamingNoSubject,
+  DeleteConsumer: adminNamingNoSubject,
+  Redrive: adminNamingNoSubject,
 };
 
 /**

@@ -16,17 +16,19 @@ import {
   UploadExpiredError,
   type ConsumerPosition,
   type RetentionPolicy,
-  type StorageStats,
   type MetadataRecord,
-  type MetadataRow,
   type MetadataStore,
   type SubjectStats,
 } from '../store.js';
-import { mostSpecific } from '../retention-pattern.js';
+import { mostSpecific } from '../subject-pattern.js';
 import { brokenLimit, policyFromColumns, type PolicyColumns } from '../retention-rules.js';
 import { createChangeFeed } from './change-feed.js';
 import { deleteOldestWhile, oldestDeleter, startSqliteExpiry, type DeleteOldest } from './sqlite-expiry.js';
+import type { DiskGuard } from './disk-guard.js';
+import { sqliteConsumerStore } from './sqlite-consumers.js';
+import { messageColumns, toMetadataRow, type MessageRowData } from './sqlite-rows.js';
 import { migrate } from './sqlite-schema.js';
+import { storageStatsReader } from './sqlite-storage-stats.js';
 
 export interface SqliteMetadataStoreOptions {
   /** Database file; its folder is created if missing. */
@@ -39,6 +41,8 @@ export interface SqliteMetadataStoreOptions {
   expiryIntervalMs?: number;
   /** Where a failed expiry pass is reported. */
   logger?: Logger | undefined;
+  /** Refuses commits and new uploads while the disk is nearly full; none when absent. */
+  diskGuard?: DiskGuard | undefined;
 }
 
 /** Expired msg-id entries one commit removes at least (more when it remembers many). */
@@ -68,15 +72,6 @@ const subjectColumns = `name, message_count, bytes,
 const consumerColumns = `durable, subject, ack_floor,
   (SELECT last_sequence FROM subjects WHERE subjects.name = consumers.subject) AS last_sequence`;
 
-interface MessageRowData {
-  sequence: bigint;
-  timestamp_ms: bigint;
-  headers: string;
-  size: bigint;
-  inline: Buffer | null;
-  object_key: string;
-}
-
 /**
  * Opens a {@link MetadataStore} on one SQLite file (WAL, `synchronous=FULL`:
  * a commit that resolved survives a crash or power loss). better-sqlite3 is
@@ -86,7 +81,7 @@ interface MessageRowData {
  * {@link StoreUnavailableError}.
  */
 export async function openSqliteMetadataStore(options: SqliteMetadataStoreOptions): Promise<MetadataStore> {
-  const { file, crossProcessPollMs = 250, busyTimeoutMs = 5000, expiryIntervalMs = 1000, logger } = options;
+  const { file, crossProcessPollMs = 250, busyTimeoutMs = 5000, expiryIntervalMs = 1000, logger, diskGuard } = options;
   if (!file) throw new TypeError('openSqliteMetadataStore: file is required');
   const db = sqlite(`open database ${file}`, () => {
     mkdirSync(dirname(file), { recursive: true });
@@ -127,8 +122,7 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
     readAfter: db.prepare<[string, bigint, number], MessageRowData>(
-      `SELECT sequence, timestamp_ms, headers, size, inline, object_key FROM messages
-       WHERE subject = ? AND sequence > ? ORDER BY sequence LIMIT ?`,
+      `SELECT ${messageColumns} FROM messages WHERE subject = ? AND sequence > ? ORDER BY sequence LIMIT ?`,
     ),
     ackFloor: db.prepare<[string, string], bigint>('SELECT ack_floor FROM consumers WHERE durable = ? AND subject = ?').pluck(),
     raiseAckFloor: db.prepare<[string, string, bigint]>(
@@ -153,12 +147,6 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     ),
     policies: db.prepare<[], PolicyColumns>(
       'SELECT pattern, max_age_ms, max_messages, max_bytes, max_message_bytes, discard, retention FROM retention_policies ORDER BY pattern',
-    ),
-    storageStats: db.prepare<[], StorageStats>(
-      `SELECT coalesce((SELECT sum(message_count) FROM subjects), 0) AS messages,
-         coalesce((SELECT sum(bytes) FROM subjects), 0) AS bytes,
-         coalesce((SELECT value FROM counters WHERE name = 'expired'), 0) AS expired,
-         coalesce((SELECT value FROM counters WHERE name = 'purged'), 0) AS purged`,
     ),
     deletePolicy: db.prepare<[string]>('DELETE FROM retention_policies WHERE pattern = ?'),
     counters: db.prepare<[string], { message_count: bigint; bytes: bigint }>('SELECT message_count, bytes FROM subjects WHERE name = ?'),
@@ -291,6 +279,7 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
   });
   let closed = false;
   const deleteOldest = oldestDeleter(db);
+  const readStorageStats = storageStatsReader(db, listPolicies);
   const expiry = startSqliteExpiry(db, deleteOldest, listPolicies, expiryIntervalMs, (error) =>
     logger?.warn({ err: error }, 'expiry pass failed; retrying on the next round'),
   );
@@ -307,9 +296,11 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
 
   return {
     name: 'sqlite',
+    ...sqliteConsumerStore(db, run, feed),
 
     async commit(batch, signal, duplicateWindowMs = defaultDuplicateWindowMs) {
       if (batch.length === 0) return [];
+      diskGuard?.check();
       const committed = run('commit messages', () => commitTransaction.immediate(batch, duplicateWindowMs), signal);
       // Duplicates stored nothing: they wake nobody.
       const lastOf = new Map<string, bigint>();
@@ -382,6 +373,8 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     },
 
     async addPendingUpload(objectKey, createdAtMs) {
+      // Refused before its payload is written to the folder.
+      diskGuard?.check();
       run('register a pending upload', () => statements.addPending.run(objectKey, createdAtMs));
     },
 
@@ -400,7 +393,9 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     },
 
     async storageStats(signal) {
-      return run('read storage stats', () => statements.storageStats.get()!, signal);
+      const stats = run('read storage stats', readStorageStats, signal);
+      const diskUsedPercent = diskGuard?.usedPercent();
+      return diskUsedPercent === undefined ? stats : { ...stats, diskUsedPercent };
     },
 
     async setRetentionPolicy(policy, signal) {
@@ -462,18 +457,6 @@ function toSubjectStats(row: SubjectRowData): SubjectStats {
 
 function toConsumerPosition(row: ConsumerRowData): ConsumerPosition {
   return { durable: row.durable, subject: row.subject, ackFloor: row.ack_floor, lastSequence: row.last_sequence ?? 0n };
-}
-
-function toMetadataRow(subject: string, row: MessageRowData): MetadataRow {
-  return {
-    subject,
-    sequence: row.sequence,
-    timestampMs: Number(row.timestamp_ms),
-    headers: JSON.parse(row.headers) as Record<string, string>,
-    size: Number(row.size),
-    inline: row.inline,
-    objectKey: row.object_key,
-  };
 }
 
 /** SQLite result codes a later attempt may not hit: locks, I/O, a full disk, a file that cannot be opened. */

@@ -53,3 +53,27 @@ test('a publisher flood on a small memtx ends in StoreFullError, and publishing 
   }, 20_000);
   assert.equal(sequence, stats.messages + 1n, 'publishing resumes once a purge freed space');
 });
+
+test('a commit that memtx cannot allocate ends in StoreFullError, not an internal failure', async (t) => {
+  // The smallest arena Tarantool takes, and no refusal before it: allocation itself fails.
+  const server = await startTarantool(t, {
+    env: { TARANTOOL_MEMTX_MEMORY: String(32 * 1024 * 1024), TARANTOOL_MEMTX_REFUSE_PERCENT: '100' },
+  });
+  const store = openTarantoolMetadataStore({ ...server, callTimeoutMs: 5000, maxReconnectDelayMs: 100 });
+  t.after(() => store.close());
+  await waitUntilConnected(store);
+
+  let refusal: unknown;
+  let committed = 0n;
+  for (let round = 0; round < 200 && refusal === undefined; round++) {
+    try {
+      committed += BigInt((await store.commit(Array.from({ length: 500 }, () => record('exhausted')))).length);
+    } catch (error) {
+      refusal = error;
+    }
+  }
+  assert.ok(refusal instanceof StoreFullError, `memtx running out ends in StoreFullError, not ${String(refusal)}`);
+  assert.match(refusal.message, /could not take the batch \(Failed to allocate \d+ bytes/);
+  assert.equal(await store.lastSequence('exhausted'), committed, 'the refused batch left nothing behind');
+  assert.equal((await store.readAfter('exhausted', 0n, 1))[0]?.sequence, 1n, 'reads still work');
+});

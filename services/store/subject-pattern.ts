@@ -1,7 +1,10 @@
 /**
- * Retention policy patterns, NATS style: dot-separated tokens where `*`
- * matches one token and a final `>` matches one or more. init.lua mirrors
- * {@link patternMatches} and {@link specificity} for its expiry fiber.
+ * Subject patterns, NATS style, of retention policies and consumer filters:
+ * dot-separated tokens where `*` matches one token and a final `>` matches
+ * one or more. init.lua mirrors {@link patternMatches} and
+ * {@link specificity} for its expiry fiber. Not the token `allowed_subjects`
+ * patterns of platform/auth/subject-patterns.ts, where `a.*` also covers `a`
+ * and everything below it.
  */
 
 /** `[literal tokens, tokens other than '>']`: compared in order, higher is more specific. */
