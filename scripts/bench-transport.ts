@@ -5,12 +5,16 @@
  *   - stream: EgressService.Fetch, 4 server streams in flight, each 1,000 frames of a 1 KiB message.
  * Prints calls/s and frames/s, and the server's CPU time per call and per frame (process.cpuUsage
  * around each measured run), which is steadier than rates on a shared machine.
+ *   - client: the connect-node gRPC client instead of h2load (scripts/transport-bench/client.ts,
+ *     its own process): IngressService.Publish with a 1 KiB payload, 64 calls in flight; prints
+ *     calls/s and the client's and the server's CPU time per call.
  *
  * --compare runs, alternately, the installed (patched) connect-node and a copy of it with the
- * patches in patches/ reversed, so both sides are measured in the same run.
+ * patches in patches/ reversed, so both sides are measured in the same run (for the client
+ * workload the client alternates; the server is the installed one).
  *
- * Usage: npm run bench:transport -- [--seconds 5] [--rounds 2] [--compare] [--workload unary|stream|both]
- *        [--cpu-prof DIR]   (one .cpuprofile per server process, in DIR/<variant>/)
+ * Usage: npm run bench:transport -- [--seconds 5] [--rounds 2] [--compare] [--workload unary|stream|both|client]
+ *        [--cpu-prof DIR]   (one .cpuprofile per server or client process, in DIR/<variant>/)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,11 +26,13 @@ import { create, toBinary, type DescMessage, type MessageInitShape } from '@bufb
 import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { EgressService, FetchRequestSchema, GetLastSequenceRequestSchema } from '../gen/minitoolstream/egress_pb.js';
-import { createUnpatchedConnect } from '../services/testing/unpatched-connect.js';
+import { createUnpatchedConnect, type UnpatchedConnect } from '../services/testing/unpatched-connect.js';
 
 const repoRoot = dirname(dirname(fileURLToPath(import.meta.url)));
 const framesPerStream = 1000;
 const warmUpUnits = 20_000;
+/** The client workload stops at this many measured calls even when time is left. */
+const maxClientCalls = 200_000;
 const { values: options } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
@@ -41,8 +47,8 @@ const rounds = Number(options.rounds);
 
 interface Variant {
   label: string;
-  /** The connect-node module the server loads; undefined = the installed one. */
-  entry: string | undefined;
+  /** The connect and connect-node modules to load; undefined = the installed ones. */
+  entry: UnpatchedConnect | undefined;
 }
 
 interface Server {
@@ -51,13 +57,19 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(variant: Variant): Promise<Server> {
+/** A bench process (server or client) with the variant's library, profiled when --cpu-prof is given. */
+function spawnBenchProcess(script: string, variant: Variant, env: Record<string, string> = {}) {
   const profile = options['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', join(options['cpu-prof'], variant.label)] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(repoRoot, 'scripts/transport-bench/server.ts')], {
+  const entries = variant.entry ? { CONNECT_ENTRY: variant.entry.connect, CONNECT_NODE_ENTRY: variant.entry.connectNode } : {};
+  return spawn(process.execPath, [...profile, '--import', 'tsx', join(repoRoot, 'scripts/transport-bench', script)], {
     cwd: repoRoot,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, ...(variant.entry ? { CONNECT_NODE_ENTRY: variant.entry } : {}) },
+    env: { ...process.env, ...entries, ...env },
   });
+}
+
+async function startServer(variant: Variant): Promise<Server> {
+  const child = spawnBenchProcess('server.ts', variant);
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the bench server did not start within 30 s')), 30_000);
     child.once('exit', (code) => reject(new Error(`the bench server exited with ${code}`)));
@@ -149,19 +161,44 @@ async function measure(server: Server, bodyFile: string, path: string, streams: 
   return { rate: units / run.seconds, cpuMicrosPerUnit: cpuMicros / units };
 }
 
+interface ClientMeasurement {
+  rate: number;
+  clientCpuMicrosPerCall: number;
+  serverCpuMicrosPerCall: number;
+}
+
+/** One run of scripts/transport-bench/client.ts with the variant's library against `server`. */
+async function measureClient(server: Server, variant: Variant): Promise<ClientMeasurement> {
+  const serverCpuBefore = await server.cpuMicros();
+  const child = spawnBenchProcess('client.ts', variant, {
+    BENCH_URL: server.url,
+    BENCH_WARM_UP: String(warmUpUnits),
+    BENCH_SECONDS: String(seconds),
+    BENCH_MAX_CALLS: String(maxClientCalls),
+  });
+  const result = await new Promise<{ calls: number; seconds: number; cpuMicros: number }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the bench client did not finish within its time and 120 s')), (seconds + 120) * 1000);
+    child.once('exit', (code) => reject(new Error(`the bench client exited with ${code}`)));
+    child.once('message', (message: { calls: number; seconds: number; cpuMicros: number }) => {
+      clearTimeout(timer);
+      resolve(message);
+    });
+  });
+  await new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(undefined)));
+  // The server's CPU covers the warm-up too: per call of both runs.
+  const serverCpuMicros = (await server.cpuMicros()) - serverCpuBefore;
+  return {
+    rate: result.calls / result.seconds,
+    clientCpuMicrosPerCall: result.cpuMicros / result.calls,
+    serverCpuMicrosPerCall: serverCpuMicros / (result.calls + warmUpUnits),
+  };
+}
+
 function column(value: number | undefined, digits: number, width: number): string {
   return (value === undefined ? '-' : value.toFixed(digits)).padStart(width);
 }
 
-const work = mkdtempSync(join(tmpdir(), 'mts-bench-transport-'));
-try {
-  const unaryBody = grpcBody(GetLastSequenceRequestSchema, { subject: 'bench' });
-  const streamBody = grpcBody(FetchRequestSchema, { subject: 'bench', batchSize: framesPerStream });
-  const installed: Variant = { label: options.compare ? 'patched' : 'installed', entry: undefined };
-  const unpatched: Variant | undefined = options.compare
-    ? { label: 'unpatched', entry: createUnpatchedConnect(join(work, 'unpatched')).connectNode }
-    : undefined;
-  const variants = unpatched ? [unpatched, installed] : [installed];
+async function serverRounds(variants: Variant[], unaryBody: string, streamBody: string): Promise<void> {
   console.log(`server: connect-node over node:http2 (h2c); client: h2load, 1 connection; ${seconds} s per run`);
   console.log('variant      round  unary calls/s  µs CPU/call  stream frames/s  µs CPU/frame');
   for (let round = 1; round <= rounds; round++) {
@@ -185,6 +222,37 @@ try {
       }
     }
   }
+}
+
+async function clientRounds(variants: Variant[]): Promise<void> {
+  console.log(`client: connect-node gRPC, Publish 1 KiB, 64 in flight, 1 connection; server: installed connect-node; ${seconds} s per run`);
+  console.log('client variant  round  calls/s  client µs CPU/call  server µs CPU/call');
+  const server = await startServer({ label: 'server', entry: undefined });
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      for (const variant of variants) {
+        const client = await measureClient(server, variant);
+        console.log(
+          `${variant.label.padEnd(14)} ${String(round).padStart(5)}  ${column(client.rate, 0, 7)}  ${column(client.clientCpuMicrosPerCall, 1, 18)}  ${column(client.serverCpuMicrosPerCall, 1, 18)}`,
+        );
+      }
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+const work = mkdtempSync(join(tmpdir(), 'mts-bench-transport-'));
+try {
+  const unaryBody = grpcBody(GetLastSequenceRequestSchema, { subject: 'bench' });
+  const streamBody = grpcBody(FetchRequestSchema, { subject: 'bench', batchSize: framesPerStream });
+  const installed: Variant = { label: options.compare ? 'patched' : 'installed', entry: undefined };
+  const unpatched: Variant | undefined = options.compare
+    ? { label: 'unpatched', entry: createUnpatchedConnect(join(work, 'unpatched')) }
+    : undefined;
+  const variants = unpatched ? [unpatched, installed] : [installed];
+  if (options.workload === 'client') await clientRounds(variants);
+  else await serverRounds(variants, unaryBody, streamBody);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

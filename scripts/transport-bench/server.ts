@@ -1,7 +1,8 @@
 /**
  * A storage-free connect-node server for scripts/bench-transport.ts: cleartext HTTP/2 on a
- * loopback port, EgressService.GetLastSequence as a trivial unary call and EgressService.Fetch
- * as a server stream of `batchSize` 1 KiB messages. Everything it costs is the transport's.
+ * loopback port, EgressService.GetLastSequence as a trivial unary call, EgressService.Fetch
+ * as a server stream of `batchSize` 1 KiB messages, and IngressService.Publish answering every
+ * message with sequence 1 (for the client workload). Everything it costs is the transport's.
  *
  * CONNECT_NODE_ENTRY names the connect-node module to load (default: the installed one), so the
  * bench can run an unpatched copy beside the patched install. The parent talks over IPC:
@@ -10,6 +11,7 @@
 import http2 from 'node:http2';
 import type * as ConnectNode from '@connectrpc/connect-node';
 import { EgressService } from '../../gen/minitoolstream/egress_pb.js';
+import { IngressService } from '../../gen/minitoolstream/ingress_pb.js';
 
 const entry = process.env.CONNECT_NODE_ENTRY ?? '@connectrpc/connect-node';
 const { connectNodeAdapter } = (await import(entry)) as typeof ConnectNode;
@@ -25,6 +27,7 @@ const handler = connectNodeAdapter({
         }
       },
     });
+    router.service(IngressService, { publish: () => ({ sequence: 1n }) });
   },
 });
 

@@ -26,6 +26,7 @@ import {
   GetLastSequenceResponseSchema,
   FetchRequestSchema,
 } from '../../gen/minitoolstream/egress_pb.js';
+import { envelope } from '../testing/grpc-envelope.js';
 import { createUnpatchedConnect } from '../testing/unpatched-connect.js';
 import { within } from '../testing/within.js';
 
@@ -107,14 +108,6 @@ async function startServer(connect: typeof Connect, connectNode: typeof ConnectN
       await new Promise((resolve) => http1Server.close(resolve));
     },
   };
-}
-
-function envelope(flags: number, message: Uint8Array): Buffer {
-  const bytes = Buffer.alloc(5 + message.length);
-  bytes[0] = flags;
-  bytes.writeUInt32BE(message.length, 1);
-  bytes.set(message, 5);
-  return bytes;
 }
 
 const lastSequence = (subject: string) => toBinary(GetLastSequenceRequestSchema, create(GetLastSequenceRequestSchema, { subject }));

@@ -13,7 +13,13 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient, createConnectRouter, type HandlerContext } from '@connectrpc/connect';
-import { createAsyncIterable, encodeEnvelope, type UniversalServerResponse } from '@connectrpc/connect/protocol';
+import {
+  createAsyncIterable,
+  encodeEnvelope,
+  type UniversalClientRequest,
+  type UniversalServerResponse,
+} from '@connectrpc/connect/protocol';
+import { createTransport } from '@connectrpc/connect/protocol-grpc';
 import {
   createGrpcTransport,
   Http2SessionManager,
@@ -167,6 +173,65 @@ test('the Node response adapter finishes, and request signals share one abort re
   assert.ok(first instanceof DOMException);
   assert.equal(first.name, 'AbortError');
   assert.equal(second, first, 'one reason object, not a DOMException (and stack trace) per request');
+});
+
+/**
+ * A gRPC client of Health over an HTTP client that answers SERVING to every call; each call's
+ * request (body unread) and signal are recorded.
+ */
+function recordingHealthClient(requests: UniversalClientRequest[], signals: AbortSignal[]) {
+  const serving = toBinary(
+    HealthCheckResponseSchema,
+    create(HealthCheckResponseSchema, { status: HealthCheckResponse_ServingStatus.SERVING }),
+  );
+  const transport = createTransport({
+    baseUrl: 'http://127.0.0.1',
+    useBinaryFormat: true,
+    acceptCompression: [],
+    sendCompression: null,
+    compressMinBytes: 0,
+    readMaxBytes: 0xffffffff,
+    writeMaxBytes: 0xffffffff,
+    interceptors: [
+      (next) => (request) => {
+        signals.push(request.signal);
+        return next(request);
+      },
+    ],
+    httpClient: async (request) => {
+      requests.push(request);
+      return {
+        status: 200,
+        header: new Headers({ 'content-type': 'application/grpc' }),
+        body: createAsyncIterable([encodeEnvelope(0, serving)]),
+        trailer: new Headers({ 'grpc-status': '0' }),
+      };
+    },
+  });
+  return createClient(Health, transport);
+}
+
+test('a gRPC unary client call sends its message without the streaming pipeline', async () => {
+  const requests: UniversalClientRequest[] = [];
+  const answer = await recordingHealthClient(requests, []).check({ service: 'x' });
+  assert.equal(answer.status, HealthCheckResponse_ServingStatus.SERVING);
+  // Unpatched, the body is the pipeline of down-levelled generators (plain objects).
+  assert.equal(Object.prototype.toString.call(requests[0]!.body), '[object AsyncGenerator]', 'a native async generator');
+  const body = await readBody({ status: 200, header: new Headers(), body: requests[0]!.body! });
+  assert.deepEqual(
+    [...body],
+    [...encodeEnvelope(0, toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema, { service: 'x' })))],
+  );
+});
+
+test('gRPC client calls that finish share one prebuilt abort reason', async () => {
+  const signals: AbortSignal[] = [];
+  const client = recordingHealthClient([], signals);
+  for (let call = 0; call < 2; call++) await client.check({});
+  const [first, second] = signals.map((signal) => signal.reason as unknown);
+  assert.ok(first instanceof DOMException);
+  assert.equal(first.name, 'AbortError');
+  assert.equal(second, first, 'one reason object, not a DOMException (and stack trace) per call');
 });
 
 test('a request that does not decode is invalid_argument; a response that does not decode stays internal', async (t) => {

@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { freePort } from '../../testing/free-port.js';
 import { startS3Server, type S3Server } from '../../testing/s3-server.js';
 import { ObjectMissingError, StoreUnavailableError } from '../store.js';
 import { openMinioObjectStore, type MinioObjectStoreOptions } from './object-store.js';
+
+const execFileAsync = promisify(execFile);
 
 function openStore(
   t: TestContext,
@@ -35,6 +40,21 @@ test('put, get and remove objects; a missing key is ObjectMissingError', async (
   await store.remove('a/b/c');
   await assert.rejects(store.get('a/b/c'), ObjectMissingError);
   assert.deepEqual(await store.checkHealth(), { name: 'minio', ok: true, detail: 'ok' });
+});
+
+test('no promise hook stays on between calls: their AsyncLocalStorage is disabled once none is in flight', async (t) => {
+  const server = await startS3Server(t);
+  // A child process: the test runner keeps an async hook of its own on. Not spawnSync: the S3 server runs here.
+  const child = await execFileAsync(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('./promise-hook-probe.ts', import.meta.url))],
+    {
+      env: { ...process.env, S3_HOST: server.host, S3_PORT: String(server.port) },
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
+  assert.deepEqual(JSON.parse(child.stdout), { before: false, during: true, after: false });
 });
 
 test('object store down: calls fail promptly with StoreUnavailableError and work again after restart', async (t) => {

@@ -1,5 +1,6 @@
 import TarantoolConnection from 'tarantool-driver';
 import { withCallBounds } from '../call-bounds.js';
+import { corkUntilTickEnds } from './tick-cork.js';
 import { StoreClosedError, StoreError, StoreUnavailableError } from '../store.js';
 
 /** How to reach Tarantool; the shape of `TarantoolConfig` in platform/config.ts. */
@@ -78,6 +79,9 @@ export function openTarantoolLink(options: TarantoolConnectionOptions): Tarantoo
     // it rejects new calls, although the socket is fine; the state only
     // gates sending, the reader keeps its own.
     if (MID_RESPONSE.has(driver.state) && driver.socket?.writable) driver.state = CONNECT;
+    // The driver writes each call at once, a system call each: calls of one tick (a feed answer
+    // renews the wait and wakes streams that read) leave in one write.
+    corkUntilTickEnds(driver.socket);
     return driver.call(name, ...args);
   }
 

@@ -1,6 +1,7 @@
 /** The part of tarantool-driver 3.1.0 (which ships no types) this backend uses. */
 declare module 'tarantool-driver' {
   import { EventEmitter } from 'node:events';
+  import type { Socket } from 'node:net';
 
   interface TarantoolOptions {
     host: string;
@@ -20,7 +21,8 @@ declare module 'tarantool-driver' {
     /** Numeric connection state; see the `states` table. */
     state: number;
     readonly states: Record<string, number>;
-    socket?: { writable: boolean };
+    /** The current connection's socket (a new one after each reconnect). */
+    socket?: Socket;
     bufferSlide: { bufferOffset: number; bufferLength: number };
     awaitingResponseLength: number;
     flushQueue(error: Error): void;
