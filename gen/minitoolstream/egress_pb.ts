@@ -5,8 +5,8 @@
 // Package name, service names and field numbers are fixed by the original Go
 // clients (MiniToolStreamConnector); never renumber or retype a field.
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message as Message$1 } from "@bufbuild/protobuf";
@@ -15,7 +15,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file minitoolstream/egress.proto.
  */
 export const file_minitoolstream_egress: GenFile = /*@__PURE__*/
-  fileDesc("ChttaW5pdG9vbHN0cmVhbS9lZ3Jlc3MucHJvdG8SDm1pbml0b29sc3RyZWFtImkKEFN1YnNjcmliZVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgCIAEoBEgAiAEBEhQKDGR1cmFibGVfbmFtZRgDIAEoCUIRCg9fc3RhcnRfc2VxdWVuY2UiMQoMTm90aWZpY2F0aW9uEg8KB3N1YmplY3QYASABKAkSEAoIc2VxdWVuY2UYAiABKAQiSQoMRmV0Y2hSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSFAoMZHVyYWJsZV9uYW1lGAIgASgJEhIKCmJhdGNoX3NpemUYAyABKAUiKQoWR2V0TGFzdFNlcXVlbmNlUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJIjAKF0dldExhc3RTZXF1ZW5jZVJlc3BvbnNlEhUKDWxhc3Rfc2VxdWVuY2UYASABKAQi0AEKB01lc3NhZ2USDwoHc3ViamVjdBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIMCgRkYXRhGAMgASgMEjUKB2hlYWRlcnMYBCADKAsyJC5taW5pdG9vbHN0cmVhbS5NZXNzYWdlLkhlYWRlcnNFbnRyeRItCgl0aW1lc3RhbXAYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKCkFja1JlcXVlc3QSFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkSEAoIc2VxdWVuY2UYAyABKAQiNQoLQWNrUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIVCg1lcnJvcl9tZXNzYWdlGAIgASgJIpMBCg5Db25zdW1lUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEhQKDGR1cmFibGVfbmFtZRgCIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgDIAEoBEgAiAEBEhcKD21heF9hY2tfcGVuZGluZxgEIAEoDRIRCgltYXhfYmF0Y2gYBSABKA1CEQoPX3N0YXJ0X3NlcXVlbmNlIjwKD0NvbnN1bWVSZXNwb25zZRIpCghtZXNzYWdlcxgBIAMoCzIXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UiJgoTTGlzdFN1YmplY3RzUmVxdWVzdBIPCgdwYXR0ZXJuGAEgASgJIkUKFExpc3RTdWJqZWN0c1Jlc3BvbnNlEi0KCHN1YmplY3RzGAEgAygLMhsubWluaXRvb2xzdHJlYW0uU3ViamVjdEluZm8iKAoVR2V0U3ViamVjdEluZm9SZXF1ZXN0Eg8KB3N1YmplY3QYASABKAki2QEKC1N1YmplY3RJbmZvEg8KB3N1YmplY3QYASABKAkSEAoIbWVzc2FnZXMYAiABKAQSDQoFYnl0ZXMYAyABKAQSFgoOZmlyc3Rfc2VxdWVuY2UYBCABKAQSFQoNbGFzdF9zZXF1ZW5jZRgFIAEoBBI1ChFsYXN0X3B1Ymxpc2hfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoJcmV0ZW50aW9uGAcgASgLMh8ubWluaXRvb2xzdHJlYW0uUmV0ZW50aW9uUG9saWN5IicKFExpc3RDb25zdW1lcnNSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkiSAoVTGlzdENvbnN1bWVyc1Jlc3BvbnNlEi8KCWNvbnN1bWVycxgBIAMoCzIcLm1pbml0b29sc3RyZWFtLkNvbnN1bWVySW5mbyI/ChZHZXRDb25zdW1lckluZm9SZXF1ZXN0EhQKDGR1cmFibGVfbmFtZRgBIAEoCRIPCgdzdWJqZWN0GAIgASgJInAKDENvbnN1bWVySW5mbxIUCgxkdXJhYmxlX25hbWUYASABKAkSDwoHc3ViamVjdBgCIAEoCRIRCglhY2tfZmxvb3IYAyABKAQSFQoNbGFzdF9zZXF1ZW5jZRgEIAEoBBIPCgdwZW5kaW5nGAUgASgEIk8KFFJlc2V0Q29uc3VtZXJSZXF1ZXN0EhQKDGR1cmFibGVfbmFtZRgBIAEoCRIPCgdzdWJqZWN0GAIgASgJEhAKCHNlcXVlbmNlGAMgASgEIlMKDFB1cmdlUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEh0KEHRocm91Z2hfc2VxdWVuY2UYAiABKARIAIgBAUITChFfdGhyb3VnaF9zZXF1ZW5jZSI3Cg1QdXJnZVJlc3BvbnNlEg4KBnB1cmdlZBgBIAEoBBIWCg5maXJzdF9zZXF1ZW5jZRgCIAEoBCKeAQoPUmV0ZW50aW9uUG9saWN5Eg8KB3BhdHRlcm4YASABKAkSEgoKbWF4X2FnZV9tcxgCIAEoBBIUCgxtYXhfbWVzc2FnZXMYAyABKAQSEQoJbWF4X2J5dGVzGAQgASgEEhkKEW1heF9tZXNzYWdlX2J5dGVzGAUgASgEEg8KB2Rpc2NhcmQYBiABKAkSEQoJcmV0ZW50aW9uGAcgASgJIh4KHExpc3RSZXRlbnRpb25Qb2xpY2llc1JlcXVlc3QiUgodTGlzdFJldGVudGlvblBvbGljaWVzUmVzcG9uc2USMQoIcG9saWNpZXMYASADKAsyHy5taW5pdG9vbHN0cmVhbS5SZXRlbnRpb25Qb2xpY3kiLwocRGVsZXRlUmV0ZW50aW9uUG9saWN5UmVxdWVzdBIPCgdwYXR0ZXJuGAEgASgJIh8KHURlbGV0ZVJldGVudGlvblBvbGljeVJlc3BvbnNlIoMBCg1Ccm93c2VSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSEAoIc2VxdWVuY2UYAiABKAQSEAoIYmFja3dhcmQYAyABKAgSDQoFbGltaXQYBCABKA0SLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiOwoOQnJvd3NlUmVzcG9uc2USKQoIbWVzc2FnZXMYASADKAsyFy5taW5pdG9vbHN0cmVhbS5NZXNzYWdlIiwKGUNvbnN1bWVyTGFnSGlzdG9yeVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCSJMChpDb25zdW1lckxhZ0hpc3RvcnlSZXNwb25zZRIuCgljb25zdW1lcnMYASADKAsyGy5taW5pdG9vbHN0cmVhbS5Db25zdW1lckxhZyJgCgtDb25zdW1lckxhZxIUCgxkdXJhYmxlX25hbWUYASABKAkSDwoHc3ViamVjdBgCIAEoCRIqCgdzYW1wbGVzGAMgAygLMhkubWluaXRvb2xzdHJlYW0uTGFnU2FtcGxlIkYKCUxhZ1NhbXBsZRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdwZW5kaW5nGAIgASgEMpYLCg1FZ3Jlc3NTZXJ2aWNlEk0KCVN1YnNjcmliZRIgLm1pbml0b29sc3RyZWFtLlN1YnNjcmliZVJlcXVlc3QaHC5taW5pdG9vbHN0cmVhbS5Ob3RpZmljYXRpb24wARJACgVGZXRjaBIcLm1pbml0b29sc3RyZWFtLkZldGNoUmVxdWVzdBoXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UwARJiCg9HZXRMYXN0U2VxdWVuY2USJi5taW5pdG9vbHN0cmVhbS5HZXRMYXN0U2VxdWVuY2VSZXF1ZXN0GicubWluaXRvb2xzdHJlYW0uR2V0TGFzdFNlcXVlbmNlUmVzcG9uc2USRQoKQWNrTWVzc2FnZRIaLm1pbml0b29sc3RyZWFtLkFja1JlcXVlc3QaGy5taW5pdG9vbHN0cmVhbS5BY2tSZXNwb25zZRJMCgdDb25zdW1lEh4ubWluaXRvb2xzdHJlYW0uQ29uc3VtZVJlcXVlc3QaHy5taW5pdG9vbHN0cmVhbS5Db25zdW1lUmVzcG9uc2UwARJZCgxMaXN0U3ViamVjdHMSIy5taW5pdG9vbHN0cmVhbS5MaXN0U3ViamVjdHNSZXF1ZXN0GiQubWluaXRvb2xzdHJlYW0uTGlzdFN1YmplY3RzUmVzcG9uc2USVAoOR2V0U3ViamVjdEluZm8SJS5taW5pdG9vbHN0cmVhbS5HZXRTdWJqZWN0SW5mb1JlcXVlc3QaGy5taW5pdG9vbHN0cmVhbS5TdWJqZWN0SW5mbxJcCg1MaXN0Q29uc3VtZXJzEiQubWluaXRvb2xzdHJlYW0uTGlzdENvbnN1bWVyc1JlcXVlc3QaJS5taW5pdG9vbHN0cmVhbS5MaXN0Q29uc3VtZXJzUmVzcG9uc2USVwoPR2V0Q29uc3VtZXJJbmZvEiYubWluaXRvb2xzdHJlYW0uR2V0Q29uc3VtZXJJbmZvUmVxdWVzdBocLm1pbml0b29sc3RyZWFtLkNvbnN1bWVySW5mbxJTCg1SZXNldENvbnN1bWVyEiQubWluaXRvb2xzdHJlYW0uUmVzZXRDb25zdW1lclJlcXVlc3QaHC5taW5pdG9vbHN0cmVhbS5Db25zdW1lckluZm8SRAoFUHVyZ2USHC5taW5pdG9vbHN0cmVhbS5QdXJnZVJlcXVlc3QaHS5taW5pdG9vbHN0cmVhbS5QdXJnZVJlc3BvbnNlElYKElNldFJldGVudGlvblBvbGljeRIfLm1pbml0b29sc3RyZWFtLlJldGVudGlvblBvbGljeRofLm1pbml0b29sc3RyZWFtLlJldGVudGlvblBvbGljeRJ0ChVMaXN0UmV0ZW50aW9uUG9saWNpZXMSLC5taW5pdG9vbHN0cmVhbS5MaXN0UmV0ZW50aW9uUG9saWNpZXNSZXF1ZXN0Gi0ubWluaXRvb2xzdHJlYW0uTGlzdFJldGVudGlvblBvbGljaWVzUmVzcG9uc2USdAoVRGVsZXRlUmV0ZW50aW9uUG9saWN5EiwubWluaXRvb2xzdHJlYW0uRGVsZXRlUmV0ZW50aW9uUG9saWN5UmVxdWVzdBotLm1pbml0b29sc3RyZWFtLkRlbGV0ZVJldGVudGlvblBvbGljeVJlc3BvbnNlEkcKBkJyb3dzZRIdLm1pbml0b29sc3RyZWFtLkJyb3dzZVJlcXVlc3QaHi5taW5pdG9vbHN0cmVhbS5Ccm93c2VSZXNwb25zZRJrChJDb25zdW1lckxhZ0hpc3RvcnkSKS5taW5pdG9vbHN0cmVhbS5Db25zdW1lckxhZ0hpc3RvcnlSZXF1ZXN0GioubWluaXRvb2xzdHJlYW0uQ29uc3VtZXJMYWdIaXN0b3J5UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChttaW5pdG9vbHN0cmVhbS9lZ3Jlc3MucHJvdG8SDm1pbml0b29sc3RyZWFtImkKEFN1YnNjcmliZVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgCIAEoBEgAiAEBEhQKDGR1cmFibGVfbmFtZRgDIAEoCUIRCg9fc3RhcnRfc2VxdWVuY2UiMQoMTm90aWZpY2F0aW9uEg8KB3N1YmplY3QYASABKAkSEAoIc2VxdWVuY2UYAiABKAQiSQoMRmV0Y2hSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSFAoMZHVyYWJsZV9uYW1lGAIgASgJEhIKCmJhdGNoX3NpemUYAyABKAUiKQoWR2V0TGFzdFNlcXVlbmNlUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJIjAKF0dldExhc3RTZXF1ZW5jZVJlc3BvbnNlEhUKDWxhc3Rfc2VxdWVuY2UYASABKAQi0AEKB01lc3NhZ2USDwoHc3ViamVjdBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIMCgRkYXRhGAMgASgMEjUKB2hlYWRlcnMYBCADKAsyJC5taW5pdG9vbHN0cmVhbS5NZXNzYWdlLkhlYWRlcnNFbnRyeRItCgl0aW1lc3RhbXAYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKCkFja1JlcXVlc3QSFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkSEAoIc2VxdWVuY2UYAyABKAQiNQoLQWNrUmVzcG9uc2USDwoHc3VjY2VzcxgBIAEoCBIVCg1lcnJvcl9tZXNzYWdlGAIgASgJIpMBCg5Db25zdW1lUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEhQKDGR1cmFibGVfbmFtZRgCIAEoCRIbCg5zdGFydF9zZXF1ZW5jZRgDIAEoBEgAiAEBEhcKD21heF9hY2tfcGVuZGluZxgEIAEoDRIRCgltYXhfYmF0Y2gYBSABKA1CEQoPX3N0YXJ0X3NlcXVlbmNlIjwKD0NvbnN1bWVSZXNwb25zZRIpCghtZXNzYWdlcxgBIAMoCzIXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UiJgoTTGlzdFN1YmplY3RzUmVxdWVzdBIPCgdwYXR0ZXJuGAEgASgJIkUKFExpc3RTdWJqZWN0c1Jlc3BvbnNlEi0KCHN1YmplY3RzGAEgAygLMhsubWluaXRvb2xzdHJlYW0uU3ViamVjdEluZm8iKAoVR2V0U3ViamVjdEluZm9SZXF1ZXN0Eg8KB3N1YmplY3QYASABKAki2QEKC1N1YmplY3RJbmZvEg8KB3N1YmplY3QYASABKAkSEAoIbWVzc2FnZXMYAiABKAQSDQoFYnl0ZXMYAyABKAQSFgoOZmlyc3Rfc2VxdWVuY2UYBCABKAQSFQoNbGFzdF9zZXF1ZW5jZRgFIAEoBBI1ChFsYXN0X3B1Ymxpc2hfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoJcmV0ZW50aW9uGAcgASgLMh8ubWluaXRvb2xzdHJlYW0uUmV0ZW50aW9uUG9saWN5IicKFExpc3RDb25zdW1lcnNSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkiSAoVTGlzdENvbnN1bWVyc1Jlc3BvbnNlEi8KCWNvbnN1bWVycxgBIAMoCzIcLm1pbml0b29sc3RyZWFtLkNvbnN1bWVySW5mbyI/ChZHZXRDb25zdW1lckluZm9SZXF1ZXN0EhQKDGR1cmFibGVfbmFtZRgBIAEoCRIPCgdzdWJqZWN0GAIgASgJItoCCgxDb25zdW1lckluZm8SFAoMZHVyYWJsZV9uYW1lGAEgASgJEg8KB3N1YmplY3QYAiABKAkSEQoJYWNrX2Zsb29yGAMgASgEEhUKDWxhc3Rfc2VxdWVuY2UYBCABKAQSDwoHcGVuZGluZxgFIAEoBBIuCgZjb25maWcYBiABKAsyHi5taW5pdG9vbHN0cmVhbS5Db25zdW1lckNvbmZpZxIRCglkZWxpdmVyZWQYByABKAQSEwoLYWNrX3BlbmRpbmcYCCABKAQSEwoLcmVkZWxpdmVyZWQYCSABKAQSDwoHd2FpdGluZxgKIAEoDRITCgZsYWdfbXMYCyABKARIAIgBARIVCg1kZWFkX2xldHRlcmVkGAwgASgEEjMKCXBvc2l0aW9ucxgNIAMoCzIgLm1pbml0b29sc3RyZWFtLkNvbnN1bWVyUG9zaXRpb25CCQoHX2xhZ19tcyJgChBDb25zdW1lclBvc2l0aW9uEg8KB3N1YmplY3QYASABKAkSEQoJYWNrX2Zsb29yGAIgASgEEhEKCWRlbGl2ZXJlZBgDIAEoBBIVCg1sYXN0X3NlcXVlbmNlGAQgASgEIukCCg5Db25zdW1lckNvbmZpZxIUCgxkdXJhYmxlX25hbWUYASABKAkSFwoPZmlsdGVyX3N1YmplY3RzGAIgAygJEi0KCmFja19wb2xpY3kYAyABKA4yGS5taW5pdG9vbHN0cmVhbS5BY2tQb2xpY3kSEwoLYWNrX3dhaXRfbXMYBCABKAQSEwoLbWF4X2RlbGl2ZXIYBSABKA0SEgoKYmFja29mZl9tcxgGIAMoBBIXCg9tYXhfYWNrX3BlbmRpbmcYByABKA0SNQoOZGVsaXZlcl9wb2xpY3kYCCABKA4yHS5taW5pdG9vbHN0cmVhbS5EZWxpdmVyUG9saWN5EhoKEm9wdF9zdGFydF9zZXF1ZW5jZRgJIAEoBBIyCg5vcHRfc3RhcnRfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGwoTZGVhZF9sZXR0ZXJfc3ViamVjdBgLIAEoCSJHChVDcmVhdGVDb25zdW1lclJlcXVlc3QSLgoGY29uZmlnGAEgASgLMh4ubWluaXRvb2xzdHJlYW0uQ29uc3VtZXJDb25maWciRwoVVXBkYXRlQ29uc3VtZXJSZXF1ZXN0Ei4KBmNvbmZpZxgBIAEoCzIeLm1pbml0b29sc3RyZWFtLkNvbnN1bWVyQ29uZmlnIi0KFURlbGV0ZUNvbnN1bWVyUmVxdWVzdBIUCgxkdXJhYmxlX25hbWUYASABKAkiGAoWRGVsZXRlQ29uc3VtZXJSZXNwb25zZSJ9CgdBY2tJdGVtEg8KB3N1YmplY3QYASABKAkSEAoIc2VxdWVuY2UYAiABKAQSJQoEa2luZBgDIAEoDjIXLm1pbml0b29sc3RyZWFtLkFja0tpbmQSEAoIZGVsYXlfbXMYBCABKAQSFgoOZGVsaXZlcnlfY291bnQYBSABKA0iUQoSQWNrTWVzc2FnZXNSZXF1ZXN0EhQKDGR1cmFibGVfbmFtZRgBIAEoCRIlCgRhY2tzGAIgAygLMhcubWluaXRvb2xzdHJlYW0uQWNrSXRlbSJDChNBY2tNZXNzYWdlc1Jlc3BvbnNlEiwKCG91dGNvbWVzGAEgAygOMhoubWluaXRvb2xzdHJlYW0uQWNrT3V0Y29tZSJZCg5SZWRyaXZlUmVxdWVzdBIbChNkZWFkX2xldHRlcl9zdWJqZWN0GAEgASgJEhUKDWZyb21fc2VxdWVuY2UYAiABKAQSEwoLdG9fc2VxdWVuY2UYAyABKAQiIwoPUmVkcml2ZVJlc3BvbnNlEhAKCHJlZHJpdmVuGAEgASgEIk8KFFJlc2V0Q29uc3VtZXJSZXF1ZXN0EhQKDGR1cmFibGVfbmFtZRgBIAEoCRIPCgdzdWJqZWN0GAIgASgJEhAKCHNlcXVlbmNlGAMgASgEIlMKDFB1cmdlUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEh0KEHRocm91Z2hfc2VxdWVuY2UYAiABKARIAIgBAUITChFfdGhyb3VnaF9zZXF1ZW5jZSI3Cg1QdXJnZVJlc3BvbnNlEg4KBnB1cmdlZBgBIAEoBBIWCg5maXJzdF9zZXF1ZW5jZRgCIAEoBCKeAQoPUmV0ZW50aW9uUG9saWN5Eg8KB3BhdHRlcm4YASABKAkSEgoKbWF4X2FnZV9tcxgCIAEoBBIUCgxtYXhfbWVzc2FnZXMYAyABKAQSEQoJbWF4X2J5dGVzGAQgASgEEhkKEW1heF9tZXNzYWdlX2J5dGVzGAUgASgEEg8KB2Rpc2NhcmQYBiABKAkSEQoJcmV0ZW50aW9uGAcgASgJIh4KHExpc3RSZXRlbnRpb25Qb2xpY2llc1JlcXVlc3QiUgodTGlzdFJldGVudGlvblBvbGljaWVzUmVzcG9uc2USMQoIcG9saWNpZXMYASADKAsyHy5taW5pdG9vbHN0cmVhbS5SZXRlbnRpb25Qb2xpY3kiLwocRGVsZXRlUmV0ZW50aW9uUG9saWN5UmVxdWVzdBIPCgdwYXR0ZXJuGAEgASgJIh8KHURlbGV0ZVJldGVudGlvblBvbGljeVJlc3BvbnNlIoMBCg1Ccm93c2VSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSEAoIc2VxdWVuY2UYAiABKAQSEAoIYmFja3dhcmQYAyABKAgSDQoFbGltaXQYBCABKA0SLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiOwoOQnJvd3NlUmVzcG9uc2USKQoIbWVzc2FnZXMYASADKAsyFy5taW5pdG9vbHN0cmVhbS5NZXNzYWdlIiwKGUNvbnN1bWVyTGFnSGlzdG9yeVJlcXVlc3QSDwoHc3ViamVjdBgBIAEoCSJMChpDb25zdW1lckxhZ0hpc3RvcnlSZXNwb25zZRIuCgljb25zdW1lcnMYASADKAsyGy5taW5pdG9vbHN0cmVhbS5Db25zdW1lckxhZyJgCgtDb25zdW1lckxhZxIUCgxkdXJhYmxlX25hbWUYASABKAkSDwoHc3ViamVjdBgCIAEoCRIqCgdzYW1wbGVzGAMgAygLMhkubWluaXRvb2xzdHJlYW0uTGFnU2FtcGxlIkYKCUxhZ1NhbXBsZRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdwZW5kaW5nGAIgASgEKlQKCUFja1BvbGljeRIaChZBQ0tfUE9MSUNZX1VOU1BFQ0lGSUVEEAASEgoOQUNLX1BPTElDWV9BTEwQARIXChNBQ0tfUE9MSUNZX0VYUExJQ0lUEAIqwAEKDURlbGl2ZXJQb2xpY3kSHgoaREVMSVZFUl9QT0xJQ1lfVU5TUEVDSUZJRUQQABIWChJERUxJVkVSX1BPTElDWV9BTEwQARIWChJERUxJVkVSX1BPTElDWV9ORVcQAhIXChNERUxJVkVSX1BPTElDWV9MQVNUEAMSJAogREVMSVZFUl9QT0xJQ1lfQllfU1RBUlRfU0VRVUVOQ0UQBBIgChxERUxJVkVSX1BPTElDWV9CWV9TVEFSVF9USU1FEAUqdAoHQWNrS2luZBIYChRBQ0tfS0lORF9VTlNQRUNJRklFRBAAEhAKDEFDS19LSU5EX0FDSxABEhAKDEFDS19LSU5EX05BSxACEhgKFEFDS19LSU5EX0lOX1BST0dSRVNTEAMSEQoNQUNLX0tJTkRfVEVSTRAEKnYKCkFja091dGNvbWUSGwoXQUNLX09VVENPTUVfVU5TUEVDSUZJRUQQABIXChNBQ0tfT1VUQ09NRV9BUFBMSUVEEAESGwoXQUNLX09VVENPTUVfTk9UX1BFTkRJTkcQAhIVChFBQ0tfT1VUQ09NRV9TVEFMRRADMskOCg1FZ3Jlc3NTZXJ2aWNlEk0KCVN1YnNjcmliZRIgLm1pbml0b29sc3RyZWFtLlN1YnNjcmliZVJlcXVlc3QaHC5taW5pdG9vbHN0cmVhbS5Ob3RpZmljYXRpb24wARJACgVGZXRjaBIcLm1pbml0b29sc3RyZWFtLkZldGNoUmVxdWVzdBoXLm1pbml0b29sc3RyZWFtLk1lc3NhZ2UwARJiCg9HZXRMYXN0U2VxdWVuY2USJi5taW5pdG9vbHN0cmVhbS5HZXRMYXN0U2VxdWVuY2VSZXF1ZXN0GicubWluaXRvb2xzdHJlYW0uR2V0TGFzdFNlcXVlbmNlUmVzcG9uc2USRQoKQWNrTWVzc2FnZRIaLm1pbml0b29sc3RyZWFtLkFja1JlcXVlc3QaGy5taW5pdG9vbHN0cmVhbS5BY2tSZXNwb25zZRJMCgdDb25zdW1lEh4ubWluaXRvb2xzdHJlYW0uQ29uc3VtZVJlcXVlc3QaHy5taW5pdG9vbHN0cmVhbS5Db25zdW1lUmVzcG9uc2UwARJZCgxMaXN0U3ViamVjdHMSIy5taW5pdG9vbHN0cmVhbS5MaXN0U3ViamVjdHNSZXF1ZXN0GiQubWluaXRvb2xzdHJlYW0uTGlzdFN1YmplY3RzUmVzcG9uc2USVAoOR2V0U3ViamVjdEluZm8SJS5taW5pdG9vbHN0cmVhbS5HZXRTdWJqZWN0SW5mb1JlcXVlc3QaGy5taW5pdG9vbHN0cmVhbS5TdWJqZWN0SW5mbxJcCg1MaXN0Q29uc3VtZXJzEiQubWluaXRvb2xzdHJlYW0uTGlzdENvbnN1bWVyc1JlcXVlc3QaJS5taW5pdG9vbHN0cmVhbS5MaXN0Q29uc3VtZXJzUmVzcG9uc2USVwoPR2V0Q29uc3VtZXJJbmZvEiYubWluaXRvb2xzdHJlYW0uR2V0Q29uc3VtZXJJbmZvUmVxdWVzdBocLm1pbml0b29sc3RyZWFtLkNvbnN1bWVySW5mbxJTCg1SZXNldENvbnN1bWVyEiQubWluaXRvb2xzdHJlYW0uUmVzZXRDb25zdW1lclJlcXVlc3QaHC5taW5pdG9vbHN0cmVhbS5Db25zdW1lckluZm8SRAoFUHVyZ2USHC5taW5pdG9vbHN0cmVhbS5QdXJnZVJlcXVlc3QaHS5taW5pdG9vbHN0cmVhbS5QdXJnZVJlc3BvbnNlElYKElNldFJldGVudGlvblBvbGljeRIfLm1pbml0b29sc3RyZWFtLlJldGVudGlvblBvbGljeRofLm1pbml0b29sc3RyZWFtLlJldGVudGlvblBvbGljeRJ0ChVMaXN0UmV0ZW50aW9uUG9saWNpZXMSLC5taW5pdG9vbHN0cmVhbS5MaXN0UmV0ZW50aW9uUG9saWNpZXNSZXF1ZXN0Gi0ubWluaXRvb2xzdHJlYW0uTGlzdFJldGVudGlvblBvbGljaWVzUmVzcG9uc2USdAoVRGVsZXRlUmV0ZW50aW9uUG9saWN5EiwubWluaXRvb2xzdHJlYW0uRGVsZXRlUmV0ZW50aW9uUG9saWN5UmVxdWVzdBotLm1pbml0b29sc3RyZWFtLkRlbGV0ZVJldGVudGlvblBvbGljeVJlc3BvbnNlEkcKBkJyb3dzZRIdLm1pbml0b29sc3RyZWFtLkJyb3dzZVJlcXVlc3QaHi5taW5pdG9vbHN0cmVhbS5Ccm93c2VSZXNwb25zZRJrChJDb25zdW1lckxhZ0hpc3RvcnkSKS5taW5pdG9vbHN0cmVhbS5Db25zdW1lckxhZ0hpc3RvcnlSZXF1ZXN0GioubWluaXRvb2xzdHJlYW0uQ29uc3VtZXJMYWdIaXN0b3J5UmVzcG9uc2USVQoOQ3JlYXRlQ29uc3VtZXISJS5taW5pdG9vbHN0cmVhbS5DcmVhdGVDb25zdW1lclJlcXVlc3QaHC5taW5pdG9vbHN0cmVhbS5Db25zdW1lckluZm8SVQoOVXBkYXRlQ29uc3VtZXISJS5taW5pdG9vbHN0cmVhbS5VcGRhdGVDb25zdW1lclJlcXVlc3QaHC5taW5pdG9vbHN0cmVhbS5Db25zdW1lckluZm8SXwoORGVsZXRlQ29uc3VtZXISJS5taW5pdG9vbHN0cmVhbS5EZWxldGVDb25zdW1lclJlcXVlc3QaJi5taW5pdG9vbHN0cmVhbS5EZWxldGVDb25zdW1lclJlc3BvbnNlElYKC0Fja01lc3NhZ2VzEiIubWluaXRvb2xzdHJlYW0uQWNrTWVzc2FnZXNSZXF1ZXN0GiMubWluaXRvb2xzdHJlYW0uQWNrTWVzc2FnZXNSZXNwb25zZRJKCgdSZWRyaXZlEh4ubWluaXRvb2xzdHJlYW0uUmVkcml2ZVJlcXVlc3QaHy5taW5pdG9vbHN0cmVhbS5SZWRyaXZlUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message minitoolstream.SubscribeRequest
@@ -461,6 +461,9 @@ export const GetConsumerInfoRequestSchema: GenMessage<GetConsumerInfoRequest> = 
  */
 export type ConsumerInfo = Message$1<"minitoolstream.ConsumerInfo"> & {
   /**
+   * For a configured consumer: its name, subject empty, the figures summed
+   * over its subjects and each subject in `positions`.
+   *
    * @generated from field: string durable_name = 1;
    */
   durableName: string;
@@ -483,9 +486,67 @@ export type ConsumerInfo = Message$1<"minitoolstream.ConsumerInfo"> & {
   lastSequence: bigint;
 
   /**
+   * Messages not yet delivered (for a consumer never configured: not yet acked).
+   *
    * @generated from field: uint64 pending = 5;
    */
   pending: bigint;
+
+  /**
+   * Set for a configured consumer.
+   *
+   * @generated from field: minitoolstream.ConsumerConfig config = 6;
+   */
+  config?: ConsumerConfig | undefined;
+
+  /**
+   * Deliveries made, redeliveries included.
+   *
+   * @generated from field: uint64 delivered = 7;
+   */
+  delivered: bigint;
+
+  /**
+   * Delivered and neither acked nor terminated.
+   *
+   * @generated from field: uint64 ack_pending = 8;
+   */
+  ackPending: bigint;
+
+  /**
+   * Of ack_pending, those delivered more than once.
+   *
+   * @generated from field: uint64 redelivered = 9;
+   */
+  redelivered: bigint;
+
+  /**
+   * Consume streams open on it at the egress replica that answered.
+   *
+   * @generated from field: uint32 waiting = 10;
+   */
+  waiting: number;
+
+  /**
+   * Age of the oldest message not yet acked; unset when none is.
+   *
+   * @generated from field: optional uint64 lag_ms = 11;
+   */
+  lagMs?: bigint | undefined;
+
+  /**
+   * Messages moved to the dead-letter subject so far.
+   *
+   * @generated from field: uint64 dead_lettered = 12;
+   */
+  deadLettered: bigint;
+
+  /**
+   * One entry per subject the consumer has started on, ordered by subject.
+   *
+   * @generated from field: repeated minitoolstream.ConsumerPosition positions = 13;
+   */
+  positions: ConsumerPosition[];
 };
 
 /**
@@ -494,6 +555,318 @@ export type ConsumerInfo = Message$1<"minitoolstream.ConsumerInfo"> & {
  */
 export const ConsumerInfoSchema: GenMessage<ConsumerInfo> = /*@__PURE__*/
   messageDesc(file_minitoolstream_egress, 17);
+
+/**
+ * @generated from message minitoolstream.ConsumerPosition
+ */
+export type ConsumerPosition = Message$1<"minitoolstream.ConsumerPosition"> & {
+  /**
+   * @generated from field: string subject = 1;
+   */
+  subject: string;
+
+  /**
+   * Every sequence up to it is settled.
+   *
+   * @generated from field: uint64 ack_floor = 2;
+   */
+  ackFloor: bigint;
+
+  /**
+   * The highest sequence delivered.
+   *
+   * @generated from field: uint64 delivered = 3;
+   */
+  delivered: bigint;
+
+  /**
+   * @generated from field: uint64 last_sequence = 4;
+   */
+  lastSequence: bigint;
+};
+
+/**
+ * Describes the message minitoolstream.ConsumerPosition.
+ * Use `create(ConsumerPositionSchema)` to create a new message.
+ */
+export const ConsumerPositionSchema: GenMessage<ConsumerPosition> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 18);
+
+/**
+ * @generated from message minitoolstream.ConsumerConfig
+ */
+export type ConsumerConfig = Message$1<"minitoolstream.ConsumerConfig"> & {
+  /**
+   * Letters, digits, '-', '_' (as durable names everywhere).
+   *
+   * @generated from field: string durable_name = 1;
+   */
+  durableName: string;
+
+  /**
+   * Subjects or NATS wildcards: `*` one token, `>` one or more trailing
+   * tokens. At least one; no two may overlap.
+   *
+   * @generated from field: repeated string filter_subjects = 2;
+   */
+  filterSubjects: string[];
+
+  /**
+   * @generated from field: minitoolstream.AckPolicy ack_policy = 3;
+   */
+  ackPolicy: AckPolicy;
+
+  /**
+   * How long a delivery is leased before it is redelivered; 0 means 30 s.
+   *
+   * @generated from field: uint64 ack_wait_ms = 4;
+   */
+  ackWaitMs: bigint;
+
+  /**
+   * Deliveries of one message at most; 0 means unlimited.
+   *
+   * @generated from field: uint32 max_deliver = 5;
+   */
+  maxDeliver: number;
+
+  /**
+   * Lease of the n-th delivery (the last entry for later ones), instead of
+   * ack_wait_ms; needs max_deliver greater than its length.
+   *
+   * @generated from field: repeated uint64 backoff_ms = 6;
+   */
+  backoffMs: bigint[];
+
+  /**
+   * Leased messages of the consumer at most, over all its streams; 0 means 1000.
+   *
+   * @generated from field: uint32 max_ack_pending = 7;
+   */
+  maxAckPending: number;
+
+  /**
+   * @generated from field: minitoolstream.DeliverPolicy deliver_policy = 8;
+   */
+  deliverPolicy: DeliverPolicy;
+
+  /**
+   * @generated from field: uint64 opt_start_sequence = 9;
+   */
+  optStartSequence: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp opt_start_time = 10;
+   */
+  optStartTime?: Timestamp | undefined;
+
+  /**
+   * Where a message goes after max_deliver deliveries or a term; empty: it is dropped.
+   *
+   * @generated from field: string dead_letter_subject = 11;
+   */
+  deadLetterSubject: string;
+};
+
+/**
+ * Describes the message minitoolstream.ConsumerConfig.
+ * Use `create(ConsumerConfigSchema)` to create a new message.
+ */
+export const ConsumerConfigSchema: GenMessage<ConsumerConfig> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 19);
+
+/**
+ * @generated from message minitoolstream.CreateConsumerRequest
+ */
+export type CreateConsumerRequest = Message$1<"minitoolstream.CreateConsumerRequest"> & {
+  /**
+   * @generated from field: minitoolstream.ConsumerConfig config = 1;
+   */
+  config?: ConsumerConfig | undefined;
+};
+
+/**
+ * Describes the message minitoolstream.CreateConsumerRequest.
+ * Use `create(CreateConsumerRequestSchema)` to create a new message.
+ */
+export const CreateConsumerRequestSchema: GenMessage<CreateConsumerRequest> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 20);
+
+/**
+ * @generated from message minitoolstream.UpdateConsumerRequest
+ */
+export type UpdateConsumerRequest = Message$1<"minitoolstream.UpdateConsumerRequest"> & {
+  /**
+   * @generated from field: minitoolstream.ConsumerConfig config = 1;
+   */
+  config?: ConsumerConfig | undefined;
+};
+
+/**
+ * Describes the message minitoolstream.UpdateConsumerRequest.
+ * Use `create(UpdateConsumerRequestSchema)` to create a new message.
+ */
+export const UpdateConsumerRequestSchema: GenMessage<UpdateConsumerRequest> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 21);
+
+/**
+ * @generated from message minitoolstream.DeleteConsumerRequest
+ */
+export type DeleteConsumerRequest = Message$1<"minitoolstream.DeleteConsumerRequest"> & {
+  /**
+   * @generated from field: string durable_name = 1;
+   */
+  durableName: string;
+};
+
+/**
+ * Describes the message minitoolstream.DeleteConsumerRequest.
+ * Use `create(DeleteConsumerRequestSchema)` to create a new message.
+ */
+export const DeleteConsumerRequestSchema: GenMessage<DeleteConsumerRequest> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 22);
+
+/**
+ * @generated from message minitoolstream.DeleteConsumerResponse
+ */
+export type DeleteConsumerResponse = Message$1<"minitoolstream.DeleteConsumerResponse"> & {
+};
+
+/**
+ * Describes the message minitoolstream.DeleteConsumerResponse.
+ * Use `create(DeleteConsumerResponseSchema)` to create a new message.
+ */
+export const DeleteConsumerResponseSchema: GenMessage<DeleteConsumerResponse> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 23);
+
+/**
+ * @generated from message minitoolstream.AckItem
+ */
+export type AckItem = Message$1<"minitoolstream.AckItem"> & {
+  /**
+   * @generated from field: string subject = 1;
+   */
+  subject: string;
+
+  /**
+   * @generated from field: uint64 sequence = 2;
+   */
+  sequence: bigint;
+
+  /**
+   * @generated from field: minitoolstream.AckKind kind = 3;
+   */
+  kind: AckKind;
+
+  /**
+   * NAK only.
+   *
+   * @generated from field: uint64 delay_ms = 4;
+   */
+  delayMs: bigint;
+
+  /**
+   * The delivery count the message came with; when set, a NAK, IN_PROGRESS
+   * or TERM of an older delivery is ignored (an ACK always counts).
+   *
+   * @generated from field: uint32 delivery_count = 5;
+   */
+  deliveryCount: number;
+};
+
+/**
+ * Describes the message minitoolstream.AckItem.
+ * Use `create(AckItemSchema)` to create a new message.
+ */
+export const AckItemSchema: GenMessage<AckItem> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 24);
+
+/**
+ * @generated from message minitoolstream.AckMessagesRequest
+ */
+export type AckMessagesRequest = Message$1<"minitoolstream.AckMessagesRequest"> & {
+  /**
+   * @generated from field: string durable_name = 1;
+   */
+  durableName: string;
+
+  /**
+   * @generated from field: repeated minitoolstream.AckItem acks = 2;
+   */
+  acks: AckItem[];
+};
+
+/**
+ * Describes the message minitoolstream.AckMessagesRequest.
+ * Use `create(AckMessagesRequestSchema)` to create a new message.
+ */
+export const AckMessagesRequestSchema: GenMessage<AckMessagesRequest> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 25);
+
+/**
+ * @generated from message minitoolstream.AckMessagesResponse
+ */
+export type AckMessagesResponse = Message$1<"minitoolstream.AckMessagesResponse"> & {
+  /**
+   * One per item, in request order.
+   *
+   * @generated from field: repeated minitoolstream.AckOutcome outcomes = 1;
+   */
+  outcomes: AckOutcome[];
+};
+
+/**
+ * Describes the message minitoolstream.AckMessagesResponse.
+ * Use `create(AckMessagesResponseSchema)` to create a new message.
+ */
+export const AckMessagesResponseSchema: GenMessage<AckMessagesResponse> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 26);
+
+/**
+ * @generated from message minitoolstream.RedriveRequest
+ */
+export type RedriveRequest = Message$1<"minitoolstream.RedriveRequest"> & {
+  /**
+   * @generated from field: string dead_letter_subject = 1;
+   */
+  deadLetterSubject: string;
+
+  /**
+   * Inclusive bounds; 0 means the first and the last.
+   *
+   * @generated from field: uint64 from_sequence = 2;
+   */
+  fromSequence: bigint;
+
+  /**
+   * @generated from field: uint64 to_sequence = 3;
+   */
+  toSequence: bigint;
+};
+
+/**
+ * Describes the message minitoolstream.RedriveRequest.
+ * Use `create(RedriveRequestSchema)` to create a new message.
+ */
+export const RedriveRequestSchema: GenMessage<RedriveRequest> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 27);
+
+/**
+ * @generated from message minitoolstream.RedriveResponse
+ */
+export type RedriveResponse = Message$1<"minitoolstream.RedriveResponse"> & {
+  /**
+   * @generated from field: uint64 redriven = 1;
+   */
+  redriven: bigint;
+};
+
+/**
+ * Describes the message minitoolstream.RedriveResponse.
+ * Use `create(RedriveResponseSchema)` to create a new message.
+ */
+export const RedriveResponseSchema: GenMessage<RedriveResponse> = /*@__PURE__*/
+  messageDesc(file_minitoolstream_egress, 28);
 
 /**
  * @generated from message minitoolstream.ResetConsumerRequest
@@ -522,7 +895,7 @@ export type ResetConsumerRequest = Message$1<"minitoolstream.ResetConsumerReques
  * Use `create(ResetConsumerRequestSchema)` to create a new message.
  */
 export const ResetConsumerRequestSchema: GenMessage<ResetConsumerRequest> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 18);
+  messageDesc(file_minitoolstream_egress, 29);
 
 /**
  * @generated from message minitoolstream.PurgeRequest
@@ -546,7 +919,7 @@ export type PurgeRequest = Message$1<"minitoolstream.PurgeRequest"> & {
  * Use `create(PurgeRequestSchema)` to create a new message.
  */
 export const PurgeRequestSchema: GenMessage<PurgeRequest> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 19);
+  messageDesc(file_minitoolstream_egress, 30);
 
 /**
  * @generated from message minitoolstream.PurgeResponse
@@ -572,7 +945,7 @@ export type PurgeResponse = Message$1<"minitoolstream.PurgeResponse"> & {
  * Use `create(PurgeResponseSchema)` to create a new message.
  */
 export const PurgeResponseSchema: GenMessage<PurgeResponse> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 20);
+  messageDesc(file_minitoolstream_egress, 31);
 
 /**
  * Limits of the subjects a pattern matches (NATS wildcards: * one token, a
@@ -635,7 +1008,7 @@ export type RetentionPolicy = Message$1<"minitoolstream.RetentionPolicy"> & {
  * Use `create(RetentionPolicySchema)` to create a new message.
  */
 export const RetentionPolicySchema: GenMessage<RetentionPolicy> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 21);
+  messageDesc(file_minitoolstream_egress, 32);
 
 /**
  * @generated from message minitoolstream.ListRetentionPoliciesRequest
@@ -648,7 +1021,7 @@ export type ListRetentionPoliciesRequest = Message$1<"minitoolstream.ListRetenti
  * Use `create(ListRetentionPoliciesRequestSchema)` to create a new message.
  */
 export const ListRetentionPoliciesRequestSchema: GenMessage<ListRetentionPoliciesRequest> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 22);
+  messageDesc(file_minitoolstream_egress, 33);
 
 /**
  * @generated from message minitoolstream.ListRetentionPoliciesResponse
@@ -667,7 +1040,7 @@ export type ListRetentionPoliciesResponse = Message$1<"minitoolstream.ListRetent
  * Use `create(ListRetentionPoliciesResponseSchema)` to create a new message.
  */
 export const ListRetentionPoliciesResponseSchema: GenMessage<ListRetentionPoliciesResponse> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 23);
+  messageDesc(file_minitoolstream_egress, 34);
 
 /**
  * @generated from message minitoolstream.DeleteRetentionPolicyRequest
@@ -684,7 +1057,7 @@ export type DeleteRetentionPolicyRequest = Message$1<"minitoolstream.DeleteReten
  * Use `create(DeleteRetentionPolicyRequestSchema)` to create a new message.
  */
 export const DeleteRetentionPolicyRequestSchema: GenMessage<DeleteRetentionPolicyRequest> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 24);
+  messageDesc(file_minitoolstream_egress, 35);
 
 /**
  * @generated from message minitoolstream.DeleteRetentionPolicyResponse
@@ -697,7 +1070,7 @@ export type DeleteRetentionPolicyResponse = Message$1<"minitoolstream.DeleteRete
  * Use `create(DeleteRetentionPolicyResponseSchema)` to create a new message.
  */
 export const DeleteRetentionPolicyResponseSchema: GenMessage<DeleteRetentionPolicyResponse> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 25);
+  messageDesc(file_minitoolstream_egress, 36);
 
 /**
  * @generated from message minitoolstream.BrowseRequest
@@ -744,7 +1117,7 @@ export type BrowseRequest = Message$1<"minitoolstream.BrowseRequest"> & {
  * Use `create(BrowseRequestSchema)` to create a new message.
  */
 export const BrowseRequestSchema: GenMessage<BrowseRequest> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 26);
+  messageDesc(file_minitoolstream_egress, 37);
 
 /**
  * @generated from message minitoolstream.BrowseResponse
@@ -763,7 +1136,7 @@ export type BrowseResponse = Message$1<"minitoolstream.BrowseResponse"> & {
  * Use `create(BrowseResponseSchema)` to create a new message.
  */
 export const BrowseResponseSchema: GenMessage<BrowseResponse> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 27);
+  messageDesc(file_minitoolstream_egress, 38);
 
 /**
  * @generated from message minitoolstream.ConsumerLagHistoryRequest
@@ -782,7 +1155,7 @@ export type ConsumerLagHistoryRequest = Message$1<"minitoolstream.ConsumerLagHis
  * Use `create(ConsumerLagHistoryRequestSchema)` to create a new message.
  */
 export const ConsumerLagHistoryRequestSchema: GenMessage<ConsumerLagHistoryRequest> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 28);
+  messageDesc(file_minitoolstream_egress, 39);
 
 /**
  * @generated from message minitoolstream.ConsumerLagHistoryResponse
@@ -801,7 +1174,7 @@ export type ConsumerLagHistoryResponse = Message$1<"minitoolstream.ConsumerLagHi
  * Use `create(ConsumerLagHistoryResponseSchema)` to create a new message.
  */
 export const ConsumerLagHistoryResponseSchema: GenMessage<ConsumerLagHistoryResponse> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 29);
+  messageDesc(file_minitoolstream_egress, 40);
 
 /**
  * @generated from message minitoolstream.ConsumerLag
@@ -830,7 +1203,7 @@ export type ConsumerLag = Message$1<"minitoolstream.ConsumerLag"> & {
  * Use `create(ConsumerLagSchema)` to create a new message.
  */
 export const ConsumerLagSchema: GenMessage<ConsumerLag> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 30);
+  messageDesc(file_minitoolstream_egress, 41);
 
 /**
  * @generated from message minitoolstream.LagSample
@@ -852,7 +1225,175 @@ export type LagSample = Message$1<"minitoolstream.LagSample"> & {
  * Use `create(LagSampleSchema)` to create a new message.
  */
 export const LagSampleSchema: GenMessage<LagSample> = /*@__PURE__*/
-  messageDesc(file_minitoolstream_egress, 31);
+  messageDesc(file_minitoolstream_egress, 42);
+
+/**
+ * @generated from enum minitoolstream.AckPolicy
+ */
+export enum AckPolicy {
+  /**
+   * Same as ALL.
+   *
+   * @generated from enum value: ACK_POLICY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * An ack settles every delivered message of its subject up to it.
+   *
+   * @generated from enum value: ACK_POLICY_ALL = 1;
+   */
+  ALL = 1,
+
+  /**
+   * Each message is settled on its own.
+   *
+   * @generated from enum value: ACK_POLICY_EXPLICIT = 2;
+   */
+  EXPLICIT = 2,
+}
+
+/**
+ * Describes the enum minitoolstream.AckPolicy.
+ */
+export const AckPolicySchema: GenEnum<AckPolicy> = /*@__PURE__*/
+  enumDesc(file_minitoolstream_egress, 0);
+
+/**
+ * @generated from enum minitoolstream.DeliverPolicy
+ */
+export enum DeliverPolicy {
+  /**
+   * Same as ALL.
+   *
+   * @generated from enum value: DELIVER_POLICY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Everything stored.
+   *
+   * @generated from enum value: DELIVER_POLICY_ALL = 1;
+   */
+  ALL = 1,
+
+  /**
+   * Only what is committed after the consumer was created.
+   *
+   * @generated from enum value: DELIVER_POLICY_NEW = 2;
+   */
+  NEW = 2,
+
+  /**
+   * The last message of each subject at creation, then everything after.
+   *
+   * @generated from enum value: DELIVER_POLICY_LAST = 3;
+   */
+  LAST = 3,
+
+  /**
+   * From opt_start_sequence on, on every subject.
+   *
+   * @generated from enum value: DELIVER_POLICY_BY_START_SEQUENCE = 4;
+   */
+  BY_START_SEQUENCE = 4,
+
+  /**
+   * From the first message committed at or after opt_start_time.
+   *
+   * @generated from enum value: DELIVER_POLICY_BY_START_TIME = 5;
+   */
+  BY_START_TIME = 5,
+}
+
+/**
+ * Describes the enum minitoolstream.DeliverPolicy.
+ */
+export const DeliverPolicySchema: GenEnum<DeliverPolicy> = /*@__PURE__*/
+  enumDesc(file_minitoolstream_egress, 1);
+
+/**
+ * @generated from enum minitoolstream.AckKind
+ */
+export enum AckKind {
+  /**
+   * Same as ACK.
+   *
+   * @generated from enum value: ACK_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Processed: never delivered again.
+   *
+   * @generated from enum value: ACK_KIND_ACK = 1;
+   */
+  ACK = 1,
+
+  /**
+   * Not processed: delivered again after `delay_ms` (at once when 0).
+   *
+   * @generated from enum value: ACK_KIND_NAK = 2;
+   */
+  NAK = 2,
+
+  /**
+   * Still working: the lease starts over.
+   *
+   * @generated from enum value: ACK_KIND_IN_PROGRESS = 3;
+   */
+  IN_PROGRESS = 3,
+
+  /**
+   * Never deliver again; goes to the dead-letter subject if there is one.
+   *
+   * @generated from enum value: ACK_KIND_TERM = 4;
+   */
+  TERM = 4,
+}
+
+/**
+ * Describes the enum minitoolstream.AckKind.
+ */
+export const AckKindSchema: GenEnum<AckKind> = /*@__PURE__*/
+  enumDesc(file_minitoolstream_egress, 2);
+
+/**
+ * @generated from enum minitoolstream.AckOutcome
+ */
+export enum AckOutcome {
+  /**
+   * @generated from enum value: ACK_OUTCOME_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Applied.
+   *
+   * @generated from enum value: ACK_OUTCOME_APPLIED = 1;
+   */
+  APPLIED = 1,
+
+  /**
+   * The message was not leased: acked before, dead-lettered, or never delivered.
+   *
+   * @generated from enum value: ACK_OUTCOME_NOT_PENDING = 2;
+   */
+  NOT_PENDING = 2,
+
+  /**
+   * delivery_count named an older delivery; nothing changed.
+   *
+   * @generated from enum value: ACK_OUTCOME_STALE = 3;
+   */
+  STALE = 3,
+}
+
+/**
+ * Describes the enum minitoolstream.AckOutcome.
+ */
+export const AckOutcomeSchema: GenEnum<AckOutcome> = /*@__PURE__*/
+  enumDesc(file_minitoolstream_egress, 3);
 
 /**
  * EgressService serves subscribers with durable, at-least-once positions.
@@ -1037,6 +1578,69 @@ export const EgressService: GenService<{
     methodKind: "unary";
     input: typeof ConsumerLagHistoryRequestSchema;
     output: typeof ConsumerLagHistoryResponseSchema;
+  },
+  /**
+   * Configured consumers (create, update and delete need the admin
+   * permission). A configured durable is consumed with Consume and no subject;
+   * its Consume streams, on any replica, share its messages through leases
+   * kept in the store. A durable never configured keeps the cumulative ack
+   * floor of the RPCs above.
+   * CreateConsumer is idempotent with the same configuration;
+   * ALREADY_EXISTS naming the fields that differ otherwise.
+   *
+   * @generated from rpc minitoolstream.EgressService.CreateConsumer
+   */
+  createConsumer: {
+    methodKind: "unary";
+    input: typeof CreateConsumerRequestSchema;
+    output: typeof ConsumerInfoSchema;
+  },
+  /**
+   * UpdateConsumer changes a configured consumer; NOT_FOUND when it does not
+   * exist, FAILED_PRECONDITION naming a field that cannot change
+   * (ack_policy, deliver_policy and its start).
+   *
+   * @generated from rpc minitoolstream.EgressService.UpdateConsumer
+   */
+  updateConsumer: {
+    methodKind: "unary";
+    input: typeof UpdateConsumerRequestSchema;
+    output: typeof ConsumerInfoSchema;
+  },
+  /**
+   * DeleteConsumer removes the configuration, positions and leases of a
+   * configured consumer; NOT_FOUND when there is none.
+   *
+   * @generated from rpc minitoolstream.EgressService.DeleteConsumer
+   */
+  deleteConsumer: {
+    methodKind: "unary";
+    input: typeof DeleteConsumerRequestSchema;
+    output: typeof DeleteConsumerResponseSchema;
+  },
+  /**
+   * AckMessages settles many delivered messages of a configured consumer in
+   * one call. Settling a message that is no longer leased (acked already,
+   * or dead-lettered) is harmless and reported per item.
+   *
+   * @generated from rpc minitoolstream.EgressService.AckMessages
+   */
+  ackMessages: {
+    methodKind: "unary";
+    input: typeof AckMessagesRequestSchema;
+    output: typeof AckMessagesResponseSchema;
+  },
+  /**
+   * Redrive moves dead letters back to their original subjects as new
+   * messages (payload objects are shared, not copied) and deletes them from
+   * the dead-letter subject (needs the admin permission).
+   *
+   * @generated from rpc minitoolstream.EgressService.Redrive
+   */
+  redrive: {
+    methodKind: "unary";
+    input: typeof RedriveRequestSchema;
+    output: typeof RedriveResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_minitoolstream_egress, 0);

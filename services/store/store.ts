@@ -6,6 +6,7 @@
  *
  * Sequences are `bigint` everywhere: they are uint64 on the wire.
  */
+import type { ConsumerChange, ConsumerStore, MessageLease } from './consumers.js';
 import type { PublishOrder } from './publish-order.js';
 
 export type { PublishOrder };
@@ -83,7 +84,7 @@ export interface AckChange {
   ackFloor: bigint;
 }
 
-export type StoreChange = CommitChange | AckChange;
+export type StoreChange = CommitChange | AckChange | ConsumerChange;
 
 /** One answer of {@link MessageStore.waitForChanges}. */
 export interface ChangeBatch {
@@ -202,7 +203,9 @@ export interface Inspection {
 }
 
 /** The store the services use. Every method may throw the errors below. */
-export interface MessageStore extends Inspection {
+export interface MessageStore extends Inspection, Omit<ConsumerStore, 'lease'> {
+  /** {@link ConsumerStore.lease} with the payloads read (see consumers.ts). */
+  lease(durable: string, subjects: string[], limits: ReadLimits, nowMs: number, signal?: AbortSignal): Promise<MessageLease>;
   /**
    * Commits a batch atomically: each message gets the next gapless sequence of
    * its subject, in input order. Large payloads are written to the object
@@ -279,7 +282,7 @@ export interface MetadataRow extends MetadataRecord {
 }
 
 /** The metadata half of a backend: sequences, messages, consumers, pending uploads. */
-export interface MetadataStore extends Inspection {
+export interface MetadataStore extends Inspection, ConsumerStore {
   /** Human-readable name for health reports, e.g. "tarantool". */
   readonly name: string;
   /**
