@@ -50,7 +50,7 @@ export function configuredConsumerRow(consumer: ConsumerInfo, pendingTrend: numb
       { 'data-field': 'positions' },
       h(
         'ul',
-        { class: 'positions' },
+        { class: 'plain' },
         ...consumer.positions.map((position) =>
           h(
             'li',
