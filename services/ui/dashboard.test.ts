@@ -4,20 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Page } from 'playwright-core';
 import { egressClient, ingressClient } from '../testing/test-services.js';
 import { launchChromium } from '../testing/chromium.js';
 import { selfSigned } from '../testing/self-signed.js';
 import { createTestKeys } from '../testing/test-tokens.js';
+import { screenshot, screenshotDir } from './screenshot.js';
 import { startWithDashboard } from './test-dashboard.js';
 
-/** Screenshots of each page land here (MTS_SCREENSHOT_DIR, else a temp folder named in the log). */
-const screenshotDir = process.env.MTS_SCREENSHOT_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mts-ui-screens-'));
 const encode = (text: string) => new TextEncoder().encode(text);
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
-}
 
 test('the dashboard over a real server: overview, browser, views, live tail, publish, consumers, theme', async (t) => {
   // Lag samples every 100 ms instead of 30 s, so the trend moves while the test watches.

@@ -1,5 +1,5 @@
 import type { Message } from '../../gen/minitoolstream/egress_pb.js';
-import { deadLetterHeaders, deliveryCountHeader } from '../store/consumers.js';
+import { deadLetterHeaders, deliveryCountHeader } from '../store/consumer-headers.js';
 import { h } from './dom.js';
 import { messageRow } from './message-row.js';
 
