@@ -1,6 +1,5 @@
 import type { ConsumerInfo } from '../../gen/minitoolstream/egress_pb.js';
 import { formatDuration, h } from './dom.js';
-import { sparkline } from './sparkline.js';
 
 export const configuredConsumerHeadings = [
   'Durable',
@@ -10,7 +9,6 @@ export const configuredConsumerHeadings = [
   'Redelivered',
   'Dead-lettered',
   'Lag',
-  'Pending, last hour',
   'Positions',
 ];
 
@@ -18,9 +16,10 @@ export const configuredConsumerHeadings = [
  * A configured consumer (one with `config`) as a row: messages not yet
  * delivered, delivered but not acked (and of those redelivered), moved to its
  * dead-letter subject (linked to the dead letters page), the age of the oldest
- * message not acked, the pending trend, and each subject's position.
+ * message not acked, and each subject's position. (No trend: egress samples
+ * the lag history of durables acknowledging by sequence only.)
  */
-export function configuredConsumerRow(consumer: ConsumerInfo, pendingTrend: number[]): HTMLTableRowElement {
+export function configuredConsumerRow(consumer: ConsumerInfo): HTMLTableRowElement {
   const deadLetterSubject = consumer.config?.deadLetterSubject ?? '';
   const number = (field: string, value: bigint) => h('td', { class: 'number', 'data-field': field }, String(value));
   return h(
@@ -44,7 +43,6 @@ export function configuredConsumerRow(consumer: ConsumerInfo, pendingTrend: numb
     ),
     // Unset when every delivered message is acked: nothing waits.
     h('td', { class: 'number', 'data-field': 'lag' }, consumer.lagMs === undefined ? '—' : formatDuration(consumer.lagMs)),
-    h('td', { class: 'trend' }, sparkline(pendingTrend)),
     h(
       'td',
       { 'data-field': 'positions' },

@@ -5,7 +5,7 @@ import { sparkline } from './sparkline.js';
 import { tokenDenial } from './token-grants.js';
 import { pollIntervalMs, repeat, type View, type ViewContext } from './view.js';
 
-/** One consumer on one subject (a configured consumer's subject is empty). */
+/** A consumer on a subject, as ListConsumers and ConsumerLagHistory name it. */
 const keyOf = ({ durableName, subject }: { durableName: string; subject: string }) => `${durableName}\u0000${subject}`;
 
 interface ConsumerRow {
@@ -43,9 +43,8 @@ export function consumersView(context: ViewContext): View {
         context.clients.egress.consumerLagHistory({ subject: '' }, { signal: stopped.signal }),
       ]);
       const trends = new Map(lag.consumers.map((entry) => [keyOf(entry), entry.samples]));
-      const pendingTrend = (key: string) => (trends.get(key) ?? []).map((sample) => Number(sample.pending));
       const configured = consumers.filter((consumer) => consumer.config !== undefined);
-      configuredBody.replaceChildren(...configured.map((consumer) => configuredConsumerRow(consumer, pendingTrend(keyOf(consumer)))));
+      configuredBody.replaceChildren(...configured.map((consumer) => configuredConsumerRow(consumer)));
       configuredSection.hidden = legacyHeading.hidden = configured.length === 0;
       const seen = new Set<string>();
       for (const consumer of consumers) {
@@ -61,7 +60,7 @@ export function consumersView(context: ViewContext): View {
         [consumer.ackFloor, consumer.lastSequence, consumer.pending].forEach(
           (value, index) => (entry.cells[index]!.textContent = String(value)),
         );
-        entry.trend.replaceChildren(sparkline(pendingTrend(key)));
+        entry.trend.replaceChildren(sparkline((trends.get(key) ?? []).map((sample) => Number(sample.pending))));
       }
       for (const [key, entry] of rows) {
         if (!seen.has(key)) {

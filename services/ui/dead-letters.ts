@@ -146,22 +146,19 @@ export function deadLettersView(context: ViewContext, requested: string): View {
     subjectList,
     summary,
     h(
-      'div',
-      { class: 'columns' },
+      'section',
+      { class: 'card', 'aria-label': 'Dead letters' },
+      rangeForm,
       h(
-        'section',
-        { class: 'card', 'aria-label': 'Dead letters' },
-        rangeForm,
-        h(
-          'div',
-          { class: 'toolbar' },
-          page('⇤ First', 'dead-letters-first', () => 0n),
-          page('Next →', 'dead-letters-next', () => (shown.length === pageSize ? shown.at(-1)!.sequence + 1n : undefined)),
-        ),
-        h('div', { class: 'scroll' }, headedTable('dead-letters', deadLetterHeadings, body)),
+        'div',
+        { class: 'toolbar' },
+        page('⇤ First', 'dead-letters-first', () => 0n),
+        page('Next →', 'dead-letters-next', () => (shown.length === pageSize ? shown.at(-1)!.sequence + 1n : undefined)),
       ),
-      detail,
+      h('div', { class: 'scroll' }, headedTable('dead-letters', deadLetterHeadings, body)),
     ),
+    // Below the table, not beside it: the table is wide with the dead-letter headers.
+    detail,
   );
   return { element, stop: () => stopped.abort() };
 }
