@@ -40,11 +40,15 @@ test('configured consumers show ack pending, redelivered, dead-lettered, lag in 
   // As JSON (the page reads it back with fromJson): ConsumerInfo has bigints and nested messages.
   const json: unknown = consumers.map((consumer) => toJson(ConsumerInfoSchema, consumer));
   await page.evaluate(
-    (consumersJson) => (globalThis as unknown as { renderConfiguredConsumers(c: unknown): void }).renderConfiguredConsumers(consumersJson),
-    json,
+    ([consumersJson, trend]) =>
+      (globalThis as unknown as { renderConfiguredConsumers(c: unknown, t: number[]): void }).renderConfiguredConsumers(
+        consumersJson,
+        trend,
+      ),
+    [json, [9, 4, 7]] as [unknown, number[]],
   );
 
-  const field = (durable: string, name: string) => page.locator(`tr[data-consumer="${durable}"] td[data-field="${name}"]`);
+  const field = (durable: string, name: string) => page.locator(`tr[data-consumer="${durable}/"] td[data-field="${name}"]`);
   const text = async (durable: string, name: string) => (await field(durable, name).textContent())?.trim();
 
   assert.equal(await text('billing', 'filters'), 'orders.*, refunds.>');
@@ -60,11 +64,13 @@ test('configured consumers show ack pending, redelivered, dead-lettered, lag in 
   ]);
   assert.equal(await field('billing', 'positions').locator('a').first().getAttribute('href'), '#/subject/orders.eu');
 
+  assert.equal((await page.locator('tr[data-consumer="billing/"] td.trend polyline').getAttribute('points'))?.split(' ').length, 3);
+
   assert.equal(await text('audit', 'lag'), '850 ms');
   assert.equal(await text('slow', 'lag'), '2 d 3 h');
   // No message waits: no lag. No dead-letter subject: the count, without a link.
   assert.equal(await text('idle', 'lag'), '—');
   assert.equal(await text('idle', 'dead-lettered'), '5');
   assert.equal(await field('idle', 'dead-lettered').locator('a').count(), 0);
-  assert.equal(await page.locator('#configured-consumers th').count(), 8);
+  assert.equal(await page.locator('#configured-consumers th').count(), 9);
 });

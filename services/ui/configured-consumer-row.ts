@@ -1,5 +1,6 @@
 import type { ConsumerInfo } from '../../gen/minitoolstream/egress_pb.js';
 import { formatDuration, h } from './dom.js';
+import { sparkline } from './sparkline.js';
 
 export const configuredConsumerHeadings = [
   'Durable',
@@ -9,6 +10,7 @@ export const configuredConsumerHeadings = [
   'Redelivered',
   'Dead-lettered',
   'Lag',
+  'Unsettled, last hour',
   'Positions',
 ];
 
@@ -16,15 +18,15 @@ export const configuredConsumerHeadings = [
  * A configured consumer (one with `config`) as a row: messages not yet
  * delivered, delivered but not acked (and of those redelivered), moved to its
  * dead-letter subject (linked to the dead letters page), the age of the oldest
- * message not acked, and each subject's position. (No trend: egress samples
- * the lag history of durables acknowledging by sequence only.)
+ * message not acked, the trend of what is not settled (last sequence minus
+ * ack floor over its subjects, as egress samples it), and each subject's position.
  */
-export function configuredConsumerRow(consumer: ConsumerInfo): HTMLTableRowElement {
+export function configuredConsumerRow(consumer: ConsumerInfo, unsettledTrend: number[]): HTMLTableRowElement {
   const deadLetterSubject = consumer.config?.deadLetterSubject ?? '';
   const number = (field: string, value: bigint) => h('td', { class: 'number', 'data-field': field }, String(value));
   return h(
     'tr',
-    { 'data-consumer': consumer.durableName },
+    { 'data-consumer': `${consumer.durableName}/` },
     h('td', {}, consumer.durableName),
     h('td', { 'data-field': 'filters' }, (consumer.config?.filterSubjects ?? []).join(', ')),
     number('pending', consumer.pending),
@@ -43,6 +45,7 @@ export function configuredConsumerRow(consumer: ConsumerInfo): HTMLTableRowEleme
     ),
     // Unset when every delivered message is acked: nothing waits.
     h('td', { class: 'number', 'data-field': 'lag' }, consumer.lagMs === undefined ? '—' : formatDuration(consumer.lagMs)),
+    h('td', { class: 'trend' }, sparkline(unsettledTrend)),
     h(
       'td',
       { 'data-field': 'positions' },

@@ -5,7 +5,7 @@ import { sparkline } from './sparkline.js';
 import { tokenDenial } from './token-grants.js';
 import { pollIntervalMs, repeat, type View, type ViewContext } from './view.js';
 
-/** A consumer on a subject, as ListConsumers and ConsumerLagHistory name it. */
+/** A consumer on a subject, as ListConsumers and ConsumerLagHistory name it (a configured consumer's subject is empty). */
 const keyOf = ({ durableName, subject }: { durableName: string; subject: string }) => `${durableName}\u0000${subject}`;
 
 interface ConsumerRow {
@@ -43,8 +43,9 @@ export function consumersView(context: ViewContext): View {
         context.clients.egress.consumerLagHistory({ subject: '' }, { signal: stopped.signal }),
       ]);
       const trends = new Map(lag.consumers.map((entry) => [keyOf(entry), entry.samples]));
+      const pendingTrend = (key: string) => (trends.get(key) ?? []).map((sample) => Number(sample.pending));
       const configured = consumers.filter((consumer) => consumer.config !== undefined);
-      configuredBody.replaceChildren(...configured.map((consumer) => configuredConsumerRow(consumer)));
+      configuredBody.replaceChildren(...configured.map((consumer) => configuredConsumerRow(consumer, pendingTrend(keyOf(consumer)))));
       configuredSection.hidden = legacyHeading.hidden = configured.length === 0;
       const seen = new Set<string>();
       for (const consumer of consumers) {
@@ -60,7 +61,7 @@ export function consumersView(context: ViewContext): View {
         [consumer.ackFloor, consumer.lastSequence, consumer.pending].forEach(
           (value, index) => (entry.cells[index]!.textContent = String(value)),
         );
-        entry.trend.replaceChildren(sparkline((trends.get(key) ?? []).map((sample) => Number(sample.pending))));
+        entry.trend.replaceChildren(sparkline(pendingTrend(key)));
       }
       for (const [key, entry] of rows) {
         if (!seen.has(key)) {
