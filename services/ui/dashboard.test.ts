@@ -216,6 +216,9 @@ test('with auth required the page asks for a token and uses it', async (t) => {
   const publish = page.locator('form.publish-form button[type="submit"]');
   await page.locator('form.publish-form input[name="subject"]').fill('secured.events');
   assert.equal(await publish.isEnabled(), true);
+  await page.goto(`${services.egress.url}/ui/#/dead-letters`);
+  assert.equal(await page.locator('#redrive-range button[type="submit"]').isEnabled(), true);
+  await page.goto(`${services.egress.url}/ui/`);
 
   await page.locator('#token-button').click();
   await page.locator('#token').fill(await keys.token({ permissions: ['fetch', 'subscribe'] }));
@@ -225,6 +228,11 @@ test('with auth required the page asks for a token and uses it', async (t) => {
   assert.equal(await publish.isDisabled(), true);
   assert.equal(await publish.getAttribute('title'), 'Publishing is disabled: the token lacks the publish permission');
   await screenshot(page, 'read-only-token');
+  await page.goto(`${services.egress.url}/ui/#/dead-letters`);
+  const redriveRange = page.locator('#redrive-range button[type="submit"]');
+  await page.locator('#dead-letter-summary', { hasText: 'No configured consumer has a dead-letter subject.' }).waitFor();
+  assert.equal(await redriveRange.isDisabled(), true);
+  assert.equal(await redriveRange.getAttribute('title'), 'Redrive is disabled: the token lacks the admin permission');
 
   // Browsing needs fetch alone; the live tail also subscribe, and stops instead of asking again.
   await page.locator('#token-button').click();
