@@ -92,12 +92,12 @@ export function deadLettersView(context: ViewContext, requested: string): View {
     try {
       const { redriven } = await egress.redrive({ deadLetterSubject: subject, fromSequence, toSequence }, { signal });
       status.textContent = `redriven: ${redriven}`;
-      detail.replaceChildren();
-      await refresh(true);
     } catch (error) {
       status.textContent = 'not redriven';
-      reportUnlessStopped(error);
+      return reportUnlessStopped(error);
     }
+    detail.replaceChildren();
+    await refresh(true).catch(reportUnlessStopped);
   };
 
   const bound = (name: string, label: string) =>
