@@ -8,6 +8,7 @@
  * worker. Durables never configured keep the cumulative ack floor of
  * `MetadataStore.ack` and are untouched by everything here.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { StoreError, type MetadataRow, type ReadLimits, type StoredMessage } from './store.js';
 
 export type AckPolicy = 'all' | 'explicit';
@@ -231,4 +232,10 @@ export function decodeConsumerConfig(text: string): ConsumerConfig {
   const decoded: DeliverPolicy =
     deliver.kind === 'sequence' ? { kind: 'sequence', sequence: BigInt(deliver.sequence ?? '0') } : (deliver as DeliverPolicy);
   return { ...stored, deliver: decoded };
+}
+
+/** Names of the config fields that differ between two configurations, for {@link ConsumerConflictError}. */
+export function consumerConfigDifferences(stored: ConsumerConfig, wanted: ConsumerConfig): string[] {
+  const fields = new Set([...Object.keys(stored), ...Object.keys(wanted)] as (keyof ConsumerConfig)[]);
+  return [...fields].filter((field) => !isDeepStrictEqual(stored[field], wanted[field]));
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { leaseMessages } from './lease-messages.js';
 import { createGroupCommit, defaultGroupCommitLimits, type GroupCommitLimits } from './group-commit.js';
 import { startOrphanSweeper } from './orphan-sweeper.js';
 import type { PayloadBudget } from './payload-budget.js';
@@ -103,6 +104,16 @@ export function createMessageStore(options: MessageStoreOptions): MessageStore {
     listRetentionPolicies: (signal) => metadata.listRetentionPolicies(signal),
     retentionPolicyOf: (subject, signal) => metadata.retentionPolicyOf(subject, signal),
     deleteRetentionPolicy: (pattern, signal) => metadata.deleteRetentionPolicy(pattern, signal),
+    createConsumer: (config, nowMs, signal) => metadata.createConsumer(config, nowMs, signal),
+    updateConsumer: (config, signal) => metadata.updateConsumer(config, signal),
+    deleteConsumer: (durable, signal) => metadata.deleteConsumer(durable, signal),
+    consumerRecord: (durable, signal) => metadata.consumerRecord(durable, signal),
+    listConsumerRecords: (signal) => metadata.listConsumerRecords(signal),
+    startConsumerSubjects: (durable, starts, signal) => metadata.startConsumerSubjects(durable, starts, signal),
+    lease: (durable, subjects, limits, nowMs, signal) => leaseMessages(readDeps, durable, subjects, limits, nowMs, signal),
+    settle: (durable, settlements, nowMs, signal) => metadata.settle(durable, settlements, nowMs, signal),
+    consumerStats: (durable, signal) => metadata.consumerStats(durable, signal),
+    redrive: (subject, from, to, limit, signal) => metadata.redrive(subject, from, to, limit, signal),
 
     checkHealth: () => Promise.all([healthOf(metadata), healthOf(objects)]),
 

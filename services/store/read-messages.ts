@@ -94,7 +94,8 @@ export async function* readMessages(
   }
 }
 
-async function loadMessage(deps: ReadDependencies, row: MetadataRow, signal: AbortSignal): Promise<StoredMessage> {
+/** One row with its payload: inline, fetched from the object store, or marked missing. */
+export async function loadMessage(deps: ReadDependencies, row: MetadataRow, signal: AbortSignal): Promise<StoredMessage> {
   const message = (data: Uint8Array, headers = row.headers): StoredMessage => ({
     subject: row.subject,
     sequence: row.sequence,

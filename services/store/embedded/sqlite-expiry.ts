@@ -3,6 +3,7 @@ import type { Database } from 'better-sqlite3';
 import { mostSpecific } from '../retention-pattern.js';
 import { expires, expiresAnything } from '../retention-rules.js';
 import type { RetentionPolicy } from '../store.js';
+import { objectReleaser } from './sqlite-object-refs.js';
 
 /** Rows one expiry transaction deletes at most; commits interleave between batches. */
 const batchSize = 100;
@@ -20,8 +21,8 @@ export type Doomed = (row: VictimRow, count: bigint, bytes: bigint) => boolean;
 /**
  * Deletes in one transaction up to {@link batchSize} of a subject's oldest
  * rows while `doomed` holds, and returns how many: the subject's counters
- * follow, the counter `reason` counts them and the rows' object keys are
- * queued in deleted_objects, together.
+ * follow, the counter `reason` counts them and the rows' object keys no
+ * other message names are queued in deleted_objects, together.
  */
 export type DeleteOldest = (subject: string, doomed: Doomed, reason: DeleteReason) => number;
 
@@ -35,7 +36,6 @@ export function oldestDeleter(db: Database): DeleteOldest {
       'SELECT sequence, timestamp_ms, size, object_key FROM messages WHERE subject = ? ORDER BY sequence LIMIT ?',
     ),
     deleteThrough: db.prepare<[string, bigint]>('DELETE FROM messages WHERE subject = ? AND sequence <= ?'),
-    queueObject: db.prepare<[string]>('INSERT INTO deleted_objects (object_key) VALUES (?) ON CONFLICT DO NOTHING'),
     count: db.prepare<[string, number]>(
       'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value',
     ),
@@ -43,6 +43,7 @@ export function oldestDeleter(db: Database): DeleteOldest {
       'UPDATE subjects SET message_count = message_count - ?, bytes = bytes - ? WHERE name = ?',
     ),
   };
+  const releaseObject = objectReleaser(db);
   const deleteBatch = db.transaction((subject: string, doomed: Doomed, reason: DeleteReason): number => {
     const counters = statements.counters.get(subject);
     if (!counters) return 0;
@@ -58,7 +59,7 @@ export function oldestDeleter(db: Database): DeleteOldest {
     if (!last) return 0;
     // The victims are the subject's oldest rows, so they are exactly those up to the last one.
     statements.deleteThrough.run(subject, last.sequence);
-    for (const { object_key: key } of victims) if (key !== '') statements.queueObject.run(key);
+    for (const { object_key: key } of victims) releaseObject(key);
     statements.lowerCounters.run(victims.length, counters.bytes - bytes, subject);
     statements.count.run(reason, victims.length);
     return victims.length;
@@ -103,8 +104,13 @@ export function startSqliteExpiry(
   onError: (error: unknown) => void,
 ): SqliteExpiry {
   const subjects = db.prepare<[], string>('SELECT name FROM subjects ORDER BY name').pluck();
-  // Under interest retention, what every durable consumer acknowledged; 0 while the subject has none.
-  const ackedByAll = db.prepare<[string], bigint>('SELECT coalesce(min(ack_floor), 0) FROM consumers WHERE subject = ?').pluck();
+  // Under interest retention, what every durable consumer acknowledged, legacy and configured alike; 0 while the subject has none.
+  const ackedByAll = db
+    .prepare<{ subject: string }, bigint>(
+      `SELECT coalesce(min(ack_floor), 0) FROM
+         (SELECT ack_floor FROM consumers WHERE subject = :subject UNION ALL SELECT ack_floor FROM consumer_positions WHERE subject = :subject)`,
+    )
+    .pluck();
 
   let stopped = false;
   let running: Promise<void> | undefined;
@@ -118,7 +124,7 @@ export function startSqliteExpiry(
       const policy = byPattern.get(mostSpecific([...byPattern.keys()], subject) ?? '');
       if (policy === undefined || !expiresAnything(policy)) continue;
       const nowMs = Date.now();
-      const acked = policy.retention === 'interest' ? ackedByAll.get(subject)! : 0n;
+      const acked = policy.retention === 'interest' ? ackedByAll.get({ subject })! : 0n;
       const doomed: Doomed = (victim, count, bytes) =>
         expires(policy, nowMs, { sequence: victim.sequence, timestampMs: Number(victim.timestamp_ms) }, count, bytes, acked);
       await deleteOldestWhile(deleteOldest, subject, doomed, 'expired');

@@ -18,7 +18,6 @@ import {
   type RetentionPolicy,
   type StorageStats,
   type MetadataRecord,
-  type MetadataRow,
   type MetadataStore,
   type SubjectStats,
 } from '../store.js';
@@ -26,6 +25,8 @@ import { mostSpecific } from '../retention-pattern.js';
 import { brokenLimit, policyFromColumns, type PolicyColumns } from '../retention-rules.js';
 import { createChangeFeed } from './change-feed.js';
 import { deleteOldestWhile, oldestDeleter, startSqliteExpiry, type DeleteOldest } from './sqlite-expiry.js';
+import { sqliteConsumerStore } from './sqlite-consumers.js';
+import { messageColumns, toMetadataRow, type MessageRowData } from './sqlite-rows.js';
 import { migrate } from './sqlite-schema.js';
 
 export interface SqliteMetadataStoreOptions {
@@ -67,15 +68,6 @@ const subjectColumns = `name, message_count, bytes,
   (SELECT timestamp_ms FROM messages WHERE messages.subject = subjects.name AND messages.sequence = subjects.last_sequence) AS last_publish_ms`;
 const consumerColumns = `durable, subject, ack_floor,
   (SELECT last_sequence FROM subjects WHERE subjects.name = consumers.subject) AS last_sequence`;
-
-interface MessageRowData {
-  sequence: bigint;
-  timestamp_ms: bigint;
-  headers: string;
-  size: bigint;
-  inline: Buffer | null;
-  object_key: string;
-}
 
 /**
  * Opens a {@link MetadataStore} on one SQLite file (WAL, `synchronous=FULL`:
@@ -127,8 +119,7 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
     readAfter: db.prepare<[string, bigint, number], MessageRowData>(
-      `SELECT sequence, timestamp_ms, headers, size, inline, object_key FROM messages
-       WHERE subject = ? AND sequence > ? ORDER BY sequence LIMIT ?`,
+      `SELECT ${messageColumns} FROM messages WHERE subject = ? AND sequence > ? ORDER BY sequence LIMIT ?`,
     ),
     ackFloor: db.prepare<[string, string], bigint>('SELECT ack_floor FROM consumers WHERE durable = ? AND subject = ?').pluck(),
     raiseAckFloor: db.prepare<[string, string, bigint]>(
@@ -307,6 +298,7 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
 
   return {
     name: 'sqlite',
+    ...sqliteConsumerStore(db, run, feed),
 
     async commit(batch, signal, duplicateWindowMs = defaultDuplicateWindowMs) {
       if (batch.length === 0) return [];
@@ -462,18 +454,6 @@ function toSubjectStats(row: SubjectRowData): SubjectStats {
 
 function toConsumerPosition(row: ConsumerRowData): ConsumerPosition {
   return { durable: row.durable, subject: row.subject, ackFloor: row.ack_floor, lastSequence: row.last_sequence ?? 0n };
-}
-
-function toMetadataRow(subject: string, row: MessageRowData): MetadataRow {
-  return {
-    subject,
-    sequence: row.sequence,
-    timestampMs: Number(row.timestamp_ms),
-    headers: JSON.parse(row.headers) as Record<string, string>,
-    size: Number(row.size),
-    inline: row.inline,
-    objectKey: row.object_key,
-  };
 }
 
 /** SQLite result codes a later attempt may not hit: locks, I/O, a full disk, a file that cannot be opened. */

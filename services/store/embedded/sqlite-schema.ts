@@ -96,6 +96,40 @@ const migrations: readonly string[] = [
   ALTER TABLE retention_policies ADD COLUMN retention TEXT NOT NULL DEFAULT 'limits' CHECK (retention IN ('limits', 'interest'));
   CREATE INDEX IF NOT EXISTS consumers_by_subject ON consumers (subject);
   `,
+  `
+  -- Configured consumers: the configuration (JSON of encodeConsumerConfig) and what the store counts for it.
+  CREATE TABLE IF NOT EXISTS consumer_configs (
+    durable             TEXT PRIMARY KEY,
+    config              TEXT    NOT NULL,
+    created_ms          INTEGER NOT NULL,
+    delivered_total     INTEGER NOT NULL DEFAULT 0,
+    dead_lettered_total INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+
+  -- Per subject of a configured consumer: every sequence <= ack_floor is settled, none > delivered was delivered.
+  CREATE TABLE IF NOT EXISTS consumer_positions (
+    durable   TEXT    NOT NULL,
+    subject   TEXT    NOT NULL,
+    ack_floor INTEGER NOT NULL,
+    delivered INTEGER NOT NULL,
+    PRIMARY KEY (durable, subject)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS consumer_positions_by_subject ON consumer_positions (subject);
+
+  -- Messages delivered to a configured consumer and not settled; expired ones are redelivered oldest first.
+  CREATE TABLE IF NOT EXISTS consumer_leases (
+    durable        TEXT    NOT NULL,
+    subject        TEXT    NOT NULL,
+    sequence       INTEGER NOT NULL,
+    deliveries     INTEGER NOT NULL,
+    lease_until_ms INTEGER NOT NULL,
+    PRIMARY KEY (durable, subject, sequence)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS consumer_leases_by_expiry ON consumer_leases (durable, lease_until_ms);
+
+  -- A dead letter shares its original's object: an object is deleted only when no message names it.
+  CREATE INDEX IF NOT EXISTS messages_by_object_key ON messages (object_key) WHERE object_key != '';
+  `,
 ];
 
 /** The `user_version` of a database this program has brought up to date. */
