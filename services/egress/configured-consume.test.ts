@@ -304,3 +304,18 @@ test('a configured Consume stream ends cleanly when the server drains', async (t
   };
   await Promise.all([services.egress.stop(), ...workers.map(readToEnd)]);
 });
+
+test('configured Consume streams of clients that go away end and leave nothing open', async (t) => {
+  const services = await startTestServices(t, { egress: createEgressService({ consumeHeartbeatMs: heartbeatMs }) });
+  const openConsumeStreams = async () => {
+    const text = await (await fetch(`${services.egress.url}/metrics`)).text();
+    const lines = text.split('\n').filter((line) => line.startsWith('minitoolstream_open_streams{') && line.includes('method="Consume"'));
+    return lines.reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+  };
+  await services.store.createConsumer(consumerConfig('leaving', ['leave.>']), Date.now());
+  const workers = protocols.map((protocol) => openWorker(t, egressClient(services, protocol), 'leaving'));
+  await Promise.all(workers.map((worker) => worker.frame()));
+  assert.equal(await openConsumeStreams(), 3);
+  workers.forEach((worker) => worker.close());
+  await eventually(async () => (await openConsumeStreams()) === 0, 10_000);
+});
