@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { collect, forEachBackend, payload, type StoreUnderTest } from '../testing/conformance-harness.js';
+import { collect, eventually, forEachBackend, payload, type StoreUnderTest } from '../testing/conformance-harness.js';
 import {
   ConsumerConflictError,
   ConsumerNotFoundError,
@@ -13,8 +13,9 @@ import { type StoreChange, type StoredMessage, unlimitedRetention } from './stor
 
 /*
  * The configured-consumer half of the storage contract (see consumers.ts),
- * against every backend. Time is the `nowMs` the caller passes, so lease
- * expiry is tested without waiting.
+ * against every backend of testing/store-backends.ts (forEachBackend runs
+ * each test once per backend, as a subtest named after it). Time is the
+ * `nowMs` the caller passes, so lease expiry is tested without waiting.
  */
 
 const everything = { maxMessages: 10_000, maxBytes: 1024 ** 3 };
@@ -54,6 +55,7 @@ async function consumer({ store }: StoreUnderTest, config: ConsumerConfig, subje
   return record;
 }
 
+/** What a lease handed out, as `subject:sequence/deliveryCount`. */
 const leased = (lease: MessageLease) => lease.messages.map((message) => `${message.subject}:${message.sequence}/${message.deliveryCount}`);
 const settlement = (subject: string, sequence: bigint, kind: Settlement['kind'], extra: Partial<Settlement> = {}): Settlement => ({
   subject,
@@ -139,7 +141,7 @@ forEachBackend('a position starts where it is told once and never moves after; s
     { subject: 'orders.b', startAfter: 1n },
   ]);
   // Subjects are leased in the order given.
-  assert.deepEqual(leased(await store.lease('workers', ['orders.b', 'orders.a'], everything, 1000)), [
+  assert.deepEqual(leased(await store.lease('workers', ['orders.none', 'orders.b', 'orders.a'], everything, 1000)), [
     'orders.b:2/1',
     'orders.a:3/1',
     'orders.a:4/1',
@@ -212,6 +214,14 @@ forEachBackend('a lease stops at the byte limit, and the first message always fi
   const big = await store.lease('workers', ['orders.a'], { maxMessages: 10, maxBytes: 10 }, 1000);
   assert.deepEqual(leased(big), ['orders.a:4/1']);
   assert.deepEqual(new Uint8Array(big.messages[0]!.data), payload(objectSize, 0), 'the object payload is read');
+  const redeliveries = { maxMessages: 10, maxBytes: 250 };
+  assert.deepEqual(
+    leased(await store.lease('workers', ['orders.a'], redeliveries, 2000)),
+    ['orders.a:1/2', 'orders.a:2/2'],
+    'redeliveries too',
+  );
+  assert.deepEqual(leased(await store.lease('workers', ['orders.a'], redeliveries, 2000)), ['orders.a:3/2']);
+  assert.deepEqual(leased(await store.lease('workers', ['orders.a'], redeliveries, 2000)), ['orders.a:4/2']);
 });
 
 forEachBackend('leased messages carry their payloads and headers', async (_t, open) => {
@@ -577,4 +587,22 @@ forEachBackend('redrive moves dead letters back to their subjects and deletes th
     ],
     'in dead-letter order',
   );
+});
+
+forEachBackend('interest retention keeps what a configured consumer has not settled', async (_t, open) => {
+  const opened = await open({ retentionIntervalMs: 20 });
+  const { store } = opened;
+  await store.setRetentionPolicy({ ...unlimitedRetention, pattern: 'orders.>', maxMessageBytes: 0, discard: 'old', retention: 'interest' });
+  await publish(opened, 'orders.a', 4);
+  await consumer(opened, configOf('workers'), ['orders.a'], 1000);
+  await store.ack('reader', 'orders.a', 4n);
+  await store.lease('workers', ['orders.a'], everything, 1000);
+  await store.settle(
+    'workers',
+    [settlement('orders.a', 1n, 'ack'), settlement('orders.a', 2n, 'ack'), settlement('orders.a', 4n, 'ack')],
+    1000,
+  );
+  await eventually(async () => (await store.subjectStats('orders.a'))?.firstSequence === 3n, 10_000);
+  await store.settle('workers', [settlement('orders.a', 3n, 'ack')], 1000);
+  await eventually(async () => (await store.subjectStats('orders.a'))?.messages === 0n, 10_000);
 });

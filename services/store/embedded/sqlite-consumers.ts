@@ -55,7 +55,7 @@ const messageColumns = `subject, ${sequenceColumns}`;
 const addedHeaders = [...Object.values(deadLetterHeaders), deliveryCountHeader];
 
 /** How long the `deliveries`-th delivery of a message is leased. */
-export function leaseLengthMs(config: ConsumerConfig, deliveries: number): number {
+function leaseLengthMs(config: ConsumerConfig, deliveries: number): number {
   const { backoffMs, ackWaitMs } = config;
   return backoffMs.length > 0 ? backoffMs[Math.min(deliveries, backoffMs.length) - 1]! : ackWaitMs;
 }
@@ -224,6 +224,7 @@ export function sqliteConsumerStore(db: Database, run: RunStep, feed: ChangeFeed
     const floorsToMove = new Set<string>();
     let bytes = 0;
     let deadLettered = 0;
+    // A lease ended (deleted message, dead letter): room another stream may use.
     let freed = false;
     // The first message of a lease is handed out whatever its size.
     const fits = (row: MessageRowData) => rows.length === 0 || bytes + Number(row.size) <= limits.maxBytes;
@@ -288,11 +289,10 @@ export function sqliteConsumerStore(db: Database, run: RunStep, feed: ChangeFeed
     for (const subject of floorsToMove) statements.recomputeFloor.run({ durable, subject });
     statements.countDelivered.run(rows.length, durable);
     const nextExpiry = statements.nextExpiry.get(durable);
-    // `freed`: a lease ended (deleted message, dead letter), leaving room another stream may use.
     return {
       rows,
       deadLettered,
-      nextExpiryMs: nextExpiry === null || nextExpiry === undefined ? undefined : Number(nextExpiry),
+      nextExpiryMs: typeof nextExpiry === 'bigint' ? Number(nextExpiry) : undefined,
       commits,
       freed,
     };

@@ -127,3 +127,32 @@ test('closing rejects waiters and later calls with StoreClosedError', async (t) 
   assert.equal((await store.checkHealth()).ok, false);
   await store.close();
 });
+
+test('two store instances on one file share a configured consumer: its leases live in the file', async (t) => {
+  const file = await databaseFile(t);
+  const [first, second] = [await open(t, file), await open(t, file)];
+  await first.commit(Array.from({ length: 6 }, (_, index) => record('jobs', index)));
+  const config = {
+    durable: 'workers',
+    filterSubjects: ['jobs'],
+    ackPolicy: 'explicit' as const,
+    ackWaitMs: 1000,
+    maxDeliver: 0,
+    backoffMs: [],
+    maxAckPending: 100,
+    deliver: { kind: 'all' as const },
+    deadLetterSubject: '',
+  };
+  await first.createConsumer(config, 1000);
+  await second.startConsumerSubjects('workers', [{ subject: 'jobs', startAfter: 0n }]);
+  const three = { maxMessages: 3, maxBytes: 1 << 20 };
+  const sequences = async (store: MetadataStore, nowMs: number) =>
+    (await store.lease('workers', ['jobs'], three, nowMs)).rows.map((row) => `${row.sequence}/${row.deliveryCount}`);
+  assert.deepEqual(await sequences(first, 1000), ['1/1', '2/1', '3/1']);
+  assert.deepEqual(await sequences(second, 1000), ['4/1', '5/1', '6/1']);
+  assert.deepEqual(await second.settle('workers', [{ subject: 'jobs', sequence: 1n, kind: 'ack', delayMs: 0, deliveryCount: 1 }], 1500), [
+    'applied',
+  ]);
+  assert.deepEqual(await sequences(second, 2000), ['2/2', '3/2', '4/2'], "the other instance's expired leases");
+  assert.equal((await first.consumerStats('workers'))!.positions[0]!.ackFloor, 1n);
+});
