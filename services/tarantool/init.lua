@@ -240,9 +240,15 @@ local migrations = {
         leases:create_index('expiry', { parts = { 'durable', 'lease_until_ms' }, unique = false, if_not_exists = true })
     end,
     function()
-        -- Messages by object key: a deleted message's object goes only when no
-        -- other message (a dead letter, a redriven message) still names it.
-        box.space.mts_messages:create_index('object_key', { parts = { 'object_key' }, unique = false, if_not_exists = true })
+        -- Objects named by more than one message (a dead letter shares its
+        -- original's, a redriven message its dead letter's) and by how many; a
+        -- deleted message's object is queued only when no other message names
+        -- it. Publishes never share an object, so they never touch this space.
+        local shared = box.schema.space.create('mts_shared_objects', {
+            if_not_exists = true,
+            format = { { name = 'object_key', type = 'string' }, { name = 'refs', type = 'unsigned' } },
+        })
+        shared:create_index('primary', { parts = { 'object_key' }, if_not_exists = true })
     end,
 }
 
@@ -472,7 +478,7 @@ local function plan_rows(rows, now, internal)
     local subjects = {}
     local ids = {}
     local seen_keys = {}
-    local plan = { counters = counters, subjects = subjects, first = {}, sequences = {}, duplicates = {}, ids = {} }
+    local plan = { counters = counters, subjects = subjects, first = {}, sequences = {}, duplicates = {}, ids = {}, internal = internal }
     for i, row in ipairs(rows) do
         local subject, headers, key = row[1], row[3], row[6]
         local id = nil
@@ -551,7 +557,10 @@ local function write_rows(rows, plan, now, window_ms)
         local sequence = plan.sequences[i]
         if sequence ~= nil then
             messages:insert({ row[1], sequence, row[2], setmetatable(row[3], { __serialize = 'map' }), row[4], row[5], row[6] })
-            if row[6] ~= '' then
+            if row[6] ~= '' and plan.internal then
+                -- The store's own rows name an object another message names already.
+                box.space.mts_shared_objects:upsert({ row[6], 2 }, { { '+', 'refs', 1 } })
+            elseif row[6] ~= '' then
                 pending:delete(row[6])
             end
             local id = plan.ids[i]
@@ -730,8 +739,9 @@ end
 
 --- The change feed after `cursor`: blocks until something changed or
 --- `timeout_s` passes, then returns {ok, cursor, changes} with at most `limit`
---- changes in commit order, each {subject, last} (a commit) or {subject,
---- durable, floor} (an ack). Answers {ok, cursor, resync = true} at once when
+--- changes in commit order, each {subject, last} (a commit), {subject,
+--- durable, floor} (an ack) or {consumer, subject = '', last = '0'} (a
+--- configured consumer's leases changed). Answers {ok, cursor, resync = true} at once when
 --- the cursor is '' or of another epoch, or so old that the ring dropped what
 --- followed it: the caller then re-reads what it watches, from that cursor on.
 function mts_wait_for_changes(cursor, timeout_s, limit)
@@ -814,21 +824,29 @@ function mts_remove_pending_upload(object_key)
     return { ok = true }
 end
 
+-- A deleted message named `key`: the object is queued in mts_deleted_objects
+-- once no other message names it, so no object outlives its metadata
+-- unnoticed and none goes while still named.
+local function release_object(key)
+    local shared = box.space.mts_shared_objects:get(key)
+    if shared == nil then
+        box.space.mts_deleted_objects:replace({ key })
+    elseif shared.refs <= 2 then
+        box.space.mts_shared_objects:delete(key)
+    else
+        box.space.mts_shared_objects:update(key, { { '-', 'refs', 1 } })
+    end
+end
+
 -- Deletes the given rows of one subject inside the caller's transaction: the
--- subject's counters follow (its last sequence never moves), and the object
--- key of a deleted row is queued in mts_deleted_objects once no message row
--- names it any more (a dead letter shares its original's object), so no
--- object outlives its metadata unnoticed and none goes while still named.
+-- subject's counters follow (its last sequence never moves), their objects are released.
 local function forget_rows(subject, victims)
-    local messages = box.space.mts_messages
     local bytes = 0
     for _, t in ipairs(victims) do
-        messages:delete({ t.subject, t.sequence })
+        box.space.mts_messages:delete({ t.subject, t.sequence })
         bytes = bytes + t.size
-    end
-    for _, t in ipairs(victims) do
-        if t.object_key ~= '' and messages.index.object_key:select(t.object_key, { limit = 1 })[1] == nil then
-            box.space.mts_deleted_objects:replace({ t.object_key })
+        if t.object_key ~= '' then
+            release_object(t.object_key)
         end
     end
     box.space.mts_subjects:update(subject, { { '-', 'message_count', #victims }, { '-', 'bytes', bytes } })
@@ -1154,8 +1172,11 @@ local function consumer_record(row)
 end
 
 -- Tells the waiting streams of `durable` to look again; after the commit.
+-- The entry also reads as a commit of the subject '' at 0, which nobody
+-- watches: egress of the previous release, which reads every entry without
+-- `durable` as a commit, skips it during a rolling update instead of failing.
 local function announce_consumer(durable)
-    feed_append({ consumer = durable })
+    feed_append({ consumer = durable, subject = '', last = '0' })
     feed.cond:broadcast()
 end
 

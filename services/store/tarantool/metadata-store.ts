@@ -26,9 +26,10 @@ export type TarantoolMetadataStoreOptions = TarantoolConnectionOptions;
 /**
  * A change of the feed: a commit ({subject, last}), an ack of a durable never
  * configured ({subject, durable, floor}), or a change of a configured
- * consumer's leases ({consumer}).
+ * consumer's leases ({consumer, subject: '', last: '0'}, which egress of the
+ * previous release takes for a commit nobody watches).
  */
-type WireChange = { subject: string; last: string } | { subject: string; durable: string; floor: string } | { consumer: string };
+type WireChange = { subject: string; last: string; consumer?: string } | { subject: string; durable: string; floor: string };
 
 interface WireSubject {
   subject: string;
@@ -283,8 +284,8 @@ function committedFrom(batch: MetadataRecord[], first: string[], duplicates: [nu
 }
 
 function fromWireChange(change: WireChange): StoreChange {
-  if ('consumer' in change) return { consumer: change.consumer };
   if ('durable' in change) return { subject: change.subject, durable: change.durable, ackFloor: BigInt(change.floor) };
+  if (change.consumer !== undefined) return { consumer: change.consumer };
   return { subject: change.subject, lastSequence: BigInt(change.last) };
 }
 

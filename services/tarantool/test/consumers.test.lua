@@ -67,7 +67,7 @@ local function position(durable, subject)
 end
 
 local test = tap.test('mts consumer procedures')
-test:plan(12)
+test:plan(13)
 
 test:test('create is idempotent, a different config conflicts naming the fields', function(t)
     t:plan(12)
@@ -162,7 +162,8 @@ test:test('settle: explicit ack, floors, progress, stale and not_pending', funct
     local feed_cursor = mts_wait_for_changes('', 0, 10).cursor
     mts_lease('settle', { 'orders.s' }, 1, 1000, now)
     mts_settle('settle', { settlement('orders.s', 4, 'ack') }, now)
-    t:is_deeply(mts_wait_for_changes(feed_cursor, 0, 10).changes, { { consumer = 'settle' } }, 'a settle is a consumer change')
+    t:is_deeply(mts_wait_for_changes(feed_cursor, 0, 10).changes, { { consumer = 'settle', subject = '', last = '0' } },
+        'a settle is a consumer change, which older readers take for a commit of no subject')
     t:is_deeply(mts_consumer_stats('settle').stats.positions,
         { { subject = 'orders.s', ack_floor = '4', delivered = '4', last_sequence = '4' } }, 'stats list the position')
 end)
@@ -191,7 +192,7 @@ test:test('max_deliver and term dead-letter in the same transaction, payload sha
     t:is_deeply(mts_settle('poison', { settlement('orders.p', 2, 'term', { delivery_count = 1 }) }, now).outcomes, { 'applied' }, 'term')
     t:is(mts_last_sequence('dlq.poison').last, '1', 'term dead-letters at once')
     local changes = mts_wait_for_changes(cursor, 0, 10).changes
-    t:is_deeply(changes, { { subject = 'dlq.poison', last = '1' }, { consumer = 'poison' } }, 'a commit change and a consumer change')
+    t:is_deeply(changes, { { subject = 'dlq.poison', last = '1' }, { consumer = 'poison', subject = '', last = '0' } }, 'a commit change and a consumer change')
     t:is(#mts_lease('poison', {}, 10, 10000, now + 1000).rows, 1, 'the object message is redelivered once')
     local dead = mts_lease('poison', {}, 10, 10000, now + 2000)
     t:is(#dead.rows, 0, 'past max_deliver it is not delivered again')
@@ -241,6 +242,24 @@ test:test('redrive moves dead letters back to their subject', function(t)
     t:is(box.space.mts_messages:get({ 'orders.back', 5 }).data, 'two', 'in order')
     t:is_deeply({ mts_redrive('dlq.back', '0', '0', 10).moved, mts_redrive('dlq.back', '0', '0', 10).moved }, { 1, 0 }, 'until none moves')
     t:is(mts_subject_info('dlq.back').subject.messages, '1', 'the subject counters follow')
+end)
+
+test:test('an object named by several messages goes with the last of them', function(t)
+    t:plan(5)
+    mts_create_consumer('shares', config('shares', { deadLetterSubject = 'dlq.shares' }), now)
+    mts_add_pending_upload('three-ways', '1')
+    mts_commit({ { 'orders.shares', now, {}, 9000, box.NULL, 'three-ways' } })
+    mts_start_consumer_subjects('shares', { { 'orders.shares', '0' } })
+    mts_lease('shares', { 'orders.shares' }, 1, 100000, now)
+    mts_settle('shares', { settlement('orders.shares', 1, 'term') }, now)
+    mts_redrive('dlq.shares', '0', '0', 10)
+    t:is(box.space.mts_shared_objects:get('three-ways').refs, 2, 'the original and its redriven copy name it')
+    mts_delete_through('orders.shares', '1')
+    t:is(box.space.mts_deleted_objects:get('three-ways'), nil, 'the redriven copy still names it')
+    t:is(box.space.mts_shared_objects:get('three-ways'), nil, 'and is the only one left')
+    mts_delete_through('orders.shares', '2')
+    t:ok(box.space.mts_deleted_objects:get('three-ways') ~= nil, 'the last one deleted queues it')
+    t:is(box.space.mts_shared_objects:len(), 0, 'no reference count outlives its messages')
 end)
 
 test:test('a leased message deleted by retention is dropped when met', function(t)
