@@ -218,6 +218,20 @@ for (const backend of testBackends) {
       await onlyHeartbeats(oneToken, 500);
     });
 
+    await t.test('an update of the filters reaches an open stream within a heartbeat', async (t) => {
+      const egress = egressClient(services, 'grpcweb');
+      const config = consumerConfig('moving', ['move.a'], { ackWaitMs: noRedelivery });
+      await store.createConsumer(config, Date.now());
+      await publish(store, 'move.a', 1);
+      await publish(store, 'move.b', 1);
+      const worker = openWorker(t, egress, 'moving');
+      assert.deepEqual((await worker.deliveries(1)).map(messageKey), ['move.a:1']);
+      await store.updateConsumer({ ...config, filterSubjects: ['move.b'] });
+      assert.deepEqual((await nextDelivered(worker)).map(messageKey), ['move.b:1'], 'a subject the new filter matches');
+      await publish(store, 'move.a', 1);
+      await onlyHeartbeats(worker, 3 * heartbeatMs);
+    });
+
     await t.test('deliver policies start each subject where they say', async (t) => {
       const egress = egressClient(services, 'grpc');
       const subject = 'policy.x';
