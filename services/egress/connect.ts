@@ -1,16 +1,19 @@
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import type { ConnectRouter, HandlerContext, ServiceImpl } from '@connectrpc/connect';
+import { Code, ConnectError, type ConnectRouter, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
 import { EgressService } from '../../gen/minitoolstream/egress_pb.js';
 import { EgressService as UnqualifiedEgressService } from '../../gen/unqualified_aliases_pb.js';
 import { durableOwnership } from '../platform/auth/durable-owner.js';
 import { principalKey } from '../platform/auth/principal.js';
 import { subjectVisible } from '../platform/auth/subject-visibility.js';
+import type { ConsumerRecord } from '../store/consumers.js';
 import type { ServiceDefinition, ServiceDeps } from '../platform/start-service.js';
 import { batchSize, checkDurableName, checkSequence, checkSubject } from '../platform/validation.js';
 import { browsePage } from './browse.js';
 import { builtDashboardDir, dashboardRoutes } from './dashboard-route.js';
 import { createLagHistory } from './lag-history.js';
-import { consumeFrames, consumeHeartbeatMs } from './consume.js';
+import { ackConfigured, ackMessages, fetchRefused } from './configured-acks.js';
+import { consumeConfigured } from './consume-configured.js';
+import { consumeFrames, consumeHeartbeatMs, frameMessages } from './consume.js';
 import { inspectionRoutes } from './inspection.js';
 import { retentionRoutes } from './retention-routes.js';
 import { reportSkipped } from './skipped-messages.js';
@@ -47,6 +50,9 @@ export function egressRoutes(
     await ownership.check(context.values.get(principalKey), durable, subject, context.signal);
     return durable;
   };
+  // A configured consumer's record; an empty or invalid name is simply not configured.
+  const configured = (name: string, signal: AbortSignal): Promise<ConsumerRecord | undefined> =>
+    name === '' ? Promise.resolve(undefined) : store.consumerRecord(name, signal);
 
   const impl: ServiceImpl<typeof EgressService> = {
     ...inspectionRoutes({ store }),
@@ -69,6 +75,7 @@ export function egressRoutes(
 
     async *fetch(request, context) {
       const subject = checkSubject(request.subject);
+      if (await configured(request.durableName, context.signal)) throw fetchRefused(request.durableName);
       const durable = await ownDurable(request.durableName, subject, context);
       const maxMessages = batchSize(request.batchSize);
       const floor = await store.ackFloor(durable, subject, context.signal);
@@ -85,6 +92,16 @@ export function egressRoutes(
     },
 
     async *consume(request, context) {
+      const record = await configured(request.durableName, context.signal);
+      if (record) {
+        if (request.subject !== '')
+          throw new ConnectError('subject must be empty for a configured consumer: its filters decide', Code.InvalidArgument);
+        const principal = context.values.get(principalKey);
+        const mayFetch = (subject: string) => subjectVisible(principal, subject);
+        const ended = AbortSignal.any([context.signal, readiness.draining]);
+        const options = { record, maxBatch: frameMessages(request.maxBatch), mayFetch };
+        return yield* consumeConfigured({ store, watch, metrics, heartbeatMs }, options, ended);
+      }
       const subject = checkSubject(request.subject);
       const durable = await ownDurable(request.durableName, subject, context);
       const ended = AbortSignal.any([context.signal, readiness.draining]);
@@ -118,10 +135,16 @@ export function egressRoutes(
 
     async ackMessage(request, context) {
       const subject = checkSubject(request.subject);
+      const sequence = checkSequence(request.sequence, 'sequence');
+      if (await configured(request.durableName, context.signal)) {
+        return ackConfigured(store, request.durableName, subject, sequence, context.signal);
+      }
       const durable = await ownDurable(request.durableName, subject, context);
-      await store.ack(durable, subject, checkSequence(request.sequence, 'sequence'), context.signal);
+      await store.ack(durable, subject, sequence, context.signal);
       return { success: true, errorMessage: '' };
     },
+
+    ackMessages: (request, context) => ackMessages(store, request, context.signal),
   };
 
   return (router) => {

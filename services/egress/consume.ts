@@ -36,6 +36,11 @@ export interface ConsumeRequestOptions {
 
 type Frame = MessageInitShape<typeof ConsumeResponseSchema>;
 
+/** Messages per frame for a request's max_batch. */
+export function frameMessages(maxBatch: number): number {
+  return Math.min(maxBatch || consumeBatchDefault, consumeBatchMax);
+}
+
 /**
  * One Consume stream: frames of the subject's messages after the durable's
  * floor (or from `startSequence`), in order, each read as soon as the watch
@@ -54,7 +59,7 @@ export async function* consumeFrames(deps: ConsumeDeps, request: ConsumeRequestO
   const { store, metrics, heartbeatMs } = deps;
   const { subject, durable } = request;
   const maxAckPending = BigInt(request.maxAckPending || consumeAckPendingDefault);
-  const maxBatch = Math.min(request.maxBatch || consumeBatchDefault, consumeBatchMax);
+  const maxBatch = frameMessages(request.maxBatch);
   const watch = deps.watch.watch(subject, durable);
   try {
     let floor = await store.ackFloor(durable, subject, signal);

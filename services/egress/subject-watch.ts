@@ -6,6 +6,11 @@ export interface SubjectWatch {
   /** Watches `subject` (and, with `durable`, that consumer's ack floor) until closed. */
   watch(subject: string, durable?: string): Watch;
   /**
+   * Watches a configured consumer until closed: changes of its leases, and
+   * commits of every subject `matches` accepts, whether known yet or not.
+   */
+  watchConsumer(durable: string, matches: (subject: string) => boolean): ConsumerWatch;
+  /**
    * Yields the subject's last sequence whenever it passes the last value
    * yielded, starting after `afterSequence`: at once if the subject is
    * already ahead, then on each commit. Values are coalesced, so a slow
@@ -14,23 +19,35 @@ export interface SubjectWatch {
   follow(subject: string, afterSequence: bigint, signal: AbortSignal): AsyncGenerator<bigint>;
   /** Subjects watched now. */
   readonly watchedSubjects: number;
+  /** Consume streams of the configured consumer open in this process (ConsumerInfo's `waiting`). */
+  consumerStreams(durable: string): number;
 }
 
-/** One stream's view of a subject. */
-export interface Watch {
+/** What a stream waits on: the changes its watch reports. */
+interface Waiting {
+  /** True once after the feed resynced: what the stream read from the store may have moved unseen, so read it again. */
+  takeResync(): boolean;
+  /**
+   * Resolves true at the next change the watch reports (at once if one came
+   * since the last call), false after `timeoutMs` or when `signal` aborts.
+   * Never rejects.
+   */
+  changed(signal: AbortSignal, timeoutMs?: number): Promise<boolean>;
+  close(): void;
+}
+
+/** One stream's view of a subject: its commits and the durable's ack floor. */
+export interface Watch extends Waiting {
   /** The subject's last sequence; undefined until first read. */
   readonly lastSequence: bigint | undefined;
   /** The highest ack floor of the watch's durable the feed reported since the watch began; 0n if none. */
   readonly ackFloor: bigint;
-  /** True once after the feed resynced: an ack floor may have moved unseen, so read it again. */
-  takeResync(): boolean;
-  /**
-   * Resolves true at the next change of the subject or the durable's floor
-   * (at once if one came since the last call), false after `timeoutMs` or
-   * when `signal` aborts. Never rejects.
-   */
-  changed(signal: AbortSignal, timeoutMs?: number): Promise<boolean>;
-  close(): void;
+}
+
+/** One Consume stream of a configured consumer: its lease changes and commits of matching subjects. */
+export interface ConsumerWatch extends Waiting {
+  /** Matching subjects with commits since the last call, known ones included: the stream keeps what is new to it. */
+  takeCommitted(): string[];
 }
 
 export interface SubjectWatchOptions {
@@ -46,12 +63,21 @@ export interface SubjectWatchOptions {
   signal?: AbortSignal;
 }
 
-interface WatchState {
-  durable: string | undefined;
-  ackFloor: bigint;
+interface WakeState {
   resynced: boolean;
   dirty: boolean;
   wake: (() => void) | undefined;
+}
+
+interface WatchState extends WakeState {
+  durable: string | undefined;
+  ackFloor: bigint;
+}
+
+interface ConsumerWatchState extends WakeState {
+  durable: string;
+  matches: (subject: string) => boolean;
+  committed: Set<string>;
 }
 
 interface Entry {
@@ -70,13 +96,14 @@ interface Entry {
 export function createSubjectWatch(options: SubjectWatchOptions): SubjectWatch {
   const { store, logger, waitTimeoutMs = 20_000, retryDelayMs = 1000, readBatch = 1000, signal } = options;
   const entries = new Map<string, Entry>();
+  const consumerWatches = new Set<ConsumerWatchState>();
   // Subjects whose last sequence must be read; only once the feed has a cursor, so no commit falls between.
   const unread = new Set<string>();
   let cursor = '';
   let waiting = false;
   let reading = false;
 
-  const notify = (watch: WatchState) => {
+  const notify = (watch: WakeState) => {
     watch.dirty = true;
     watch.wake?.();
   };
@@ -88,8 +115,23 @@ export function createSubjectWatch(options: SubjectWatchOptions): SubjectWatch {
     entry.watches.forEach(notify);
   };
 
+  const commitSeen = (subject: string) => {
+    for (const watch of consumerWatches) {
+      if (!watch.matches(subject)) continue;
+      watch.committed.add(subject);
+      notify(watch);
+    }
+  };
+
   const apply = (change: StoreChange) => {
-    if (!('durable' in change)) return raiseLast(change.subject, change.lastSequence);
+    if ('consumer' in change) {
+      for (const watch of consumerWatches) if (watch.durable === change.consumer) notify(watch);
+      return;
+    }
+    if (!('durable' in change)) {
+      commitSeen(change.subject);
+      return raiseLast(change.subject, change.lastSequence);
+    }
     for (const watch of entries.get(change.subject)?.watches ?? []) {
       if (watch.durable !== change.durable || watch.ackFloor >= change.ackFloor) continue;
       watch.ackFloor = change.ackFloor;
@@ -121,21 +163,24 @@ export function createSubjectWatch(options: SubjectWatchOptions): SubjectWatch {
     reading = false;
   };
 
+  const markResynced = (watch: WakeState) => {
+    watch.resynced = true;
+    notify(watch);
+  };
+
   const resync = () => {
     for (const [subject, entry] of entries) {
       unread.add(subject);
-      for (const watch of entry.watches) {
-        watch.resynced = true;
-        notify(watch);
-      }
+      entry.watches.forEach(markResynced);
     }
+    consumerWatches.forEach(markResynced);
     void readUnread();
   };
 
   // Runs while anything is watched; a wait in flight is left to return rather than aborted.
   const runFeed = async () => {
     waiting = true;
-    while (entries.size > 0 && !signal?.aborted) {
+    while ((entries.size > 0 || consumerWatches.size > 0) && !signal?.aborted) {
       try {
         const batch = await store.waitForChanges(cursor, waitTimeoutMs, signal);
         cursor = batch.cursor;
@@ -162,49 +207,38 @@ export function createSubjectWatch(options: SubjectWatchOptions): SubjectWatch {
     const state: WatchState = { durable, ackFloor: 0n, resynced: false, dirty: false, wake: undefined };
     joined.watches.add(state);
     return {
+      ...waitingOn(state, () => {
+        joined.watches.delete(state);
+        if (joined.watches.size > 0 || entries.get(subject) !== joined) return;
+        entries.delete(subject);
+        unread.delete(subject);
+      }),
       get lastSequence() {
         return joined.last;
       },
       get ackFloor() {
         return state.ackFloor;
       },
-      takeResync() {
-        const resynced = state.resynced;
-        state.resynced = false;
-        return resynced;
-      },
-      changed(until, timeoutMs) {
-        if (state.dirty || until.aborted) {
-          const dirty = state.dirty;
-          state.dirty = false;
-          return Promise.resolve(dirty);
-        }
-        return new Promise<boolean>((resolve) => {
-          const finish = (changed: boolean) => {
-            clearTimeout(timer);
-            until.removeEventListener('abort', onAbort);
-            state.wake = undefined;
-            state.dirty = false;
-            resolve(changed);
-          };
-          const onAbort = () => finish(false);
-          const timer = timeoutMs === undefined ? undefined : setTimeout(() => finish(false), timeoutMs);
-          until.addEventListener('abort', onAbort, { once: true });
-          state.wake = () => finish(true);
-        });
-      },
-      close() {
-        joined.watches.delete(state);
-        state.wake?.();
-        if (joined.watches.size > 0 || entries.get(subject) !== joined) return;
-        entries.delete(subject);
-        unread.delete(subject);
+    };
+  };
+
+  const watchConsumer = (durable: string, matches: (subject: string) => boolean): ConsumerWatch => {
+    const state: ConsumerWatchState = { durable, matches, committed: new Set(), resynced: false, dirty: false, wake: undefined };
+    consumerWatches.add(state);
+    if (!waiting) void runFeed();
+    return {
+      ...waitingOn(state, () => consumerWatches.delete(state)),
+      takeCommitted() {
+        const subjects = [...state.committed];
+        state.committed.clear();
+        return subjects;
       },
     };
   };
 
   return {
     watch,
+    watchConsumer,
     async *follow(subject, afterSequence, until) {
       const watched = watch(subject);
       try {
@@ -224,6 +258,44 @@ export function createSubjectWatch(options: SubjectWatchOptions): SubjectWatch {
     },
     get watchedSubjects() {
       return entries.size;
+    },
+    consumerStreams(durable) {
+      return [...consumerWatches].filter((watch) => watch.durable === durable).length;
+    },
+  };
+}
+
+/** The waiting half of a watch over `state`; `leave` forgets the watch. */
+function waitingOn(state: WakeState, leave: () => void): Waiting {
+  return {
+    takeResync() {
+      const resynced = state.resynced;
+      state.resynced = false;
+      return resynced;
+    },
+    changed(until, timeoutMs) {
+      if (state.dirty || until.aborted) {
+        const dirty = state.dirty;
+        state.dirty = false;
+        return Promise.resolve(dirty);
+      }
+      return new Promise<boolean>((resolve) => {
+        const finish = (changed: boolean) => {
+          clearTimeout(timer);
+          until.removeEventListener('abort', onAbort);
+          state.wake = undefined;
+          state.dirty = false;
+          resolve(changed);
+        };
+        const onAbort = () => finish(false);
+        const timer = timeoutMs === undefined ? undefined : setTimeout(() => finish(false), timeoutMs);
+        until.addEventListener('abort', onAbort, { once: true });
+        state.wake = () => finish(true);
+      });
+    },
+    close() {
+      leave();
+      state.wake?.();
     },
   };
 }

@@ -25,6 +25,7 @@
 
 local fiber = require('fiber')
 local digest = require('digest')
+local json = require('json')
 local log = require('log')
 
 local function env(name, default)
@@ -191,6 +192,63 @@ local migrations = {
             policies:format(format)
         end
         box.space.mts_consumers:create_index('subject', { parts = { 'subject' }, unique = false, if_not_exists = true })
+    end,
+    function()
+        -- Configured consumers (services/store/consumers.ts): the configuration
+        -- as the JSON text encodeConsumerConfig writes, with counters kept with
+        -- it; a position per subject (the index finds a subject's positions for
+        -- interest retention); and the leases of delivered messages not yet
+        -- settled, with an index in redelivery order. Durables never configured
+        -- stay in mts_consumers.
+        local configs = box.schema.space.create('mts_consumer_configs', {
+            if_not_exists = true,
+            format = {
+                { name = 'durable', type = 'string' },
+                { name = 'config', type = 'string' },
+                { name = 'created_ms', type = 'unsigned' },
+                { name = 'delivered_total', type = 'unsigned' },
+                { name = 'dead_lettered_total', type = 'unsigned' },
+            },
+        })
+        configs:create_index('primary', { parts = { 'durable' }, if_not_exists = true })
+
+        local positions = box.schema.space.create('mts_consumer_positions', {
+            if_not_exists = true,
+            format = {
+                { name = 'durable', type = 'string' },
+                { name = 'subject', type = 'string' },
+                -- Every sequence up to it is settled.
+                { name = 'ack_floor', type = 'unsigned' },
+                -- Highest sequence delivered.
+                { name = 'delivered', type = 'unsigned' },
+            },
+        })
+        positions:create_index('primary', { parts = { 'durable', 'subject' }, if_not_exists = true })
+        positions:create_index('subject', { parts = { 'subject' }, unique = false, if_not_exists = true })
+
+        local leases = box.schema.space.create('mts_leases', {
+            if_not_exists = true,
+            format = {
+                { name = 'durable', type = 'string' },
+                { name = 'subject', type = 'string' },
+                { name = 'sequence', type = 'unsigned' },
+                { name = 'deliveries', type = 'unsigned' },
+                { name = 'lease_until_ms', type = 'unsigned' },
+            },
+        })
+        leases:create_index('primary', { parts = { 'durable', 'subject', 'sequence' }, if_not_exists = true })
+        leases:create_index('expiry', { parts = { 'durable', 'lease_until_ms' }, unique = false, if_not_exists = true })
+    end,
+    function()
+        -- Objects named by more than one message (a dead letter shares its
+        -- original's, a redriven message its dead letter's) and by how many; a
+        -- deleted message's object is queued only when no other message names
+        -- it. Publishes never share an object, so they never touch this space.
+        local shared = box.schema.space.create('mts_shared_objects', {
+            if_not_exists = true,
+            format = { { name = 'object_key', type = 'string' }, { name = 'refs', type = 'unsigned' } },
+        })
+        shared:create_index('primary', { parts = { 'object_key' }, if_not_exists = true })
     end,
 }
 
@@ -412,15 +470,21 @@ end
 -- msg-id was committed on its subject within the window (earlier in this
 -- batch included); a failed expected-last-sequence or an expired upload
 -- refuses the whole batch. Returns the plan, or nil and the refusal.
-local function plan_rows(rows, now)
+-- `internal` rows are the store's own (dead letters, redriven messages):
+-- they carry a publisher's headers, but no msg-id, expected-last-sequence,
+-- upload or limit check applies to them, so they are never refused.
+local function plan_rows(rows, now, internal)
     local counters = {}
     local subjects = {}
     local ids = {}
     local seen_keys = {}
-    local plan = { counters = counters, subjects = subjects, first = {}, sequences = {}, duplicates = {} }
+    local plan = { counters = counters, subjects = subjects, first = {}, sequences = {}, duplicates = {}, ids = {}, internal = internal }
     for i, row in ipairs(rows) do
         local subject, headers, key = row[1], row[3], row[6]
-        local id = headers['msg-id']
+        local id = nil
+        if not internal then
+            id = headers['msg-id']
+        end
         local original = nil
         if id ~= nil and id ~= '' then
             local batch_ids = ids[subject]
@@ -447,18 +511,18 @@ local function plan_rows(rows, now)
                 subjects[#subjects + 1] = subject
                 plan.first[subject] = counter[1] + 1
             end
-            local expected = headers['expected-last-sequence']
+            local expected = not internal and headers['expected-last-sequence'] or nil
             if expected ~= nil and tonumber64(expected) ~= counter[1] then
                 return nil, { ok = false, code = 'WRONG_LAST_SEQUENCE', index = i - 1, last = decimal(counter[1]) }
             end
-            if key ~= '' then
+            if key ~= '' and not internal then
                 if seen_keys[key] or box.space.mts_pending_uploads:get(key) == nil then
                     return nil, { ok = false, code = 'UPLOAD_EXPIRED', object_key = key }
                 end
                 seen_keys[key] = true
             end
             -- Only a stored row counts against the limits: a duplicate stores nothing.
-            local policy = policy_for(subject)
+            local policy = not internal and policy_for(subject)
             local limit, value = broken_limit(policy, counter[2], counter[3], row[4])
             if limit ~= nil then
                 return nil, {
@@ -472,50 +536,52 @@ local function plan_rows(rows, now)
             plan.sequences[i] = counter[1]
             if id ~= nil and id ~= '' then
                 ids[subject][id] = counter[1]
+                plan.ids[i] = id
             end
         end
     end
     return plan, nil
 end
 
--- Commits positional rows in one transaction as plan_rows decided. Each
--- subject's counter row is written once, however many of its messages the
--- batch holds; subjects whose rows were all duplicates are not touched and
--- wake nobody. Returns the plan, or nil and the refusal.
-local function commit_rows(rows, window_ms)
-    local now = now_ms()
-    local plan, refusal = plan_rows(rows, now)
-    if plan == nil then
-        return nil, refusal
-    end
+-- Writes positional rows as plan_rows decided, inside the caller's
+-- transaction. Each subject's counter row is written once, however many of
+-- its messages the batch holds; subjects whose rows were all duplicates are
+-- not touched.
+local function write_rows(rows, plan, now, window_ms)
+    local messages = box.space.mts_messages
+    local pending = box.space.mts_pending_uploads
+    local ids = box.space.mts_msg_ids
     local expires = now + window_ms
-    transaction(function()
-        local messages = box.space.mts_messages
-        local pending = box.space.mts_pending_uploads
-        local ids = box.space.mts_msg_ids
-        local remembered = 0
-        for i, row in ipairs(rows) do
-            local sequence = plan.sequences[i]
-            if sequence ~= nil then
-                messages:insert({ row[1], sequence, row[2], setmetatable(row[3], { __serialize = 'map' }), row[4], row[5], row[6] })
-                if row[6] ~= '' then
-                    pending:delete(row[6])
-                end
-                local id = row[3]['msg-id']
-                if id ~= nil and id ~= '' then
-                    ids:replace({ row[1], id, sequence, expires })
-                    remembered = remembered + 1
-                end
+    local remembered = 0
+    for i, row in ipairs(rows) do
+        local sequence = plan.sequences[i]
+        if sequence ~= nil then
+            messages:insert({ row[1], sequence, row[2], setmetatable(row[3], { __serialize = 'map' }), row[4], row[5], row[6] })
+            if row[6] ~= '' and plan.internal then
+                -- The store's own rows name an object another message names already.
+                box.space.mts_shared_objects:upsert({ row[6], 2 }, { { '+', 'refs', 1 } })
+            elseif row[6] ~= '' then
+                pending:delete(row[6])
+            end
+            local id = plan.ids[i]
+            if id ~= nil then
+                ids:replace({ row[1], id, sequence, expires })
+                remembered = remembered + 1
             end
         end
-        for subject, counter in pairs(plan.counters) do
-            box.space.mts_subjects:replace({ subject, counter[1], counter[2], counter[3] })
-        end
-        -- Bounded, and faster than entries arrive, so the space holds about one window's worth.
-        for _, victim in ipairs(expired_msg_ids(now, expiry_batch_min + 2 * remembered)) do
-            ids:delete(victim)
-        end
-    end)
+    end
+    for subject, counter in pairs(plan.counters) do
+        box.space.mts_subjects:replace({ subject, counter[1], counter[2], counter[3] })
+    end
+    -- Bounded, and faster than entries arrive, so the space holds about one window's worth.
+    for _, victim in ipairs(expired_msg_ids(now, expiry_batch_min + 2 * remembered)) do
+        ids:delete(victim)
+    end
+end
+
+-- After the transaction of write_rows committed: tells the change feed and
+-- the waiters each subject's new last sequence; duplicates wake nobody.
+local function announce_rows(plan)
     for subject, counter in pairs(plan.counters) do
         feed_append({ subject = subject, last = decimal(counter[1]) })
         local watcher = watchers[subject]
@@ -526,6 +592,19 @@ local function commit_rows(rows, window_ms)
     if #plan.subjects > 0 then
         feed.cond:broadcast()
     end
+end
+
+-- Commits positional rows in one transaction. Returns the plan, or nil and the refusal.
+local function commit_rows(rows, window_ms)
+    local now = now_ms()
+    local plan, refusal = plan_rows(rows, now, false)
+    if plan == nil then
+        return nil, refusal
+    end
+    transaction(function()
+        write_rows(rows, plan, now, window_ms)
+    end)
+    announce_rows(plan)
     return plan, nil
 end
 
@@ -660,8 +739,9 @@ end
 
 --- The change feed after `cursor`: blocks until something changed or
 --- `timeout_s` passes, then returns {ok, cursor, changes} with at most `limit`
---- changes in commit order, each {subject, last} (a commit) or {subject,
---- durable, floor} (an ack). Answers {ok, cursor, resync = true} at once when
+--- changes in commit order, each {subject, last} (a commit), {subject,
+--- durable, floor} (an ack) or {consumer, subject = '', last = '0'} (a
+--- configured consumer's leases changed). Answers {ok, cursor, resync = true} at once when
 --- the cursor is '' or of another epoch, or so old that the ring dropped what
 --- followed it: the caller then re-reads what it watches, from that cursor on.
 function mts_wait_for_changes(cursor, timeout_s, limit)
@@ -744,25 +824,41 @@ function mts_remove_pending_upload(object_key)
     return { ok = true }
 end
 
--- Deletes the given rows of one subject in one transaction: the subject's
--- counters follow (its last sequence never moves), the store-wide counter
--- `reason` ('expired' or 'purged') counts them, and the object key of each
--- deleted row is queued in mts_deleted_objects in the same transaction, so
--- no object outlives its metadata unnoticed.
+-- A deleted message named `key`: the object is queued in mts_deleted_objects
+-- once no other message names it, so no object outlives its metadata
+-- unnoticed and none goes while still named.
+local function release_object(key)
+    local shared = box.space.mts_shared_objects:get(key)
+    if shared == nil then
+        box.space.mts_deleted_objects:replace({ key })
+    elseif shared.refs <= 2 then
+        box.space.mts_shared_objects:delete(key)
+    else
+        box.space.mts_shared_objects:update(key, { { '-', 'refs', 1 } })
+    end
+end
+
+-- Deletes the given rows of one subject inside the caller's transaction: the
+-- subject's counters follow (its last sequence never moves), their objects are released.
+local function forget_rows(subject, victims)
+    local bytes = 0
+    for _, t in ipairs(victims) do
+        box.space.mts_messages:delete({ t.subject, t.sequence })
+        bytes = bytes + t.size
+        if t.object_key ~= '' then
+            release_object(t.object_key)
+        end
+    end
+    box.space.mts_subjects:update(subject, { { '-', 'message_count', #victims }, { '-', 'bytes', bytes } })
+end
+
+-- forget_rows in one transaction, counted in the store-wide counter `reason` ('expired' or 'purged').
 local function delete_rows(subject, victims, reason)
     if #victims == 0 then
         return
     end
-    local bytes = 0
     transaction(function()
-        for _, t in ipairs(victims) do
-            box.space.mts_messages:delete({ t.subject, t.sequence })
-            bytes = bytes + t.size
-            if t.object_key ~= '' then
-                box.space.mts_deleted_objects:replace({ t.object_key })
-            end
-        end
-        box.space.mts_subjects:update(subject, { { '-', 'message_count', #victims }, { '-', 'bytes', bytes } })
+        forget_rows(subject, victims)
         box.space.mts_counters:upsert({ reason, #victims }, { { '+', 'value', #victims } })
     end)
 end
@@ -814,12 +910,15 @@ local expiry = { batch = 100, interval_s = 1, wake = fiber.cond() }
 -- Age always expires messages; count and bytes only when the policy drops
 -- old messages (with discard 'new' the publish is refused instead).
 -- Under interest retention, what every durable consumer of the subject has
--- acknowledged; 0 while it has none (nothing is deleted before anyone reads).
+-- acknowledged, configured consumers' positions included; 0 while it has
+-- none (nothing is deleted before anyone reads).
 local function acked_by_all(subject)
     local lowest = nil
-    for _, row in box.space.mts_consumers.index.subject:pairs(subject) do
-        if lowest == nil or row.ack_floor < lowest then
-            lowest = row.ack_floor
+    for _, space in ipairs({ box.space.mts_consumers, box.space.mts_consumer_positions }) do
+        for _, row in space.index.subject:pairs(subject) do
+            if lowest == nil or row.ack_floor < lowest then
+                lowest = row.ack_floor
+            end
         end
     end
     return lowest or 0
@@ -1036,13 +1135,541 @@ function mts_reset_consumer(durable, subject, sequence)
     return { ok = true, consumer = consumer_position(row) }
 end
 
+-- Configured consumers (services/store/consumers.ts). A consumer's
+-- configuration is stored as JSON text; its knobs are read here with
+-- json.decode (ackPolicy, ackWaitMs, maxDeliver, backoffMs, maxAckPending,
+-- deadLetterSubject). Every write below is one transaction: positions,
+-- leases, counters and the dead letters it commits change together.
+
+local consumer_not_found = { ok = false, code = 'CONSUMER_NOT_FOUND' }
+local dead_letter_headers = {
+    subject = 'minitoolstream-dead-letter-subject',
+    sequence = 'minitoolstream-dead-letter-sequence',
+    consumer = 'minitoolstream-dead-letter-consumer',
+    reason = 'minitoolstream-dead-letter-reason',
+}
+local delivery_count_header = 'minitoolstream-delivery-count'
+
+-- Decoded configurations by durable, decoded again when the stored text changes.
+local decoded_configs = {}
+
+-- The stored row of `durable` and its decoded configuration, or nil.
+local function consumer_of(durable)
+    local row = box.space.mts_consumer_configs:get(durable)
+    if row == nil then
+        return nil, nil
+    end
+    local cached = decoded_configs[durable]
+    if cached == nil or cached.text ~= row.config then
+        cached = { text = row.config, config = json.decode(row.config) }
+        decoded_configs[durable] = cached
+    end
+    return row, cached.config
+end
+
+local function consumer_record(row)
+    return { config = row.config, created_ms = decimal(row.created_ms) }
+end
+
+-- Tells the waiting streams of `durable` to look again; after the commit.
+-- The entry also reads as a commit of the subject '' at 0, which nobody
+-- watches: egress of the previous release, which reads every entry without
+-- `durable` as a commit, skips it during a rolling update instead of failing.
+local function announce_consumer(durable)
+    feed_append({ consumer = durable, subject = '', last = '0' })
+    feed.cond:broadcast()
+end
+
+local function same_value(a, b)
+    if type(a) ~= 'table' or type(b) ~= 'table' then
+        return a == b
+    end
+    for key, value in pairs(a) do
+        if not same_value(value, b[key]) then
+            return false
+        end
+    end
+    for key in pairs(b) do
+        if a[key] == nil then
+            return false
+        end
+    end
+    return true
+end
+
+-- Names of the configuration fields that differ, among `names` (default: all, sorted).
+local function differing_fields(stored, wanted, names)
+    if names == nil then
+        local union = {}
+        for name in pairs(stored) do
+            union[name] = true
+        end
+        for name in pairs(wanted) do
+            union[name] = true
+        end
+        names = {}
+        for name in pairs(union) do
+            names[#names + 1] = name
+        end
+        table.sort(names)
+    end
+    local differing = {}
+    for _, name in ipairs(names) do
+        if not same_value(stored[name], wanted[name]) then
+            differing[#differing + 1] = name
+        end
+    end
+    return differing
+end
+
+--- Stores a new configuration (JSON text) created at `now_ms`; the same one
+--- again answers the stored record. {ok = true, record = {config, created_ms}},
+--- or {ok = false, code = 'CONSUMER_CONFLICT', fields} when a different one exists.
+function mts_create_consumer(durable, config, now_ms)
+    local configs = box.space.mts_consumer_configs
+    local row = configs:get(durable)
+    if row == nil then
+        row = configs:insert({ durable, config, u64(now_ms, 'now_ms'), 0, 0 })
+        return { ok = true, record = consumer_record(row) }
+    end
+    local fields = differing_fields(json.decode(row.config), json.decode(config), nil)
+    if #fields > 0 then
+        return { ok = false, code = 'CONSUMER_CONFLICT', fields = fields }
+    end
+    return { ok = true, record = consumer_record(row) }
+end
+
+--- Replaces the configuration; CONSUMER_NOT_FOUND, or CONSUMER_CONFLICT with
+--- the fields when ackPolicy or deliver would change. Its streams look again.
+function mts_update_consumer(durable, config)
+    local configs = box.space.mts_consumer_configs
+    local row = configs:get(durable)
+    if row == nil then
+        return consumer_not_found
+    end
+    local fields = differing_fields(json.decode(row.config), json.decode(config), { 'ackPolicy', 'deliver' })
+    if #fields > 0 then
+        return { ok = false, code = 'CONSUMER_CONFLICT', fields = fields }
+    end
+    row = configs:update(durable, { { '=', 'config', config } })
+    announce_consumer(durable)
+    return { ok = true, record = consumer_record(row) }
+end
+
+-- Deletes the rows of `space` whose key starts with `durable`; `width` is the key's length.
+local function delete_consumer_rows(space, durable, width)
+    local keys = {}
+    for _, t in space:pairs({ durable }) do
+        keys[#keys + 1] = { t:unpack(1, width) }
+    end
+    for _, key in ipairs(keys) do
+        space:delete(key)
+    end
+end
+
+--- Removes configuration, positions and leases: {ok = true, deleted}.
+function mts_delete_consumer(durable)
+    local deleted = false
+    transaction(function()
+        deleted = box.space.mts_consumer_configs:delete(durable) ~= nil
+        delete_consumer_rows(box.space.mts_consumer_positions, durable, 2)
+        delete_consumer_rows(box.space.mts_leases, durable, 3)
+    end)
+    decoded_configs[durable] = nil
+    if deleted then
+        announce_consumer(durable)
+    end
+    return { ok = true, deleted = deleted }
+end
+
+--- {ok = true, record} or {ok = true} without `record` when not configured.
+function mts_consumer_record(durable)
+    local row = box.space.mts_consumer_configs:get(durable)
+    return { ok = true, record = row ~= nil and consumer_record(row) or box.NULL }
+end
+
+--- Every configured consumer's record, ordered by name.
+function mts_list_consumer_records()
+    local records = {}
+    for _, row in box.space.mts_consumer_configs:pairs() do
+        records[#records + 1] = consumer_record(row)
+    end
+    return { ok = true, records = records }
+end
+
+--- Creates the position of each {subject, start_after} that has none, at
+--- start_after (a decimal); an existing position never moves. CONSUMER_NOT_FOUND.
+function mts_start_consumer_subjects(durable, starts)
+    local found = false
+    transaction(function()
+        found = box.space.mts_consumer_configs:get(durable) ~= nil
+        if not found then
+            return
+        end
+        local positions = box.space.mts_consumer_positions
+        for _, start in ipairs(starts) do
+            if positions:get({ durable, start[1] }) == nil then
+                local after = u64(start[2], 'start_after')
+                positions:insert({ durable, start[1], after, after })
+            end
+        end
+    end)
+    return found and { ok = true } or consumer_not_found
+end
+
+-- How long the `deliveries`-th delivery of a message is leased.
+local function lease_length(config, deliveries)
+    local backoff = config.backoffMs
+    if type(backoff) == 'table' and #backoff > 0 then
+        return backoff[math.min(deliveries, #backoff)]
+    end
+    return config.ackWaitMs
+end
+
+-- Raises the floor of (durable, subject) to min(lowest leased - 1, delivered).
+local function raise_floor(durable, subject)
+    local position = box.space.mts_consumer_positions:get({ durable, subject })
+    if position == nil then
+        return
+    end
+    local floor = position.delivered
+    local lowest = box.space.mts_leases:select({ durable, subject }, { limit = 1 })[1]
+    if lowest ~= nil and lowest.sequence - 1 < floor then
+        floor = lowest.sequence - 1
+    end
+    if floor ~= position.ack_floor then
+        box.space.mts_consumer_positions:update({ durable, subject }, { { '=', 'ack_floor', floor } })
+    end
+end
+
+-- What one consumer transaction does besides its own writes: subjects whose
+-- floor may rise, messages it dead-lettered (and the rows to commit for
+-- them), whether waiting streams should look again.
+local function consumer_work(durable, config, now)
+    return { durable = durable, config = config, now = now, touched = {}, dead_lettered = 0, dead = {}, changed = false }
+end
+
+-- The dead letter of message `t` as a positional row: the original's headers
+-- and payload (an object shared by key) and where it came from.
+local function dead_letter_row(work, t, deliveries, reason)
+    local headers = {}
+    for name, value in pairs(t.headers) do
+        headers[name] = value
+    end
+    headers[dead_letter_headers.subject] = t.subject
+    headers[dead_letter_headers.sequence] = decimal(t.sequence)
+    headers[dead_letter_headers.consumer] = work.durable
+    headers[dead_letter_headers.reason] = reason
+    headers[delivery_count_header] = tostring(deliveries)
+    return { work.config.deadLetterSubject, work.now, headers, t.size, t.data, t.object_key }
+end
+
+-- Ends a lease: its message is settled, and with a `reason` dead-lettered
+-- (when retention has not deleted it already).
+local function end_lease(work, lease, reason)
+    box.space.mts_leases:delete({ lease.durable, lease.subject, lease.sequence })
+    work.touched[lease.subject] = true
+    work.changed = true
+    if reason == nil then
+        return
+    end
+    local t = box.space.mts_messages:get({ lease.subject, lease.sequence })
+    if t == nil then
+        return
+    end
+    work.dead_lettered = work.dead_lettered + 1
+    if work.config.deadLetterSubject ~= '' then
+        work.dead[#work.dead + 1] = dead_letter_row(work, t, lease.deliveries, reason)
+    end
+end
+
+-- The end of a consumer transaction: floors, the dead-letter counter, and the
+-- dead letters committed like any message of their subject.
+local function finish_work(work)
+    for subject in pairs(work.touched) do
+        raise_floor(work.durable, subject)
+    end
+    if work.dead_lettered > 0 then
+        box.space.mts_consumer_configs:update(work.durable, { { '+', 'dead_lettered_total', work.dead_lettered } })
+    end
+    if #work.dead > 0 then
+        work.plan = plan_rows(work.dead, work.now, true)
+        write_rows(work.dead, work.plan, work.now, default_duplicate_window_ms)
+    end
+end
+
+-- After the commit of a consumer transaction.
+local function announce_work(work)
+    if work.plan ~= nil then
+        announce_rows(work.plan)
+    end
+    if work.changed then
+        announce_consumer(work.durable)
+    end
+end
+
+-- A leased message as mts_lease answers it.
+local function leased_row(t, deliveries)
+    return {
+        subject = t.subject,
+        sequence = decimal(t.sequence),
+        timestamp_ms = t.timestamp_ms,
+        headers = t.headers,
+        size = t.size,
+        data = t.data ~= nil and b64(t.data) or box.NULL,
+        object_key = t.object_key,
+        deliveries = deliveries,
+    }
+end
+
+--- Leases messages to a worker: first those whose lease expired by `now_ms`
+--- (oldest first; one delivered maxDeliver times is dead-lettered instead),
+--- then messages after `delivered` of each of `subjects` that has a position,
+--- in the order given, while maxAckPending leases are not held. At most
+--- `max_messages` rows and `max_bytes` payload bytes (the first row always).
+--- Expired leases are already held, so they are redelivered at a full
+--- maxAckPending too. {ok = true, rows = {{subject, sequence, timestamp_ms,
+--- headers, size, data (base64 or null), object_key, deliveries}...},
+--- dead_lettered, next_expiry_ms (decimal or null)}; CONSUMER_NOT_FOUND.
+function mts_lease(durable, subjects, max_messages, max_bytes, now_ms)
+    local row, config = consumer_of(durable)
+    if row == nil then
+        return consumer_not_found
+    end
+    local work = consumer_work(durable, config, u64(now_ms, 'now_ms'))
+    local now = work.now
+    local rows, bytes = {}, 0
+    local function fits(size)
+        return #rows < max_messages and (#rows == 0 or bytes + size <= max_bytes)
+    end
+    local function hand_out(t, deliveries)
+        rows[#rows + 1] = leased_row(t, deliveries)
+        bytes = bytes + t.size
+    end
+    local next_expiry = box.NULL
+    transaction(function()
+        local leases = box.space.mts_leases
+        local messages = box.space.mts_messages
+        local held = leases.index.primary:count({ durable })
+        local expired = {}
+        for _, lease in leases.index.expiry:pairs({ durable }, { iterator = 'GE' }) do
+            if lease.durable ~= durable or lease.lease_until_ms > now then
+                break
+            end
+            expired[#expired + 1] = lease
+        end
+        for _, lease in ipairs(expired) do
+            local t = messages:get({ lease.subject, lease.sequence })
+            if t == nil then
+                end_lease(work, lease, nil)
+                held = held - 1
+            elseif config.maxDeliver > 0 and lease.deliveries >= config.maxDeliver then
+                end_lease(work, lease, 'max_deliver')
+                held = held - 1
+            elseif fits(t.size) then
+                local deliveries = lease.deliveries + 1
+                leases:update({ durable, lease.subject, lease.sequence }, {
+                    { '=', 'deliveries', deliveries }, { '=', 'lease_until_ms', now + lease_length(config, deliveries) },
+                })
+                hand_out(t, deliveries)
+            else
+                break
+            end
+        end
+        local room = config.maxAckPending - held
+        local positions = box.space.mts_consumer_positions
+        for _, subject in ipairs(subjects) do
+            local position = positions:get({ durable, subject })
+            if position ~= nil then
+                local delivered = position.delivered
+                for _, t in messages:pairs({ subject, delivered }, { iterator = 'GT' }) do
+                    if t.subject ~= subject or room <= 0 or not fits(t.size) then
+                        break
+                    end
+                    leases:insert({ durable, subject, t.sequence, 1, now + lease_length(config, 1) })
+                    hand_out(t, 1)
+                    room = room - 1
+                    delivered = t.sequence
+                end
+                if delivered ~= position.delivered then
+                    positions:update({ durable, subject }, { { '=', 'delivered', delivered } })
+                    work.touched[subject] = true
+                end
+            end
+        end
+        if #rows > 0 then
+            box.space.mts_consumer_configs:update(durable, { { '+', 'delivered_total', #rows } })
+        end
+        finish_work(work)
+        local soonest = leases.index.expiry:select({ durable }, { limit = 1 })[1]
+        if soonest ~= nil then
+            next_expiry = decimal(soonest.lease_until_ms)
+        end
+    end)
+    announce_work(work)
+    return { ok = true, rows = rows, dead_lettered = work.dead_lettered, next_expiry_ms = next_expiry }
+end
+
+-- Applies one settlement {subject, sequence, kind, delay_ms, delivery_count}
+-- and answers 'applied', 'not_pending' or 'stale'.
+local function settle_one(work, settlement)
+    local leases = box.space.mts_leases
+    local durable, subject = work.durable, settlement.subject
+    local sequence = u64(settlement.sequence, 'sequence')
+    local kind = settlement.kind
+    if kind == 'ack' and work.config.ackPolicy == 'all' then
+        local settled = {}
+        for _, lease in leases:pairs({ durable, subject }) do
+            if lease.sequence > sequence then
+                break
+            end
+            settled[#settled + 1] = lease
+        end
+        for _, lease in ipairs(settled) do
+            end_lease(work, lease, nil)
+        end
+        return #settled > 0 and 'applied' or 'not_pending'
+    end
+    local lease = leases:get({ durable, subject, sequence })
+    if lease == nil then
+        return 'not_pending'
+    end
+    if kind == 'ack' then
+        end_lease(work, lease, nil)
+        return 'applied'
+    end
+    local count = settlement.delivery_count
+    if count ~= nil and count ~= lease.deliveries then
+        return 'stale'
+    end
+    if kind == 'nak' then
+        leases:update({ durable, subject, sequence }, { { '=', 'lease_until_ms', work.now + (tonumber(settlement.delay_ms) or 0) } })
+        work.changed = true
+    elseif kind == 'progress' then
+        leases:update({ durable, subject, sequence }, { { '=', 'lease_until_ms', work.now + lease_length(work.config, lease.deliveries) } })
+    elseif kind == 'term' then
+        end_lease(work, lease, 'term')
+    else
+        error(string.format('unknown settlement kind %s', tostring(kind)))
+    end
+    return 'applied'
+end
+
+--- Applies settlements in order, in one transaction: {ok = true, outcomes =
+--- {'applied' | 'not_pending' | 'stale'...}}; CONSUMER_NOT_FOUND. Each is
+--- {subject, sequence (decimal), kind ('ack', 'nak', 'progress', 'term'),
+--- delay_ms, delivery_count (or null)}.
+function mts_settle(durable, settlements, now_ms)
+    local row, config = consumer_of(durable)
+    if row == nil then
+        return consumer_not_found
+    end
+    local work = consumer_work(durable, config, u64(now_ms, 'now_ms'))
+    local outcomes = {}
+    transaction(function()
+        for i, settlement in ipairs(settlements) do
+            outcomes[i] = settle_one(work, settlement)
+        end
+        finish_work(work)
+    end)
+    announce_work(work)
+    return { ok = true, outcomes = outcomes }
+end
+
+--- What a configured consumer holds and has done: {ok = true, stats =
+--- {record, positions = {{subject, ack_floor, delivered, last_sequence}...},
+--- delivered, ack_pending, redelivered, dead_lettered, oldest_unacked_ms (or
+--- null)}}, or {ok = true} without `stats` when not configured.
+function mts_consumer_stats(durable)
+    local row = box.space.mts_consumer_configs:get(durable)
+    if row == nil then
+        return { ok = true, stats = box.NULL }
+    end
+    local positions, oldest = {}, nil
+    for _, position in box.space.mts_consumer_positions:pairs({ durable }) do
+        local subject = position.subject
+        positions[#positions + 1] = {
+            subject = subject, ack_floor = decimal(position.ack_floor), delivered = decimal(position.delivered),
+            last_sequence = decimal(last_sequence(subject)),
+        }
+        local unsettled = box.space.mts_messages:select({ subject, position.ack_floor }, { iterator = 'GT', limit = 1 })[1]
+        if unsettled ~= nil and unsettled.subject == subject and (oldest == nil or unsettled.timestamp_ms < oldest) then
+            oldest = unsettled.timestamp_ms
+        end
+    end
+    local pending, redelivered = 0, 0
+    for _, lease in box.space.mts_leases:pairs({ durable }) do
+        pending = pending + 1
+        if lease.deliveries > 1 then
+            redelivered = redelivered + 1
+        end
+    end
+    return {
+        ok = true,
+        stats = {
+            record = consumer_record(row), positions = positions, delivered = decimal(row.delivered_total), ack_pending = pending,
+            redelivered = redelivered, dead_lettered = decimal(row.dead_lettered_total),
+            oldest_unacked_ms = oldest ~= nil and decimal(oldest) or box.NULL,
+        },
+    }
+end
+
+-- A dead letter going back to its subject: the headers it had before.
+local function redriven_row(t, subject, now)
+    local headers = {}
+    for name, value in pairs(t.headers) do
+        headers[name] = value
+    end
+    for _, name in pairs(dead_letter_headers) do
+        headers[name] = nil
+    end
+    headers[delivery_count_header] = nil
+    return { subject, now, headers, t.size, t.data, t.object_key }
+end
+
+--- Moves up to `limit` dead letters of `dead_letter_subject` with `from` <=
+--- sequence <= `to` (0: no bound) back to the subjects their header names,
+--- in order, in one transaction: new sequences, payload shared, the dead
+--- letters deleted. Messages without the header are skipped.
+--- {ok = true, moved, last_examined (decimal, '0' when none)}.
+function mts_redrive(dead_letter_subject, from, to, limit)
+    local first, last = u64(from, 'from'), u64(to, 'to')
+    local max = tonumber(limit)
+    local now = now_ms()
+    local rows, moved, examined = {}, {}, 0
+    local plan = nil
+    transaction(function()
+        for _, t in box.space.mts_messages:pairs({ dead_letter_subject, first }, { iterator = 'GE' }) do
+            if t.subject ~= dead_letter_subject or (last > 0 and t.sequence > last) or #rows >= max then
+                break
+            end
+            examined = t.sequence
+            local origin = t.headers[dead_letter_headers.subject]
+            if origin ~= nil then
+                rows[#rows + 1] = redriven_row(t, origin, now)
+                moved[#moved + 1] = t
+            end
+        end
+        if #rows > 0 then
+            plan = plan_rows(rows, now, true)
+            write_rows(rows, plan, now, default_duplicate_window_ms)
+            forget_rows(dead_letter_subject, moved)
+        end
+    end)
+    if plan ~= nil then
+        announce_rows(plan)
+    end
+    return { ok = true, moved = #rows, last_examined = decimal(examined) }
+end
+
 local procedures = {
     'mts_ping', 'mts_commit', 'mts_read_after', 'mts_last_sequence', 'mts_ack_floor', 'mts_ack',
     'mts_claim_consumer', 'mts_wait_for_commit', 'mts_wait_for_changes', 'mts_last_sequences', 'mts_add_pending_upload',
     'mts_list_stale_pending_uploads', 'mts_remove_pending_upload', 'mts_delete_through', 'mts_list_subjects',
     'mts_subject_info', 'mts_list_consumers', 'mts_consumer_info', 'mts_reset_consumer', 'mts_set_retention',
     'mts_deleted_objects', 'mts_forget_deleted_objects', 'mts_list_retention', 'mts_delete_retention', 'mts_retention_of',
-    'mts_storage_stats',
+    'mts_storage_stats', 'mts_create_consumer', 'mts_update_consumer', 'mts_delete_consumer', 'mts_consumer_record',
+    'mts_list_consumer_records', 'mts_start_consumer_subjects', 'mts_lease', 'mts_settle', 'mts_consumer_stats', 'mts_redrive',
 }
 
 -- The connector may execute our procedures and nothing else; setuid lets a

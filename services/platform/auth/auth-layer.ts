@@ -92,7 +92,7 @@ export async function openAuthLayer(config: AuthConfig, options: AuthLayerOption
 
   /**
    * The caller may call the method and use every subject the message names:
-   * its `subject`, or the `subject` of each of its `messages` (a batch). A
+   * its `subject`, or the `subject` of each of its `messages` or `acks` (a batch). A
    * listing may name no subject; it shows only what the token allows (the
    * handler filters).
    */
@@ -124,10 +124,12 @@ export async function openAuthLayer(config: AuthConfig, options: AuthLayerOption
 
 /** The subjects a request names, or undefined if it names none in a known shape. */
 function subjectsOf(message: unknown): string[] | undefined {
-  const { subject, messages } = message as { subject?: unknown; messages?: unknown };
+  const { subject, messages, acks } = message as { subject?: unknown; messages?: unknown; acks?: unknown };
   if (typeof subject === 'string') return [subject];
-  if (!Array.isArray(messages)) return undefined;
-  const subjects = messages.map((item) => (item as { subject?: unknown }).subject);
+  // A batch of messages (publish) or of acknowledgements (AckMessages): each item names its subject.
+  const items = Array.isArray(messages) ? messages : acks;
+  if (!Array.isArray(items)) return undefined;
+  const subjects = items.map((item) => (item as { subject?: unknown }).subject);
   return subjects.every((item) => typeof item === 'string') ? (subjects as string[]) : undefined;
 }
 

@@ -13,6 +13,8 @@ const read: AccessRule = { open: false, anyOf: ['fetch', 'subscribe'] };
 /** Inspecting subjects and consumers needs `fetch` on each subject shown. */
 export const inspectRule = { open: false, anyOf: ['fetch'] } as const satisfies AccessRule;
 const listing: AccessRule = { ...inspectRule, listing: true };
+// Consume of a configured consumer names no subject: its filters do, and the handler delivers only subjects the token may fetch.
+const consume: AccessRule = { ...read, listing: true };
 // Moving a consumer's position for someone else, or deleting messages, is an operator's act.
 const admin: AccessRule = { open: false, anyOf: ['admin'] };
 
@@ -20,9 +22,10 @@ const ingress = { Publish: publish, PublishBatch: publish, PublishStream: publis
 const egress = {
   Subscribe: subscribe,
   Fetch: read,
-  Consume: read,
+  Consume: consume,
   GetLastSequence: read,
   AckMessage: read,
+  AckMessages: read,
   ListSubjects: listing,
   GetSubjectInfo: inspectRule,
   ListConsumers: listing,

@@ -13,3 +13,11 @@ test('subject patterns as the original clients write them', () => {
   assert.ok(!subjectAllowed(['a.b'], 'a.b.c'), 'a plain pattern is exact');
   assert.ok(!subjectAllowed(['a.b'], 'a'));
 });
+
+test('the NATS form a.> covers every subject below a, not a itself', () => {
+  assert.ok(subjectAllowed(['a.>'], 'a.b'));
+  assert.ok(subjectAllowed(['a.>'], 'a.b.c'));
+  assert.ok(!subjectAllowed(['a.>'], 'a'));
+  assert.ok(!subjectAllowed(['a.>'], 'ab.c'));
+  assert.ok(!subjectAllowed(['orders.eu.>'], 'orders.us.x'));
+});

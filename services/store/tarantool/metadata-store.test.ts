@@ -6,6 +6,7 @@ import { eventually } from '../../testing/conformance-harness.js';
 import { waitUntilConnected } from '../../testing/tarantool-backend.js';
 import { within } from '../../testing/within.js';
 import { startTarantool, type TarantoolServer } from '../../testing/tarantool-server.js';
+import type { ConsumerConfig } from '../consumers.js';
 import { AckBeyondEndError, StoreUnavailableError, UploadExpiredError, type MetadataRecord } from '../store.js';
 import { openTarantoolLink } from './connection.js';
 import { openTarantoolMetadataStore } from './metadata-store.js';
@@ -150,4 +151,46 @@ test('survives a Tarantool crash: fails fast while down, reconnects, keeps data 
   await server.start();
   await waitUntilConnected(store);
   assert.deepEqual(await store.commit([inline('crash', new Uint8Array([5]))]), [{ sequence: 4n }]);
+});
+
+test('configured consumers survive a Tarantool crash: leases held before it are redelivered after their ack wait', async (t) => {
+  const server = await startTarantool(t);
+  const store = await openStore(t, server);
+  await store.commit([1, 2, 3].map((n) => inline('orders.crash', new Uint8Array([n]))));
+  const config: ConsumerConfig = {
+    durable: 'workers',
+    filterSubjects: ['orders.>'],
+    ackPolicy: 'explicit',
+    ackWaitMs: 1000,
+    maxDeliver: 0,
+    backoffMs: [],
+    maxAckPending: 100,
+    deliver: { kind: 'all' },
+    deadLetterSubject: '',
+  };
+  const record = await store.createConsumer(config, 500);
+  await store.startConsumerSubjects('workers', [{ subject: 'orders.crash', startAfter: 0n }]);
+  const leasedBefore = await store.lease('workers', ['orders.crash'], { maxMessages: 2, maxBytes: 1024 }, 1000);
+  assert.deepEqual(
+    leasedBefore.rows.map((row) => row.sequence),
+    [1n, 2n],
+  );
+  assert.deepEqual(
+    await store.settle('workers', [{ subject: 'orders.crash', sequence: 1n, kind: 'ack', delayMs: 0, deliveryCount: 1 }], 1000),
+    ['applied'],
+  );
+
+  await server.kill();
+  await server.start();
+  await waitUntilConnected(store);
+  assert.deepEqual(await store.consumerRecord('workers'), record);
+  const stats = await store.consumerStats('workers');
+  assert.deepEqual(stats?.positions, [{ subject: 'orders.crash', ackFloor: 1n, delivered: 2n, lastSequence: 3n }]);
+  assert.equal(stats?.ackPending, 1);
+  const leased = async (nowMs: number) =>
+    (await store.lease('workers', ['orders.crash'], { maxMessages: 10, maxBytes: 1024 }, nowMs)).rows.map(
+      (row) => `${row.sequence}/${row.deliveryCount}`,
+    );
+  assert.deepEqual(await leased(1999), ['3/1'], 'the lease held before the crash still holds');
+  assert.deepEqual(await leased(2000), ['2/2'], 'and its message is redelivered once it expires');
 });

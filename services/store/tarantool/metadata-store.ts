@@ -11,40 +11,25 @@ import {
   type DependencyStatus,
   type ConsumerPosition,
   type MetadataRecord,
-  type MetadataRow,
   type MetadataStore,
   type StoreChange,
   type SubjectStats,
 } from '../store.js';
 import { policyFromColumns, type PolicyColumns } from '../retention-rules.js';
-import { openTarantoolLink, type TarantoolConnectionOptions, type TarantoolLink } from './connection.js';
+import { openTarantoolLink, type TarantoolConnectionOptions } from './connection.js';
+import { tarantoolConsumerStore } from './consumer-procedures.js';
+import { fromWireRow, procedureCaller, type Outcome, type Procedures, type WireRow } from './procedure-call.js';
 
 /** Options of {@link openTarantoolMetadataStore}; `TarantoolConfig` fits. */
 export type TarantoolMetadataStoreOptions = TarantoolConnectionOptions;
 
-/** What every procedure of init.lua returns: ok, or a code for an expected failure. */
-interface Outcome {
-  ok: boolean;
-  code?: string;
-  [field: string]: unknown;
-}
-
-interface WireRow {
-  sequence: string;
-  timestamp_ms: number;
-  headers: Record<string, string>;
-  size: number;
-  data: string | null;
-  object_key: string;
-}
-
-/** A commit ({subject, last}) or an ack ({subject, durable, floor}) of the change feed. */
-interface WireChange {
-  subject: string;
-  last?: string;
-  durable?: string;
-  floor?: string;
-}
+/**
+ * A change of the feed: a commit ({subject, last}), an ack of a durable never
+ * configured ({subject, durable, floor}), or a change of a configured
+ * consumer's leases ({consumer, subject: '', last: '0'}, which egress of the
+ * previous release takes for a commit nobody watches).
+ */
+type WireChange = { subject: string; last: string; consumer?: string } | { subject: string; durable: string; floor: string };
 
 interface WireSubject {
   subject: string;
@@ -89,26 +74,15 @@ export function openTarantoolMetadataStore(options: TarantoolMetadataStoreOption
   if (options.password === '') {
     throw new StoreError('tarantool: a password is required (init.lua refuses to run without TARANTOOL_PASSWORD)');
   }
-  return createProcedures(openTarantoolLink(options));
+  const link = openTarantoolLink(options);
+  return createProcedures(procedureCaller(link), () => link.close());
 }
 
-function createProcedures(link: TarantoolLink): MetadataStore {
-  async function invoke(name: string, args: unknown[], signal?: AbortSignal, timeoutMs?: number): Promise<Outcome> {
-    const result = await link.call(name, args, { signal, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
-    if (typeof result !== 'object' || result === null || typeof (result as Outcome).ok !== 'boolean') {
-      throw new StoreError(`tarantool procedure ${name} returned an unexpected value`);
-    }
-    return result as Outcome;
-  }
-
-  async function expectOk(name: string, args: unknown[], signal?: AbortSignal, timeoutMs?: number): Promise<Outcome> {
-    const outcome = await invoke(name, args, signal, timeoutMs);
-    if (!outcome.ok) throw new StoreError(`tarantool procedure ${name} failed with ${outcome.code}`);
-    return outcome;
-  }
-
+function createProcedures(procedures: Procedures, close: () => Promise<void>): MetadataStore {
+  const { invoke, expectOk } = procedures;
   return {
     name: 'tarantool',
+    ...tarantoolConsumerStore(procedures),
 
     async commit(batch: MetadataRecord[], signal?: AbortSignal, duplicateWindowMs = defaultDuplicateWindowMs): Promise<CommittedRecord[]> {
       const outcome = await invoke('mts_commit', [batch.map(toWireRecord), duplicateWindowMs], signal);
@@ -271,7 +245,7 @@ function createProcedures(link: TarantoolLink): MetadataStore {
       }
     },
 
-    close: () => link.close(),
+    close,
   };
 }
 
@@ -310,9 +284,9 @@ function committedFrom(batch: MetadataRecord[], first: string[], duplicates: [nu
 }
 
 function fromWireChange(change: WireChange): StoreChange {
-  return change.durable === undefined
-    ? { subject: change.subject, lastSequence: BigInt(change.last as string) }
-    : { subject: change.subject, durable: change.durable, ackFloor: BigInt(change.floor as string) };
+  if ('durable' in change) return { subject: change.subject, durable: change.durable, ackFloor: BigInt(change.floor) };
+  if (change.consumer !== undefined) return { consumer: change.consumer };
+  return { subject: change.subject, lastSequence: BigInt(change.last) };
 }
 
 function fromWireSubject(row: WireSubject): SubjectStats {
@@ -328,16 +302,4 @@ function fromWireSubject(row: WireSubject): SubjectStats {
 
 function fromWireConsumer(row: WireConsumer): ConsumerPosition {
   return { durable: row.durable, subject: row.subject, ackFloor: BigInt(row.ack_floor), lastSequence: BigInt(row.last_sequence) };
-}
-
-function fromWireRow(subject: string, row: WireRow): MetadataRow {
-  return {
-    subject,
-    sequence: BigInt(row.sequence),
-    timestampMs: row.timestamp_ms,
-    headers: row.headers,
-    size: row.size,
-    inline: row.data === null ? null : new Uint8Array(Buffer.from(row.data, 'base64')),
-    objectKey: row.object_key,
-  };
 }
