@@ -10,13 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { createMetrics } from '../services/platform/metrics.js';
+import { observeConsumers } from '../services/platform/consumer-metrics.js';
 import { observeStorage } from '../services/platform/store-metrics.js';
 import { openSqliteMetadataStore } from '../services/store/embedded/sqlite-metadata-store.js';
 import { manifestsDir } from './manifest-set.js';
 
 /**
- * The registry a service exports: its own metrics and the storage families
- * start-service adds for its store (an embedded one here; the names are the same
+ * The registry a service exports: its own metrics, the storage families
+ * start-service adds for its store and the consumer families egress adds (an embedded one here; the names are the same
  * for every backend and nothing is scraped, so the store is closed at once).
  */
 async function serviceRegistry() {
@@ -24,6 +25,7 @@ async function serviceRegistry() {
   const dir = mkdtempSync(join(tmpdir(), 'mts-monitoring-'));
   const store = await openSqliteMetadataStore({ file: join(dir, 'metadata.sqlite') });
   observeStorage(store, registry);
+  observeConsumers(store, registry, []);
   await store.close();
   rmSync(dir, { recursive: true, force: true });
   return registry;

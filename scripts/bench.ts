@@ -3,7 +3,9 @@
  * ephemeral ports over a temporary data folder, and drives it with the
  * compiled `mts bench`: 1 KiB publish throughput at several concurrencies,
  * publish-to-fetch latency at a fixed rate, and 4 MiB publish MB/s with the
- * server's peak RSS (VmHWM). `--stack tarantool` runs the same against
+ * server's peak RSS (VmHWM), and Consume throughput over a backlog with
+ * cumulative acks next to a configured explicit-ack consumer with 1 and 3
+ * workers. `--stack tarantool` runs the same against
  * scripts/local-stack.sh (Tarantool + an S3 server + both services; RSS is the
  * ingress process's); `--stack external --ingress URL --egress URL`
  * benchmarks services that are already running instead (RSS is then not read).
@@ -37,6 +39,12 @@ interface PublishResult {
   megabytesPerSecond: number;
   latency: Summary;
 }
+interface DrainResult {
+  mode: 'cumulative' | 'explicit';
+  workers: number;
+  messages: number;
+  messagesPerSecond: number;
+}
 interface E2eResult {
   rate: number;
   sent: number;
@@ -65,6 +73,7 @@ function report(urls: string[], serverPid: () => number | undefined, duration: s
   const rssBefore = peakRssMiB(serverPid());
   const large = mts<PublishResult>(['bench', 'publish', '--size', '4MiB', '--concurrency', '1,4', '--duration', '5s'], urls);
   const rssAfter = peakRssMiB(serverPid());
+  const drain = mts<DrainResult>(['bench', 'drain', '--size', '1KiB', '--messages', '20000', '--workers', '1,3'], urls);
 
   const lines = [
     `stack: ${flags.stack}`,
@@ -88,6 +97,13 @@ function report(urls: string[], serverPid: () => number | undefined, duration: s
     ),
     '',
     `server peak RSS (VmHWM): ${rssBefore} MiB before the 4 MiB runs, ${rssAfter} MiB after`,
+    '',
+    '| Consume a 1 KiB backlog | messages | msg/s |',
+    '|---|---|---|',
+    ...drain.map(
+      (r) =>
+        `| ${r.mode === 'cumulative' ? 'cumulative ack, 1 stream' : `explicit ack, ${r.workers} worker${r.workers === 1 ? '' : 's'}`} | ${r.messages} | ${Math.round(r.messagesPerSecond)} |`,
+    ),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

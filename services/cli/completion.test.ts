@@ -22,7 +22,7 @@ test('mts completion bash completes commands, each command its own flags, and fi
   assert.deepEqual(await complete(script, ['mts', '--ingress', 'http://127.0.0.1:1', 'pub']), ['publish']);
   assert.deepEqual(await complete(script, ['mts', 'subscribe', '--du']), ['--durable']);
   assert.deepEqual(await complete(script, ['mts', 'fetch', '--no']), ['--no-ack']);
-  assert.deepEqual(await complete(script, ['mts', 'consumer', '']), ['info', 'reset']);
+  assert.deepEqual(await complete(script, ['mts', 'consumer', '']), ['add', 'info', 'ls', 'rm', 'reset']);
   assert.deepEqual(await complete(script, ['mts', 'completion', 'z']), ['zsh']);
   const checked = await new Promise<{ code: number | null; out: string }>((resolve) => {
     const child = execFile('shellcheck', ['-s', 'bash', '-'], (error, stdout) => resolve({ code: error ? 1 : 0, out: stdout }));

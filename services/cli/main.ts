@@ -2,6 +2,7 @@
 import { splitCommandLine, UsageError } from './args.js';
 import { benchCommand } from './bench.js';
 import { runCompletion } from './completion.js';
+import { consumeCommand } from './consume.js';
 import { consumerCommand, consumersCommand } from './consumers.js';
 import type { Command } from './command.js';
 import { doctorCommand } from './doctor.js';
@@ -10,6 +11,7 @@ import { fetchCommand } from './fetch.js';
 import { lastCommand } from './last.js';
 import { publishCommand } from './publish.js';
 import { purgeCommand } from './purge.js';
+import { redriveCommand } from './redrive.js';
 import { retentionCommand } from './retention.js';
 import { infoCommand, subjectsCommand } from './subjects.js';
 import { subscribeCommand } from './subscribe.js';
@@ -25,6 +27,8 @@ const commands: Command[] = [
   infoCommand,
   consumersCommand,
   consumerCommand,
+  consumeCommand,
+  redriveCommand,
   purgeCommand,
   retentionCommand,
   doctorCommand,

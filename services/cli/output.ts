@@ -48,11 +48,12 @@ export function formatMessage(message: Message, options: { withData: boolean } =
 /**
  * One fetched message as a JSON line. Sequences are strings, as in the
  * protobuf JSON mapping (uint64 exceeds a JSON number); the payload is
- * `text` when printable, else `base64`.
+ * `text` when printable, else `base64`; `extra` fields come first.
  */
-export function messageJson(message: Message): string {
+export function messageJson(message: Message, extra: Record<string, unknown> = {}): string {
   const text = printableText(message.data);
   return `${JSON.stringify({
+    ...extra,
     subject: message.subject,
     sequence: message.sequence.toString(),
     timestamp: message.timestamp ? timestampDate(message.timestamp).toISOString() : null,

@@ -4,6 +4,7 @@ import { EgressService } from '../../gen/minitoolstream/egress_pb.js';
 import { EgressService as UnqualifiedEgressService } from '../../gen/unqualified_aliases_pb.js';
 import { durableOwnership } from '../platform/auth/durable-owner.js';
 import { principalKey } from '../platform/auth/principal.js';
+import { observeConsumers } from '../platform/consumer-metrics.js';
 import { subjectVisible } from '../platform/auth/subject-visibility.js';
 import type { ConsumerRecord } from '../store/consumers.js';
 import type { ServiceDefinition, ServiceDeps } from '../platform/start-service.js';
@@ -14,6 +15,7 @@ import { createLagHistory } from './lag-history.js';
 import { ackConfigured, ackMessages, fetchRefused } from './configured-acks.js';
 import { consumeConfigured } from './consume-configured.js';
 import { consumeFrames, consumeHeartbeatMs, frameMessages } from './consume.js';
+import { consumerAdminRoutes } from './consumer-admin.js';
 import { inspectionRoutes } from './inspection.js';
 import { retentionRoutes } from './retention-routes.js';
 import { reportSkipped } from './skipped-messages.js';
@@ -38,12 +40,13 @@ export interface EgressOptions {
  * message as it is read, never the whole batch first.
  */
 export function egressRoutes(
-  { store, metrics, logger, readiness }: ServiceDeps,
+  { config, store, metrics, logger, readiness }: ServiceDeps,
   { consumeHeartbeatMs: heartbeatMs = consumeHeartbeatMs, lagSampleMs }: EgressOptions = {},
 ): (router: ConnectRouter) => void {
   const watch = createSubjectWatch({ store, logger, signal: readiness.draining });
   const lagHistory = createLagHistory({ store, logger, signal: readiness.draining, ...(lagSampleMs ? { intervalMs: lagSampleMs } : {}) });
   const ownership = durableOwnership(store, metrics);
+  observeConsumers(store, metrics.registry, config.consumerMetricsNames);
   // The checked durable name, once the caller is known to own it on `subject`.
   const ownDurable = async (name: string, subject: string, context: HandlerContext): Promise<string> => {
     const durable = checkDurableName(name);
@@ -55,7 +58,8 @@ export function egressRoutes(
     name === '' ? Promise.resolve(undefined) : store.consumerRecord(name, signal);
 
   const impl: ServiceImpl<typeof EgressService> = {
-    ...inspectionRoutes({ store }),
+    ...inspectionRoutes({ store, waiting: watch.consumerStreams }),
+    ...consumerAdminRoutes({ store, waiting: watch.consumerStreams }),
     ...retentionRoutes({ store }),
 
     async *subscribe(request, context) {

@@ -4,9 +4,13 @@ import type { EgressService } from '../../gen/minitoolstream/egress_pb.js';
 import { principalKey } from '../platform/auth/principal.js';
 import { subjectAllowed } from '../platform/auth/subject-patterns.js';
 import { subjectVisible } from '../platform/auth/subject-visibility.js';
-import type { ServiceDeps } from '../platform/start-service.js';
+import { filterMatches } from '../platform/subject-filter.js';
 import { checkDurableName, checkSubject } from '../platform/validation.js';
+import type { ConsumerStats } from '../store/consumers.js';
 import type { ConsumerPosition, SubjectStats } from '../store/store.js';
+import { configuredInfo, type ConsumerAdminDeps } from './consumer-admin.js';
+import { configuredConsumerInfo, configuredConsumerVisible, configuredInfoDeps } from './configured-consumer-info.js';
+import { retainedFloors } from './retained-floors.js';
 import { wirePolicy } from './retention-routes.js';
 
 type InspectionImpl = Pick<
@@ -18,9 +22,11 @@ type InspectionImpl = Pick<
  * The inspection RPCs: what subjects hold and where consumers stand, from
  * counters the store keeps (no message is read), and an operator's reset of
  * a consumer's position and purge of a subject. Listings show only what the
- * caller may fetch.
+ * caller may fetch. Configured consumers are listed after the others, with
+ * subject "" and their figures (see configured-consumer-info.ts).
  */
-export function inspectionRoutes({ store }: Pick<ServiceDeps, 'store'>): InspectionImpl {
+export function inspectionRoutes(deps: ConsumerAdminDeps): InspectionImpl {
+  const { store, waiting } = deps;
   return {
     async listSubjects(request, context) {
       const pattern = request.pattern.trim();
@@ -46,16 +52,31 @@ export function inspectionRoutes({ store }: Pick<ServiceDeps, 'store'>): Inspect
     async listConsumers(request, context) {
       const subject = request.subject === '' ? undefined : checkSubject(request.subject);
       const principal = context.values.get(principalKey);
-      const consumers = (await store.listConsumers(subject, context.signal)).filter((consumer) =>
-        subjectVisible(principal, consumer.subject),
-      );
+      const [consumers, records] = await Promise.all([
+        store.listConsumers(subject, context.signal),
+        store.listConsumerRecords(context.signal),
+      ]);
       const retained = retainedFloors(store, context.signal);
-      return { consumers: await Promise.all(consumers.map(async (consumer) => consumerInfo(consumer, await retained(consumer.subject)))) };
+      const legacy = consumers.filter((consumer) => subjectVisible(principal, consumer.subject));
+      const configured = records.filter(
+        ({ config }) => subject === undefined || config.filterSubjects.some((filter) => filterMatches(filter, subject)),
+      );
+      const stats = await Promise.all(configured.map(({ config }) => store.consumerStats(config.durable, context.signal)));
+      const infoDeps = configuredInfoDeps(store, waiting, principal, context.signal);
+      const shown = stats.filter((entry): entry is ConsumerStats => entry !== undefined && configuredConsumerVisible(principal, entry));
+      return {
+        consumers: [
+          ...(await Promise.all(legacy.map(async (consumer) => consumerInfo(consumer, await retained(consumer.subject))))),
+          ...(await Promise.all(shown.map((entry) => configuredConsumerInfo(entry, infoDeps)))),
+        ],
+      };
     },
 
     async getConsumerInfo(request, context) {
-      const subject = checkSubject(request.subject);
       const durable = checkDurableName(request.durableName);
+      // No subject: the configured consumer of that name.
+      if (request.subject === '') return configuredInfo(deps, durable, context, true);
+      const subject = checkSubject(request.subject);
       const position = await store.consumerPosition(durable, subject, context.signal);
       if (position === undefined) {
         throw new ConnectError(`durable consumer "${durable}" has acknowledged nothing on ${subject}`, Code.NotFound);
@@ -88,26 +109,6 @@ function subjectInfo(stats: SubjectStats) {
     firstSequence: stats.firstSequence,
     lastSequence: stats.lastSequence,
     ...(stats.lastPublishMs === undefined ? {} : { lastPublishTime: timestampFromMs(stats.lastPublishMs) }),
-  };
-}
-
-/**
- * The sequence below which a subject holds nothing (retention or a purge
- * deleted it), per subject, each looked up once: a consumer's pending count
- * leaves out what it can no longer receive.
- */
-function retainedFloors(store: Pick<ServiceDeps['store'], 'subjectStats'>, signal: AbortSignal): (subject: string) => Promise<bigint> {
-  const floors = new Map<string, Promise<bigint>>();
-  return (subject) => {
-    let floor = floors.get(subject);
-    if (floor === undefined) {
-      floor = store.subjectStats(subject, signal).then((stats) => {
-        if (stats === undefined) return 0n;
-        return stats.firstSequence > 0n ? stats.firstSequence - 1n : stats.lastSequence;
-      });
-      floors.set(subject, floor);
-    }
-    return floor;
   };
 }
 

@@ -94,6 +94,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** How long a publish's `msg-id` is remembered per subject: a repeat inside it is a duplicate. */
   duplicateWindowMs: number;
+  /** Configured consumers with their own `consumer` metric label; the others share one (bounded series). */
+  consumerMetricsNames: string[];
   /** Allowed CORS origins; `["*"]` allows any. */
   corsOrigins: string[];
   /** Where the dashboard publishes; undefined means the page's host on port 50051. */
@@ -171,6 +173,7 @@ export function loadConfig(service: ServiceName, env: Env = process.env, portVar
     },
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     duplicateWindowMs: read.integer('DUPLICATE_WINDOW_MS', 2 * 60_000, 1, 7 * 24 * 3_600_000),
+    consumerMetricsNames: read.list('CONSUMER_METRICS_NAMES', []),
     corsOrigins: read.list('CORS_ORIGINS', ['*']),
     uiIngressUrl: readUiIngressUrl(read),
     auth: readAuth(read),

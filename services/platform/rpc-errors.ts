@@ -13,6 +13,7 @@ import {
   StoreUnavailableError,
   UploadExpiredError,
 } from '../store/store.js';
+import { ConsumerConflictError, ConsumerNotFoundError } from '../store/consumers.js';
 
 const unavailableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'EAI_AGAIN']);
 
@@ -36,6 +37,9 @@ export function toConnectError(reason: unknown, logger: Logger): ConnectError {
   ) {
     return new ConnectError(reason.message, Code.FailedPrecondition);
   }
+  if (reason instanceof ConsumerNotFoundError) return new ConnectError(reason.message, Code.NotFound);
+  // UpdateConsumer states its own conflicts as FAILED_PRECONDITION; a create meets an existing consumer.
+  if (reason instanceof ConsumerConflictError) return new ConnectError(reason.message, Code.AlreadyExists);
   if (reason instanceof StoreUnavailableError || reason instanceof UploadExpiredError || reason instanceof StoreClosedError) {
     return new ConnectError(reason.message, Code.Unavailable, undefined, undefined, reason);
   }

@@ -41,14 +41,33 @@ function checkWellFormed(text: string, what: string): void {
  * Any other character (`/`, `:`, `-`, `_`, `%`, non-ASCII) is allowed: storage
  * never uses the raw subject as a file name or object key.
  */
-export function checkSubject(subject: string): string {
-  if (subject === '') throw invalid('subject is required');
-  checkWellFormed(subject, 'subject');
-  if (utf8.encode(subject).length > limits.subjectMaxBytes) throw invalid(`subject is longer than ${limits.subjectMaxBytes} bytes`);
-  if (forbiddenCharacter.test(subject)) throw invalid('subject must not contain whitespace or control characters');
-  if (subject.split('.').some((token) => token === '')) throw invalid(`subject "${subject}" has an empty token`);
-  if (/[*>]/.test(subject)) throw invalid(`subject "${subject}" contains a wildcard (* or >), which is reserved for patterns`);
+export function checkSubject(subject: string, field = 'subject'): string {
+  checkSubjectText(subject, field);
+  if (/[*>]/.test(subject)) throw invalid(`${field} "${subject}" contains a wildcard (* or >), which is reserved for patterns`);
   return subject;
+}
+
+/**
+ * A consumer's filter: a subject whose tokens may be NATS wildcards, `*` for
+ * one token anywhere and `>` for one or more tokens at the end only.
+ */
+export function checkFilterSubject(filter: string, field: string): string {
+  checkSubjectText(filter, field);
+  const tokens = filter.split('.');
+  tokens.forEach((token, index) => {
+    if (token === '>' && index !== tokens.length - 1) throw invalid(`${field} "${filter}": > may only be the last token`);
+    if (token !== '*' && token !== '>' && /[*>]/.test(token)) throw invalid(`${field} "${filter}": * and > must be whole tokens`);
+  });
+  return filter;
+}
+
+/** What subjects and filters share: 1-255 bytes, no whitespace or control character, no empty token. */
+function checkSubjectText(subject: string, field: string): void {
+  if (subject === '') throw invalid(`${field} is required`);
+  checkWellFormed(subject, field);
+  if (utf8.encode(subject).length > limits.subjectMaxBytes) throw invalid(`${field} is longer than ${limits.subjectMaxBytes} bytes`);
+  if (forbiddenCharacter.test(subject)) throw invalid(`${field} must not contain whitespace or control characters`);
+  if (subject.split('.').some((token) => token === '')) throw invalid(`${field} "${subject}" has an empty token`);
 }
 
 /** A durable consumer name: 1-255 bytes, no whitespace or control characters. */

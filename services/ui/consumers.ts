@@ -117,14 +117,20 @@ function newRow(context: ViewContext, consumer: ConsumerInfo, refresh: () => voi
       refresh();
     }, context.reportError);
   });
+  // A configured consumer (subject empty) has filters instead of a subject, and no one position to reset.
+  const configured = consumer.config !== undefined;
   const row = h(
     'tr',
     { 'data-consumer': `${durableName}/${subject}` },
     h('td', {}, durableName),
-    h('td', {}, h('a', { href: `#/subject/${encodeURIComponent(subject)}` }, subject)),
+    h(
+      'td',
+      {},
+      configured ? consumer.config!.filterSubjects.join(', ') : h('a', { href: `#/subject/${encodeURIComponent(subject)}` }, subject),
+    ),
     ...cells,
     trend,
-    h('td', {}, reset),
+    h('td', {}, configured ? '' : reset),
   );
   return { row, cells, trend };
 }

@@ -162,7 +162,11 @@ test('the dashboard over a real server: overview, browser, views, live tail, pub
 
   await t.test('the consumers page shows pending messages and resets a position', async () => {
     await egress.ackMessage({ subject, durableName: 'reporting', sequence: 40n });
+    await egress.createConsumer({ config: { durableName: 'workers', filterSubjects: ['orders.*'] } });
     await page.goto(`${services.egress.url}/ui/#/consumers`);
+    const configured = page.locator('tr[data-consumer="workers/"]');
+    await configured.locator('td', { hasText: 'orders.*' }).waitFor();
+    assert.equal(await configured.locator('button').count(), 0, 'a configured consumer has no position to reset');
     const row = page.locator(`tr[data-consumer="reporting/${subject}"]`);
     await row.locator('td', { hasText: '13' }).waitFor();
     // The trend rises to 13 pending: stopped at 40 while 53 are published (samples are kept by egress).

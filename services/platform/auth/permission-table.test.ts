@@ -79,17 +79,21 @@ test('health answers without a token in required mode', async (t) => {
   assert.ok([HealthCheckResponse_ServingStatus.SERVING, HealthCheckResponse_ServingStatus.NOT_SERVING].includes(status));
 });
 
-test('the inspection RPCs and Browse need fetch, listings filter by subject, and a consumer reset, a purge or retention policies need admin', () => {
+test('the inspection RPCs and Browse need fetch, listings filter by subject, and a consumer reset, a purge, retention policies, consumer configuration or a redrive need admin', () => {
   for (const service of ['minitoolstream.EgressService', 'EgressService']) {
     assert.deepEqual(accessRule(service, 'ListSubjects'), { open: false, anyOf: ['fetch'], listing: true });
     assert.deepEqual(accessRule(service, 'ListConsumers'), { open: false, anyOf: ['fetch'], listing: true });
     assert.deepEqual(accessRule(service, 'GetSubjectInfo'), { open: false, anyOf: ['fetch'] });
-    assert.deepEqual(accessRule(service, 'GetConsumerInfo'), { open: false, anyOf: ['fetch'] });
+    // With no subject it names a configured consumer, shown when the token may fetch one of its subjects.
+    assert.deepEqual(accessRule(service, 'GetConsumerInfo'), { open: false, anyOf: ['fetch'], listing: true });
     assert.deepEqual(accessRule(service, 'ResetConsumer'), { open: false, anyOf: ['admin'] });
     for (const method of ['Purge', 'SetRetentionPolicy', 'ListRetentionPolicies', 'DeleteRetentionPolicy']) {
       assert.deepEqual(accessRule(service, method), { open: false, anyOf: ['admin'] });
     }
     assert.deepEqual(accessRule(service, 'Browse'), { open: false, anyOf: ['fetch'] });
     assert.deepEqual(accessRule(service, 'ConsumerLagHistory'), { open: false, anyOf: ['fetch'], listing: true });
+    for (const method of ['CreateConsumer', 'UpdateConsumer', 'DeleteConsumer', 'Redrive']) {
+      assert.deepEqual(accessRule(service, method), { open: false, anyOf: ['admin'], listing: true }, method);
+    }
   }
 });

@@ -17,6 +17,8 @@ const listing: AccessRule = { ...inspectRule, listing: true };
 const consume: AccessRule = { ...read, listing: true };
 // Moving a consumer's position for someone else, or deleting messages, is an operator's act.
 const admin: AccessRule = { open: false, anyOf: ['admin'] };
+// Configuring consumers and redriving dead letters: the request names a configuration or a dead-letter subject, not a `subject`.
+const adminNamingNoSubject: AccessRule = { ...admin, listing: true };
 
 const ingress = { Publish: publish, PublishBatch: publish, PublishStream: publish };
 const egress = {
@@ -29,7 +31,8 @@ const egress = {
   ListSubjects: listing,
   GetSubjectInfo: inspectRule,
   ListConsumers: listing,
-  GetConsumerInfo: inspectRule,
+  // Listing: with no subject it is a configured consumer, shown if the token may fetch one of its subjects.
+  GetConsumerInfo: listing,
   ResetConsumer: admin,
   Purge: admin,
   SetRetentionPolicy: admin,
@@ -38,6 +41,10 @@ const egress = {
   // Reading a page moves no consumer: inspection, not following.
   Browse: inspectRule,
   ConsumerLagHistory: listing,
+  CreateConsumer: adminNamingNoSubject,
+  UpdateConsumer: adminNamingNoSubject,
+  DeleteConsumer: adminNamingNoSubject,
+  Redrive: adminNamingNoSubject,
 };
 
 /**

@@ -14,10 +14,11 @@ test('subject patterns as the original clients write them', () => {
   assert.ok(!subjectAllowed(['a.b'], 'a'));
 });
 
-test('the NATS form a.> covers every subject below a, not a itself', () => {
+test('token patterns also accept the NATS tail wildcard: > is everything, a.> everything below a', () => {
+  assert.ok(subjectAllowed(['>'], 'a.b'));
   assert.ok(subjectAllowed(['a.>'], 'a.b'));
   assert.ok(subjectAllowed(['a.>'], 'a.b.c'));
-  assert.ok(!subjectAllowed(['a.>'], 'a'));
+  assert.ok(!subjectAllowed(['a.>'], 'a'), 'a.> needs at least one token below a');
   assert.ok(!subjectAllowed(['a.>'], 'ab.c'));
   assert.ok(!subjectAllowed(['orders.eu.>'], 'orders.us.x'));
 });
