@@ -117,20 +117,14 @@ function newRow(context: ViewContext, consumer: ConsumerInfo, refresh: () => voi
       refresh();
     }, context.reportError);
   });
-  // A configured consumer (subject empty) has filters instead of a subject, and no one position to reset.
-  const configured = consumer.config !== undefined;
   const row = h(
     'tr',
     { 'data-consumer': `${durableName}/${subject}` },
     h('td', {}, durableName),
-    h(
-      'td',
-      {},
-      configured ? consumer.config!.filterSubjects.join(', ') : h('a', { href: `#/subject/${encodeURIComponent(subject)}` }, subject),
-    ),
+    h('td', {}, h('a', { href: `#/subject/${encodeURIComponent(subject)}` }, subject)),
     ...cells,
     trend,
-    h('td', {}, configured ? '' : reset),
+    h('td', {}, reset),
   );
   return { row, cells, trend };
 }
