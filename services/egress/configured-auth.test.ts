@@ -54,6 +54,21 @@ test('a wildcard consumer delivers only the subjects the token may fetch, and ac
     }
   }
 
+  await t.test('a redelivery of a subject the token may not fetch is never sent to it', async (t) => {
+    const egress = egressClient(services, 'grpc');
+    await services.store.createConsumer(consumerConfig('mixed', ['mixed.>'], { ackWaitMs: 300 }), Date.now());
+    await publish('mixed.us.x');
+    const wide = await bearer(['mixed.*'], ['fetch']);
+    const first = openWorker(t, egress, 'mixed', { callOptions: wide });
+    assert.deepEqual((await first.deliveries(1)).map(messageKey), ['mixed.us.x:1']);
+    first.close();
+    // Its lease expires again and again while only a worker for mixed.eu.* is there.
+    const narrow = openWorker(t, egress, 'mixed', { callOptions: await bearer(['mixed.eu.*'], ['fetch']) });
+    await onlyHeartbeats(narrow, 1200);
+    const [again] = await openWorker(t, egress, 'mixed', { callOptions: wide }).deliveries(1, 10_000);
+    assert.equal(again && messageKey(again), 'mixed.us.x:1', 'a worker that may fetch it gets it back');
+  });
+
   await t.test('Consume of a configured consumer needs a read permission; AckMessages too', async () => {
     await services.store.createConsumer(consumerConfig('guarded', ['guarded.>']), Date.now());
     const egress = egressClient(services);

@@ -218,6 +218,20 @@ for (const backend of testBackends) {
       await onlyHeartbeats(oneToken, 500);
     });
 
+    await t.test('an update of the filters reaches an open stream within a heartbeat', async (t) => {
+      const egress = egressClient(services, 'grpcweb');
+      const config = consumerConfig('moving', ['move.a'], { ackWaitMs: noRedelivery });
+      await store.createConsumer(config, Date.now());
+      await publish(store, 'move.a', 1);
+      await publish(store, 'move.b', 1);
+      const worker = openWorker(t, egress, 'moving');
+      assert.deepEqual((await worker.deliveries(1)).map(messageKey), ['move.a:1']);
+      await store.updateConsumer({ ...config, filterSubjects: ['move.b'] });
+      assert.deepEqual((await nextDelivered(worker)).map(messageKey), ['move.b:1'], 'a subject the new filter matches');
+      await publish(store, 'move.a', 1);
+      await onlyHeartbeats(worker, 3 * heartbeatMs);
+    });
+
     await t.test('deliver policies start each subject where they say', async (t) => {
       const egress = egressClient(services, 'grpc');
       const subject = 'policy.x';
@@ -303,4 +317,19 @@ test('a configured Consume stream ends cleanly when the server drains', async (t
     assert.equal(result.done, true, 'the stream ended without an error');
   };
   await Promise.all([services.egress.stop(), ...workers.map(readToEnd)]);
+});
+
+test('configured Consume streams of clients that go away end and leave nothing open', async (t) => {
+  const services = await startTestServices(t, { egress: createEgressService({ consumeHeartbeatMs: heartbeatMs }) });
+  const openConsumeStreams = async () => {
+    const text = await (await fetch(`${services.egress.url}/metrics`)).text();
+    const lines = text.split('\n').filter((line) => line.startsWith('minitoolstream_open_streams{') && line.includes('method="Consume"'));
+    return lines.reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+  };
+  await services.store.createConsumer(consumerConfig('leaving', ['leave.>']), Date.now());
+  const workers = protocols.map((protocol) => openWorker(t, egressClient(services, protocol), 'leaving'));
+  await Promise.all(workers.map((worker) => worker.frame()));
+  assert.equal(await openConsumeStreams(), 3);
+  workers.forEach((worker) => worker.close());
+  await eventually(async () => (await openConsumeStreams()) === 0, 10_000);
 });

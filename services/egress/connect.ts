@@ -127,7 +127,7 @@ export function egressRoutes(
     consumerLagHistory(request, context) {
       const subject = request.subject === '' ? undefined : checkSubject(request.subject);
       const principal = context.values.get(principalKey);
-      const consumers = lagHistory.history(subject).filter((entry) => subjectVisible(principal, entry.subject));
+      const consumers = lagHistory.history(subject).filter((entry) => entry.shownBy.some((each) => subjectVisible(principal, each)));
       return {
         consumers: consumers.map(({ durable, subject, samples }) => ({
           durableName: durable,

@@ -56,31 +56,37 @@ export async function* consumeConfigured(
     mayFetch(subject) && record.config.filterSubjects.some((filter) => patternMatches(filter, subject));
   // Registered before the subjects are listed, so a subject first committed in between is reported by the feed.
   const watch = deps.watch.watchConsumer(durable, isCandidate);
-  const candidates: string[] = [];
-  const known = new Set<string>();
+  // In the order found, which the rotation below walks.
+  let candidates = new Set<string>();
   const addCandidates = async (subjects: string[]) => {
-    const fresh = subjects.filter((subject) => !known.has(subject) && isCandidate(subject));
+    const fresh = subjects.filter((subject) => !candidates.has(subject) && isCandidate(subject));
     if (fresh.length === 0) return;
     await store.startConsumerSubjects(durable, await subjectStarts(store, record, fresh, signal), signal);
-    for (const subject of fresh) {
-      known.add(subject);
-      candidates.push(subject);
-    }
+    fresh.forEach((subject) => candidates.add(subject));
   };
   const discover = async () => addCandidates((await store.listSubjects(signal)).map((stats) => stats.subject));
+  // The configuration again: changed filters drop the subjects they no longer match and look for those they now do.
+  const reload = async () => {
+    const filters = record.config.filterSubjects.join(' ');
+    record = (await store.consumerRecord(durable, signal)) ?? record;
+    if (record.config.filterSubjects.join(' ') === filters) return false;
+    candidates = new Set([...candidates].filter(isCandidate));
+    return true;
+  };
   try {
     await discover();
     let sentAt = performance.now();
     let rotation = 0;
     while (!signal.aborted) {
       if (watch.takeResync()) {
-        record = (await store.consumerRecord(durable, signal)) ?? record;
+        await reload();
         await discover();
       }
       await addCandidates(watch.takeCommitted());
       // Subjects take turns at the head of the list, so a busy one does not starve the others.
-      rotation = candidates.length === 0 ? 0 : (rotation + 1) % candidates.length;
-      const order = [...candidates.slice(rotation), ...candidates.slice(0, rotation)];
+      const subjects = [...candidates];
+      rotation = subjects.length === 0 ? 0 : (rotation + 1) % subjects.length;
+      const order = [...subjects.slice(rotation), ...subjects.slice(0, rotation)];
       const lease = await store.lease(durable, order, { maxMessages: maxBatch, maxBytes: consumeFrameMaxBytes }, Date.now(), signal);
       // The store leases only the subjects given, all of which the caller may fetch.
       const { messages } = lease;
@@ -92,15 +98,14 @@ export async function* consumeConfigured(
       }
       const quietMs = performance.now() - sentAt;
       if (quietMs < heartbeatMs) {
-        // An expiry already past could not be redelivered for want of room: only a settle (a change) opens it.
+        // An expiry between the lease's clock reading and now is leased at once (at least 1 ms: never a busy loop).
         const untilExpiryMs = lease.nextExpiryMs === undefined ? Infinity : lease.nextExpiryMs - Date.now();
-        const waitMs = untilExpiryMs > 0 ? Math.min(heartbeatMs - quietMs, untilExpiryMs) : heartbeatMs - quietMs;
-        await watch.changed(signal, waitMs);
+        await watch.changed(signal, Math.max(1, Math.min(heartbeatMs - quietMs, untilExpiryMs)));
         continue;
       }
       sentAt = performance.now();
       yield { messages: [] };
-      record = (await store.consumerRecord(durable, signal)) ?? record;
+      if (await reload()) await discover();
     }
   } catch (error) {
     // The client left or the server is draining: the stream simply ends.

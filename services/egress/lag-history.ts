@@ -9,7 +9,10 @@ export interface LagSample {
 
 export interface ConsumerLagHistory {
   durable: string;
+  /** Empty for a configured consumer: its pending is summed over its subjects. */
   subject: string;
+  /** A caller sees the entry when it may see one of these: the subject, or a configured consumer's filters and started subjects. */
+  shownBy: string[];
   /** Oldest first. */
   samples: LagSample[];
 }
@@ -29,7 +32,8 @@ export interface LagHistoryOptions {
 
 /**
  * Each durable consumer's pending count (the subject's last sequence minus
- * its ack floor), sampled from the store's counters on a timer and kept in
+ * its ack floor; for a configured consumer, summed over its subjects),
+ * sampled from the store's counters on a timer and kept in
  * memory, bounded in samples and consumers: the lag trend the dashboard
  * draws survives a page reload, not a restart of this process.
  */
@@ -40,19 +44,20 @@ export function createLagHistory({ store, logger, signal, intervalMs = 30_000, k
 
   const sample = async () => {
     try {
-      const positions = await store.listConsumers(undefined, signal);
+      const figures = await pendingCounts(store, maxConsumers, signal);
       const timeMs = Date.now();
       const seen = new Set<string>();
-      for (const { durable, subject, ackFloor, lastSequence } of positions) {
+      for (const { durable, subject, shownBy, pending } of figures) {
         const key = `${durable}\u0000${subject}`;
         seen.add(key);
         let entry = byConsumer.get(key);
         if (entry === undefined) {
           if (byConsumer.size >= maxConsumers) continue;
-          entry = { durable, subject, samples: [] };
+          entry = { durable, subject, shownBy, samples: [] };
           byConsumer.set(key, entry);
         }
-        entry.samples.push({ timeMs, pending: lastSequence > ackFloor ? lastSequence - ackFloor : 0n });
+        entry.shownBy = shownBy;
+        entry.samples.push({ timeMs, pending });
         if (entry.samples.length > keep) entry.samples.shift();
       }
       for (const key of byConsumer.keys()) if (!seen.has(key)) byConsumer.delete(key);
@@ -70,4 +75,38 @@ export function createLagHistory({ store, logger, signal, intervalMs = 30_000, k
         .filter((entry) => subject === undefined || entry.subject === subject)
         .sort((a, b) => a.durable.localeCompare(b.durable) || a.subject.localeCompare(b.subject)),
   };
+}
+
+const unsettled = ({ ackFloor, lastSequence }: { ackFloor: bigint; lastSequence: bigint }) =>
+  lastSequence > ackFloor ? lastSequence - ackFloor : 0n;
+
+/**
+ * Every consumer's pending count now: the positions of durables acknowledging
+ * by sequence, then configured consumers (one stats read each, while fewer than
+ * `maxConsumers` were counted).
+ */
+async function pendingCounts(
+  store: MessageStore,
+  maxConsumers: number,
+  signal: AbortSignal,
+): Promise<(Omit<ConsumerLagHistory, 'samples'> & { pending: bigint })[]> {
+  const figures = (await store.listConsumers(undefined, signal)).map((position) => ({
+    durable: position.durable,
+    subject: position.subject,
+    shownBy: [position.subject],
+    pending: unsettled(position),
+  }));
+  for (const { config } of await store.listConsumerRecords(signal)) {
+    if (figures.length >= maxConsumers) break;
+    const stats = await store.consumerStats(config.durable, signal);
+    // Deleted since it was listed.
+    if (stats === undefined) continue;
+    figures.push({
+      durable: config.durable,
+      subject: '',
+      shownBy: [...config.filterSubjects, ...stats.positions.map((position) => position.subject)],
+      pending: stats.positions.reduce((sum, position) => sum + unsettled(position), 0n),
+    });
+  }
+  return figures;
 }

@@ -8,6 +8,7 @@ import { openSqliteMetadataStore } from '../store/embedded/sqlite-metadata-store
 import type { MetadataRecord, MetadataStore } from '../store/store.js';
 import { eventually } from '../testing/conformance-harness.js';
 import { countWaits, type WaitCounter } from '../testing/wrapped-backend.js';
+import { consumerConfig } from '../testing/configured-consumer.js';
 import { createSubjectWatch } from './subject-watch.js';
 
 const record = (subject: string): MetadataRecord => ({
@@ -139,4 +140,31 @@ test('a consumer watch hears commits of the subjects it matches, known or new, a
   assert.equal(orders.takeResync(), false);
   orders.close();
   assert.equal(watch.consumerStreams('workers'), 0, 'a closed stream is not counted');
+});
+
+test("a settlement wakes the watches of its consumer only, through the store's change feed", async (t) => {
+  const [store] = await openStores(t, 1);
+  const watch = createSubjectWatch({ store: store!, logger: pino({ level: 'silent' }) });
+  await store!.createConsumer(consumerConfig('workers', ['jobs']), Date.now());
+  await store!.startConsumerSubjects('workers', [{ subject: 'jobs', startAfter: 0n }]);
+  const mine = watch.watchConsumer('workers', (subject) => subject === 'jobs');
+  const theirs = watch.watchConsumer('others', (subject) => subject === 'other');
+  t.after(() => [mine, theirs].forEach((watched) => watched.close()));
+  const never = new AbortController().signal;
+  await store!.commit([record('jobs')]);
+  await eventually(async () => {
+    await mine.changed(never, 1000);
+    return mine.takeCommitted().includes('jobs');
+  }, 10_000);
+  const [leased] = (await store!.lease('workers', ['jobs'], { maxMessages: 10, maxBytes: 1024 }, Date.now())).rows;
+  // Settle what the feed reported so far.
+  for (const watched of [mine, theirs]) {
+    watched.takeResync();
+    while (await watched.changed(never, 0));
+  }
+  const settlement = { subject: 'jobs', sequence: leased!.sequence, kind: 'ack', delayMs: 0, deliveryCount: undefined } as const;
+  assert.deepEqual(await store!.settle('workers', [settlement], Date.now()), ['applied']);
+  assert.equal(await mine.changed(never, 10_000), true, 'the ack freed room: the stream looks again');
+  assert.deepEqual(mine.takeCommitted(), [], 'a settlement is no commit');
+  assert.equal(await theirs.changed(never, 0), false, "another consumer's stream sleeps on");
 });

@@ -114,15 +114,8 @@ export interface ConsumerStats {
   oldestUnackedMs: number | undefined;
 }
 
-/** Headers of a dead letter, next to the original message's own. */
-export const deadLetterHeaders = Object.freeze({
-  subject: 'minitoolstream-dead-letter-subject',
-  sequence: 'minitoolstream-dead-letter-sequence',
-  consumer: 'minitoolstream-dead-letter-consumer',
-  reason: 'minitoolstream-dead-letter-reason',
-});
-/** Header of every message a configured consumer delivers, and of dead letters: how many times it was delivered. */
-export const deliveryCountHeader = 'minitoolstream-delivery-count';
+// In a file of their own, which the dashboard's bundle can import without the rest of this one.
+export { deadLetterHeaders, deliveryCountHeader } from './consumer-headers.js';
 
 /** Why a message became a dead letter. */
 export type DeadLetterReason = 'max_deliver' | 'term';

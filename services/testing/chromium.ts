@@ -12,9 +12,12 @@ const chromiumArgs = [
   '--disable-sync',
 ];
 
-/** Debian's chromium (CHROMIUM_PATH to use another), closed when the test ends. */
-export async function launchChromium(t: TestContext): Promise<Browser> {
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: chromiumArgs });
+/** Debian's chromium (CHROMIUM_PATH to use another) with `extraArgs`, closed when the test ends. */
+export async function launchChromium(t: TestContext, extraArgs: string[] = []): Promise<Browser> {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: [...chromiumArgs, ...extraArgs],
+  });
   t.after(() => browser.close());
   return browser;
 }

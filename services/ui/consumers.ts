@@ -1,8 +1,12 @@
 import type { ConsumerInfo } from '../../gen/minitoolstream/egress_pb.js';
-import { h } from './dom.js';
+import { configuredConsumerHeadings, configuredConsumerRow } from './configured-consumer-row.js';
+import { h, headedTable } from './dom.js';
 import { sparkline } from './sparkline.js';
 import { tokenDenial } from './token-grants.js';
 import { pollIntervalMs, repeat, type View, type ViewContext } from './view.js';
+
+/** A consumer on a subject, as ListConsumers and ConsumerLagHistory name it (a configured consumer's subject is empty). */
+const keyOf = ({ durableName, subject }: { durableName: string; subject: string }) => `${durableName}\u0000${subject}`;
 
 interface ConsumerRow {
   row: HTMLTableRowElement;
@@ -12,13 +16,23 @@ interface ConsumerRow {
 }
 
 /**
- * Every durable consumer: ack floor, the subject's last sequence, pending
+ * Configured consumers (see configuredConsumerRow) above every other durable
+ * consumer: ack floor, the subject's last sequence, pending
  * with its trend over the last hour (sampled by egress), and a reset of its position (the server asks for the admin permission).
- * Rows update in place, so a reset being typed survives a poll.
+ * Those rows update in place, so a reset being typed survives a poll.
  */
 export function consumersView(context: ViewContext): View {
   const stopped = new AbortController();
   const body = h('tbody');
+  const configuredBody = h('tbody');
+  const configuredSection = h(
+    'section',
+    { hidden: true, 'aria-label': 'Configured consumers' },
+    h('h3', {}, 'Configured consumers'),
+    h('div', { class: 'scroll' }, headedTable('configured-consumers', configuredConsumerHeadings, configuredBody)),
+  );
+  // Named only next to configured consumers, which they are not.
+  const legacyHeading = h('h3', { hidden: true }, 'Durables acknowledging by sequence');
   const empty = h('p', { class: 'muted' });
   const rows = new Map<string, ConsumerRow>();
 
@@ -28,10 +42,15 @@ export function consumersView(context: ViewContext): View {
         context.clients.egress.listConsumers({ subject: '' }, { signal: stopped.signal }),
         context.clients.egress.consumerLagHistory({ subject: '' }, { signal: stopped.signal }),
       ]);
-      const trends = new Map(lag.consumers.map((entry) => [`${entry.durableName}\u0000${entry.subject}`, entry.samples]));
+      const trends = new Map(lag.consumers.map((entry) => [keyOf(entry), entry.samples]));
+      const pendingTrend = (key: string) => (trends.get(key) ?? []).map((sample) => Number(sample.pending));
+      const configured = consumers.filter((consumer) => consumer.config !== undefined);
+      configuredBody.replaceChildren(...configured.map((consumer) => configuredConsumerRow(consumer, pendingTrend(keyOf(consumer)))));
+      configuredSection.hidden = legacyHeading.hidden = configured.length === 0;
       const seen = new Set<string>();
       for (const consumer of consumers) {
-        const key = `${consumer.durableName}\u0000${consumer.subject}`;
+        if (consumer.config !== undefined) continue;
+        const key = keyOf(consumer);
         seen.add(key);
         let entry = rows.get(key);
         if (entry === undefined) {
@@ -42,7 +61,7 @@ export function consumersView(context: ViewContext): View {
         [consumer.ackFloor, consumer.lastSequence, consumer.pending].forEach(
           (value, index) => (entry.cells[index]!.textContent = String(value)),
         );
-        entry.trend.replaceChildren(sparkline((trends.get(key) ?? []).map((sample) => Number(sample.pending))));
+        entry.trend.replaceChildren(sparkline(pendingTrend(key)));
       }
       for (const [key, entry] of rows) {
         if (!seen.has(key)) {
@@ -62,11 +81,9 @@ export function consumersView(context: ViewContext): View {
     'div',
     { class: 'page consumers' },
     h('h2', {}, 'Consumers'),
-    h(
-      'div',
-      { class: 'scroll' },
-      h('table', { id: 'consumers' }, h('thead', {}, h('tr', {}, ...headings.map((heading) => h('th', { scope: 'col' }, heading)))), body),
-    ),
+    configuredSection,
+    legacyHeading,
+    h('div', { class: 'scroll' }, headedTable('consumers', headings, body)),
     empty,
   );
   return { element, stop: () => stopped.abort() };
@@ -100,20 +117,14 @@ function newRow(context: ViewContext, consumer: ConsumerInfo, refresh: () => voi
       refresh();
     }, context.reportError);
   });
-  // A configured consumer (subject empty) has filters instead of a subject, and no one position to reset.
-  const configured = consumer.config !== undefined;
   const row = h(
     'tr',
     { 'data-consumer': `${durableName}/${subject}` },
     h('td', {}, durableName),
-    h(
-      'td',
-      {},
-      configured ? consumer.config!.filterSubjects.join(', ') : h('a', { href: `#/subject/${encodeURIComponent(subject)}` }, subject),
-    ),
+    h('td', {}, h('a', { href: `#/subject/${encodeURIComponent(subject)}` }, subject)),
     ...cells,
     trend,
-    h('td', {}, configured ? '' : reset),
+    h('td', {}, reset),
   );
   return { row, cells, trend };
 }

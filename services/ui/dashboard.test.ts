@@ -4,20 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Page } from 'playwright-core';
 import { egressClient, ingressClient } from '../testing/test-services.js';
 import { launchChromium } from '../testing/chromium.js';
 import { selfSigned } from '../testing/self-signed.js';
 import { createTestKeys } from '../testing/test-tokens.js';
+import { screenshot, screenshotDir } from './screenshot.js';
 import { startWithDashboard } from './test-dashboard.js';
 
-/** Screenshots of each page land here (MTS_SCREENSHOT_DIR, else a temp folder named in the log). */
-const screenshotDir = process.env.MTS_SCREENSHOT_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mts-ui-screens-'));
 const encode = (text: string) => new TextEncoder().encode(text);
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
-}
 
 test('the dashboard over a real server: overview, browser, views, live tail, publish, consumers, theme', async (t) => {
   // Lag samples every 100 ms instead of 30 s, so the trend moves while the test watches.
@@ -226,6 +220,9 @@ test('with auth required the page asks for a token and uses it', async (t) => {
   const publish = page.locator('form.publish-form button[type="submit"]');
   await page.locator('form.publish-form input[name="subject"]').fill('secured.events');
   assert.equal(await publish.isEnabled(), true);
+  await page.goto(`${services.egress.url}/ui/#/dead-letters`);
+  assert.equal(await page.locator('#redrive-range button[type="submit"]').isEnabled(), true);
+  await page.goto(`${services.egress.url}/ui/`);
 
   await page.locator('#token-button').click();
   await page.locator('#token').fill(await keys.token({ permissions: ['fetch', 'subscribe'] }));
@@ -235,6 +232,11 @@ test('with auth required the page asks for a token and uses it', async (t) => {
   assert.equal(await publish.isDisabled(), true);
   assert.equal(await publish.getAttribute('title'), 'Publishing is disabled: the token lacks the publish permission');
   await screenshot(page, 'read-only-token');
+  await page.goto(`${services.egress.url}/ui/#/dead-letters`);
+  const redriveRange = page.locator('#redrive-range button[type="submit"]');
+  await page.locator('#dead-letter-summary', { hasText: 'No configured consumer has a dead-letter subject.' }).waitFor();
+  assert.equal(await redriveRange.isDisabled(), true);
+  assert.equal(await redriveRange.getAttribute('title'), 'Redrive is disabled: the token lacks the admin permission');
 
   // Browsing needs fetch alone; the live tail also subscribe, and stops instead of asking again.
   await page.locator('#token-button').click();

@@ -37,3 +37,20 @@ export function formatBytes(bytes: number | bigint): string {
 export function formatTime(date: Date | undefined): string {
   return date === undefined ? '—' : date.toLocaleString(undefined, { hour12: false });
 }
+
+/** A duration as people read it: 850 ms, 12.3 s, 4 min 5 s, 2 h 3 min, 3 d 4 h. */
+export function formatDuration(ms: number | bigint): string {
+  const value = Number(ms);
+  if (value < 1000) return `${value} ms`;
+  if (value < 60_000) return `${(value / 1000).toFixed(1)} s`;
+  const seconds = Math.floor(value / 1000);
+  const [minutes, hours, days] = [Math.floor(seconds / 60), Math.floor(seconds / 3600), Math.floor(seconds / 86_400)];
+  if (hours === 0) return `${minutes} min ${seconds % 60} s`;
+  if (days === 0) return `${hours} h ${minutes % 60} min`;
+  return `${days} d ${hours % 24} h`;
+}
+
+/** A table with one heading row (column headers) above `body`. */
+export function headedTable(id: string, headings: string[], body: HTMLTableSectionElement): HTMLTableElement {
+  return h('table', { id }, h('thead', {}, h('tr', {}, ...headings.map((heading) => h('th', { scope: 'col' }, heading)))), body);
+}

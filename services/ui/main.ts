@@ -2,6 +2,7 @@ import { Code } from '@connectrpc/connect';
 import { consumersView } from './consumers.js';
 import { h } from './dom.js';
 import { overviewView } from './overview.js';
+import { deadLettersView } from './dead-letters.js';
 import { createClients, describeError, savedToken, saveToken } from './rpc.js';
 import { subjectView } from './subject.js';
 import { themeSwitch } from './theme.js';
@@ -9,7 +10,7 @@ import type { View, ViewContext } from './view.js';
 
 /**
  * The dashboard shell: header (pages, token, theme), one error line, and the
- * page named by the URL hash (#/, #/subject/<name>, #/consumers).
+ * page named by the URL hash (#/, #/subject/<name>, #/consumers, #/dead-letters[/<subject>]).
  */
 const config = (await (await fetch('config.json')).json()) as { ingressUrl: string };
 
@@ -72,6 +73,8 @@ function render(): void {
   const hash = decodeURIComponent(location.hash.replace(/^#\/?/, ''));
   if (hash.startsWith('subject/')) current = subjectView(context, hash.slice('subject/'.length));
   else if (hash === 'consumers') current = consumersView(context);
+  else if (hash === 'dead-letters' || hash.startsWith('dead-letters/'))
+    current = deadLettersView(context, hash.slice('dead-letters/'.length));
   else current = overviewView(context);
   main.replaceChildren(current.element);
 }
@@ -87,7 +90,13 @@ document.body.append(
     'header',
     {},
     h('h1', {}, h('a', { href: '#/' }, 'MiniToolStream')),
-    h('nav', { 'aria-label': 'Pages' }, h('a', { href: '#/' }, 'Subjects'), h('a', { href: '#/consumers' }, 'Consumers')),
+    h(
+      'nav',
+      { 'aria-label': 'Pages' },
+      h('a', { href: '#/' }, 'Subjects'),
+      h('a', { href: '#/consumers' }, 'Consumers'),
+      h('a', { href: '#/dead-letters' }, 'Dead letters'),
+    ),
     h('div', { class: 'row' }, tokenButton, themeSwitch()),
   ),
   tokenForm,

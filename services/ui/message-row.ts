@@ -2,8 +2,8 @@ import { timestampDate } from '@bufbuild/protobuf/wkt';
 import type { Message } from '../../gen/minitoolstream/egress_pb.js';
 import { formatBytes, formatTime, h } from './dom.js';
 
-/** A message as a table row: sequence, time, size and the start of its payload. */
-export function messageRow(message: Message, select: () => void): HTMLTableRowElement {
+/** A message as a table row: sequence, time, size, the start of its payload, then `moreCells`. */
+export function messageRow(message: Message, select: () => void, moreCells: HTMLTableCellElement[] = []): HTMLTableRowElement {
   const preview = new TextDecoder().decode(message.data.subarray(0, 80)).replace(/\s+/g, ' ');
   const row = h(
     'tr',
@@ -12,6 +12,7 @@ export function messageRow(message: Message, select: () => void): HTMLTableRowEl
     h('td', {}, formatTime(message.timestamp && timestampDate(message.timestamp))),
     h('td', { class: 'number' }, formatBytes(message.data.length)),
     h('td', { class: 'preview' }, preview),
+    ...moreCells,
   );
   row.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' || event.key === ' ') {

@@ -1,6 +1,6 @@
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import type { SubjectInfo } from '../../gen/minitoolstream/egress_pb.js';
-import { formatBytes, formatTime, h } from './dom.js';
+import { formatBytes, formatTime, h, headedTable } from './dom.js';
 import { healthLine } from './health.js';
 import { publishForm } from './publish-form.js';
 import { sparkline } from './sparkline.js';
@@ -79,11 +79,7 @@ export function overviewView(context: ViewContext): View {
     h('h2', {}, 'Subjects'),
     health,
     filter,
-    h(
-      'div',
-      { class: 'scroll' },
-      h('table', { id: 'subjects' }, h('thead', {}, h('tr', {}, ...headings.map((heading) => h('th', { scope: 'col' }, heading)))), body),
-    ),
+    h('div', { class: 'scroll' }, headedTable('subjects', headings, body)),
     empty,
     publishForm(context, ''),
   );

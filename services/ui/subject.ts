@@ -1,7 +1,7 @@
 import { timestampDate, timestampFromMs, type Timestamp } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Message } from '../../gen/minitoolstream/egress_pb.js';
-import { formatBytes, formatTime, h } from './dom.js';
+import { formatBytes, formatTime, h, headedTable } from './dom.js';
 import { liveTail } from './live-tail.js';
 import { messageRow } from './message-row.js';
 import { messageDetail } from './message-detail.js';
@@ -96,16 +96,7 @@ export function subjectView(context: ViewContext, subject: string): View {
         controls,
         timeForm,
         pageNote,
-        h(
-          'div',
-          { class: 'scroll' },
-          h(
-            'table',
-            { id: 'messages' },
-            h('thead', {}, h('tr', {}, ...['#', 'Time', 'Size', 'Payload'].map((text) => h('th', { scope: 'col' }, text)))),
-            body,
-          ),
-        ),
+        h('div', { class: 'scroll' }, headedTable('messages', ['#', 'Time', 'Size', 'Payload'], body)),
       ),
       detail,
     ),
