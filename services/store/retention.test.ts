@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { Registry } from 'prom-client';
-import { EXPIRY_LAG, observeStorage, POLICY_STORED_MESSAGES } from '../platform/store-metrics.js';
+import { EXPIRY_LAG, observeStorage, POLICY_STORED_MESSAGES, STORED_OBJECTS } from '../platform/store-metrics.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -233,6 +233,13 @@ forEachBackend('storage stats count what is stored, expired and purged', async (
     policies: [{ pattern: '>', messages: 1n, bytes: BigInt(objectSize), expiryLagMs: 0 }],
   });
   assert.ok(memoryUsedPercent === undefined || (memoryUsedPercent > 0 && memoryUsedPercent < 100));
+  const registry = new Registry();
+  observeStorage(store, registry);
+  assert.deepEqual(
+    (await registry.getSingleMetric(STORED_OBJECTS)!.get()).values.map(({ value }) => value),
+    [1],
+    'the gauge exports the count',
+  );
 });
 
 forEachBackend('objects of deleted messages wait in the durable queue until a worker removes them', async (_t, open) => {
