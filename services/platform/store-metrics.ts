@@ -4,6 +4,7 @@ import type { Metrics } from './metrics.js';
 
 export const STORED_MESSAGES = 'minitoolstream_stored_messages';
 export const STORED_BYTES = 'minitoolstream_stored_bytes';
+export const STORED_OBJECTS = 'minitoolstream_stored_objects';
 export const EXPIRED_MESSAGES = 'minitoolstream_expired_messages_total';
 export const PURGED_MESSAGES = 'minitoolstream_purged_messages_total';
 export const STORE_MEMORY_USED = 'minitoolstream_store_memory_used_percent';
@@ -63,7 +64,7 @@ export function observeCommits(store: MessageStore, metrics: Metrics, backend: s
 }
 
 /**
- * The store's totals on every scrape: messages and bytes stored, messages
+ * The store's totals on every scrape: messages, bytes and objects stored, messages
  * expired and purged (counters the store keeps with its data, so every
  * process reports the same values), and per retention policy its subjects'
  * messages and bytes and its expiry lag: the `policy` label is the policy's
@@ -118,6 +119,7 @@ export function observeStorage(store: Pick<MessageStore, 'storageStats'>, regist
     });
   gauge(STORED_MESSAGES, 'Messages the store holds.', 'messages');
   gauge(STORED_BYTES, 'Payload bytes of the messages the store holds.', 'bytes');
+  gauge(STORED_OBJECTS, 'Payload objects in the object store that the stored messages name (a shared object counts once).', 'objects');
   counter(EXPIRED_MESSAGES, 'Messages deleted by retention policies.', 'expired');
   counter(PURGED_MESSAGES, 'Messages deleted by purges.', 'purged');
   gauge(STORE_MEMORY_USED, 'Percent of the store memory in use (Tarantool memtx); publishes are refused near full.', 'memoryUsedPercent');

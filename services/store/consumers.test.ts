@@ -344,12 +344,15 @@ forEachBackend("a dead letter's object outlives the original, and goes with the 
   await consumer(opened, configOf('workers', { maxDeliver: 1, deadLetterSubject: 'dead.orders' }), ['orders.a'], 1000);
   await store.lease('workers', ['orders.a'], everything, 1000);
   assert.equal((await store.lease('workers', ['orders.a'], everything, 5000)).deadLettered, 1);
+  assert.equal((await store.storageStats()).objects, 1n, 'an object shared by a dead letter counts once');
   assert.equal(await store.purge('orders.a', undefined), 1);
   assert.deepEqual(await metadata.deletedObjects(10), [], 'the dead letter still names the object');
+  assert.equal((await store.storageStats()).objects, 1n, 'and counts while the dead letter names it');
   const [letter] = await read(opened, 'dead.orders');
   assert.deepEqual(new Uint8Array(letter!.data), payload(objectSize, 0));
   assert.equal(await store.purge('dead.orders', undefined), 1);
   assert.deepEqual(await metadata.deletedObjects(10), [stored!.objectName]);
+  assert.equal((await store.storageStats()).objects, 0n, 'a queued object no longer counts');
   assert.equal((await objects.get(stored!.objectName)).byteLength, objectSize, 'queued, not yet removed');
 });
 
@@ -602,6 +605,10 @@ forEachBackend('redrive moves dead letters back to their subjects and deletes th
     ],
     'in dead-letter order',
   );
+  assert.equal((await store.storageStats()).objects, 1n, 'the original, its dead letter and the redriven message share one object');
+  assert.equal(await store.purge('orders.b', undefined), 2);
+  assert.deepEqual(await metadata.deletedObjects(10), [objectLetter!.objectKey], 'queued once, with the last message naming it');
+  assert.equal((await store.storageStats()).objects, 0n);
 });
 
 forEachBackend('interest retention keeps what a configured consumer has not settled', async (_t, open) => {

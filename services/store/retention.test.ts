@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { Registry } from 'prom-client';
-import { EXPIRY_LAG, observeStorage, POLICY_STORED_MESSAGES } from '../platform/store-metrics.js';
+import { EXPIRY_LAG, observeStorage, POLICY_STORED_MESSAGES, STORED_OBJECTS } from '../platform/store-metrics.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -215,19 +215,31 @@ forEachBackend('a duplicate stores nothing, so it never counts against a discard
 
 forEachBackend('storage stats count what is stored, expired and purged', async (_t, open) => {
   const { store } = await open({ ...fast, defaultRetention: { ...unlimitedRetention, maxMessages: 2 } });
-  await store.publish(Array.from({ length: 5 }, (_, index) => ({ subject: 'counted', data: payload(4, index), headers: {} })));
+  // Messages 1 (expired) and 4 (purged) carry objects.
+  const sizes = [objectSize, 4, 4, objectSize, 4];
+  await store.publish(sizes.map((size, index) => ({ subject: 'counted', data: payload(size, index), headers: {} })));
   await eventually(async () => (await store.storageStats()).expired === 3n, 10_000);
+  assert.equal((await store.storageStats()).objects, 1n, 'the expired object no longer counts');
   assert.equal(await store.purge('counted', undefined), 2);
-  await store.publish([{ subject: 'other', data: payload(7), headers: {} }]);
+  assert.equal((await store.storageStats()).objects, 0n, 'nor the purged one');
+  await store.publish([{ subject: 'other', data: payload(objectSize), headers: {} }]);
   const { memoryUsedPercent, ...totals } = await store.storageStats();
   assert.deepEqual(totals, {
     messages: 1n,
-    bytes: 7n,
+    bytes: BigInt(objectSize),
+    objects: 1n,
     expired: 3n,
     purged: 2n,
-    policies: [{ pattern: '>', messages: 1n, bytes: 7n, expiryLagMs: 0 }],
+    policies: [{ pattern: '>', messages: 1n, bytes: BigInt(objectSize), expiryLagMs: 0 }],
   });
   assert.ok(memoryUsedPercent === undefined || (memoryUsedPercent > 0 && memoryUsedPercent < 100));
+  const registry = new Registry();
+  observeStorage(store, registry);
+  assert.deepEqual(
+    (await registry.getSingleMetric(STORED_OBJECTS)!.get()).values.map(({ value }) => value),
+    [1],
+    'the gauge exports the count',
+  );
 });
 
 forEachBackend('objects of deleted messages wait in the durable queue until a worker removes them', async (_t, open) => {

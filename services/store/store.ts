@@ -113,6 +113,8 @@ export interface StorageStats {
   messages: bigint;
   /** Payload bytes of the stored messages. */
   bytes: bigint;
+  /** Payload objects the stored messages name, each once however many messages share it. */
+  objects: bigint;
   expired: bigint;
   purged: bigint;
   /** Percent of the store's memory in use, where memory bounds it (Tarantool memtx); undefined otherwise. */

@@ -256,6 +256,18 @@ local migrations = {
         })
         shared:create_index('primary', { parts = { 'object_key' }, if_not_exists = true })
     end,
+    function()
+        -- Objects stored, a counter kept with the data like expired and
+        -- purged: the distinct object keys the stored messages name.
+        local seen, count = {}, 0
+        for _, t in box.space.mts_messages:pairs() do
+            if t.object_key ~= '' and not seen[t.object_key] then
+                seen[t.object_key] = true
+                count = count + 1
+            end
+        end
+        box.space.mts_counters:replace({ 'objects', count })
+    end,
 }
 
 local function migrate()
@@ -563,7 +575,7 @@ local function write_rows(rows, plan, now, window_ms)
     local pending = box.space.mts_pending_uploads
     local ids = box.space.mts_msg_ids
     local expires = now + window_ms
-    local remembered = 0
+    local remembered, objects = 0, 0
     for i, row in ipairs(rows) do
         local sequence = plan.sequences[i]
         if sequence ~= nil then
@@ -573,6 +585,7 @@ local function write_rows(rows, plan, now, window_ms)
                 box.space.mts_shared_objects:upsert({ row[6], 2 }, { { '+', 'refs', 1 } })
             elseif row[6] ~= '' then
                 pending:delete(row[6])
+                objects = objects + 1
             end
             local id = plan.ids[i]
             if id ~= nil then
@@ -583,6 +596,9 @@ local function write_rows(rows, plan, now, window_ms)
     end
     for subject, counter in pairs(plan.counters) do
         box.space.mts_subjects:replace({ subject, counter[1], counter[2], counter[3] })
+    end
+    if objects > 0 then
+        box.space.mts_counters:upsert({ 'objects', objects }, { { '+', 'value', objects } })
     end
     -- Bounded, and faster than entries arrive, so the space holds about one window's worth.
     for _, victim in ipairs(expired_msg_ids(now, expiry_batch_min + 2 * remembered)) do
@@ -845,12 +861,13 @@ function mts_remove_pending_upload(object_key)
 end
 
 -- A deleted message named `key`: the object is queued in mts_deleted_objects
--- once no other message names it, so no object outlives its metadata
--- unnoticed and none goes while still named.
+-- (and counted out of the objects stored) once no other message names it, so
+-- no object outlives its metadata unnoticed and none goes while still named.
 local function release_object(key)
     local shared = box.space.mts_shared_objects:get(key)
     if shared == nil then
         box.space.mts_deleted_objects:replace({ key })
+        box.space.mts_counters:update('objects', { { '-', 'value', 1 } })
     elseif shared.refs <= 2 then
         box.space.mts_shared_objects:delete(key)
     else
@@ -1070,7 +1087,7 @@ local function due_since(policy, subject, count)
     return due
 end
 
---- What the store holds and has deleted: {messages, bytes, expired, purged},
+--- What the store holds and has deleted: {messages, bytes, objects, expired, purged},
 --- decimal strings, memory_used_percent of memtx, and per policy (pattern)
 --- the messages and bytes of its subjects and its expiry lag: how long ago
 --- the oldest message its max_age or max_messages deletes became due (0 when
@@ -1106,8 +1123,8 @@ function mts_storage_stats()
         return decimal(row and row.value or 0)
     end
     return {
-        ok = true, messages = decimal(messages), bytes = decimal(bytes), expired = counter('expired'), purged = counter('purged'),
-        memory_used_percent = memtx_used_percent(), policies = policies,
+        ok = true, messages = decimal(messages), bytes = decimal(bytes), objects = counter('objects'),
+        expired = counter('expired'), purged = counter('purged'), memory_used_percent = memtx_used_percent(), policies = policies,
     }
 end
 

@@ -77,6 +77,26 @@ test('the sequence counter survives deleted rows and a reopen', async (t) => {
   assert.deepEqual(await reopened.commit([record('kept')]), [{ sequence: 4n }]);
 });
 
+test('the objects-stored counter is recounted from the stored rows by its migration', async (t) => {
+  const file = await databaseFile(t);
+  const store = await openSqliteMetadataStore({ file });
+  for (const key of ['object-a', 'object-b']) await store.addPendingUpload(key, Date.now());
+  await store.commit([
+    { ...record('objects'), inline: null, objectKey: 'object-a' },
+    { ...record('objects'), inline: null, objectKey: 'object-b' },
+    record('objects'),
+  ]);
+  assert.equal((await store.storageStats()).objects, 2n);
+  await store.close();
+  const raw = new Database(file);
+  // A database from before the counter: the same rows, no counter.
+  raw.exec("DELETE FROM counters WHERE name = 'objects'");
+  raw.pragma(`user_version = ${latestSchemaVersion - 1}`);
+  raw.close();
+  const upgraded = await open(t, file);
+  assert.equal((await upgraded.storageStats()).objects, 2n);
+});
+
 test('the schema is created once, upgraded in place, and a newer schema is refused', async (t) => {
   const file = await databaseFile(t);
   await (await openSqliteMetadataStore({ file })).close();

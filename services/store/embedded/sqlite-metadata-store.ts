@@ -29,6 +29,7 @@ import { sqliteConsumerStore } from './sqlite-consumers.js';
 import { messageColumns, toMetadataRow, type MessageRowData } from './sqlite-rows.js';
 import { migrate } from './sqlite-schema.js';
 import { storageStatsReader } from './sqlite-storage-stats.js';
+import { objectCounter } from './sqlite-object-refs.js';
 
 export interface SqliteMetadataStoreOptions {
   /** Database file; its folder is created if missing. */
@@ -199,12 +200,14 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     };
   };
 
+  const countObjects = objectCounter(db);
   const commitTransaction = db.transaction((batch: MetadataRecord[], duplicateWindowMs: number): CommittedRecord[] => {
     const nowMs = Date.now();
     const admit = policyGate();
     const next = new Map<string, { last: bigint; count: number; bytes: number }>();
     const seenIds = new Map<string, bigint>();
     let remembered = 0;
+    let objects = 0;
     const committed = batch.map((record, index): CommittedRecord => {
       const { subject, headers } = record;
       const msgId = headers[msgIdHeader];
@@ -233,6 +236,7 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
         record.inline,
         record.objectKey,
       );
+      if (record.objectKey !== '') objects++;
       if (msgId) {
         seenIds.set(`${subject}\n${msgId}`, sequence);
         statements.rememberMsgId.run(subject, msgId, sequence, nowMs + duplicateWindowMs);
@@ -241,6 +245,7 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
       return { sequence };
     });
     for (const [subject, { last, count, bytes }] of next) statements.addToSubject.run(subject, last, count, bytes);
+    if (objects > 0) countObjects(objects);
     // Bounded, and faster than entries arrive, so the table holds about one window's worth.
     statements.expireMsgIds.run(nowMs, expiryBatchMin + 2 * remembered);
     return committed;

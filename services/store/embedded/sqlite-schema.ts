@@ -130,6 +130,11 @@ const migrations: readonly string[] = [
   -- A dead letter shares its original's object: an object is deleted only when no message names it.
   CREATE INDEX IF NOT EXISTS messages_by_object_key ON messages (object_key) WHERE object_key != '';
   `,
+  `
+  -- Objects stored, a counter kept with the data like expired and purged: the distinct object keys messages name.
+  INSERT INTO counters (name, value) SELECT 'objects', count(DISTINCT object_key) FROM messages WHERE object_key != ''
+    ON CONFLICT (name) DO UPDATE SET value = excluded.value;
+  `,
 ];
 
 /** The `user_version` of a database this program has brought up to date. */

@@ -14,6 +14,7 @@ export function storageStatsReader(db: Database, policies: () => RetentionPolicy
     totals: db.prepare<[], Omit<StorageStats, 'policies'>>(
       `SELECT coalesce((SELECT sum(message_count) FROM subjects), 0) AS messages,
          coalesce((SELECT sum(bytes) FROM subjects), 0) AS bytes,
+         coalesce((SELECT value FROM counters WHERE name = 'objects'), 0) AS objects,
          coalesce((SELECT value FROM counters WHERE name = 'expired'), 0) AS expired,
          coalesce((SELECT value FROM counters WHERE name = 'purged'), 0) AS purged`,
     ),

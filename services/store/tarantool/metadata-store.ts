@@ -210,6 +210,7 @@ function createProcedures(procedures: Procedures, close: () => Promise<void>): M
       return {
         messages: total('messages'),
         bytes: total('bytes'),
+        objects: total('objects'),
         expired: total('expired'),
         purged: total('purged'),
         memoryUsedPercent: outcome.memory_used_percent as number,

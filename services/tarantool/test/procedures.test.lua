@@ -33,7 +33,7 @@ local function every_byte()
 end
 
 local test = tap.test('mts procedures')
-test:plan(23)
+test:plan(24)
 
 test:test('ping', function(t)
     t:plan(1)
@@ -203,6 +203,26 @@ test:test('delete_through removes old rows and never lets a number be reused', f
     r = mts_delete_through('ret', '6', 1)
     t:is(r.more, true, 'limit leaves more to delete')
     t:is(box.space.mts_subjects:get('ret').message_count, 2, 'count follows deletes')
+end)
+
+test:test('objects stored are counted at commit and release, and recounted by the migration', function(t)
+    t:plan(4)
+    local function objects()
+        return tonumber(mts_storage_stats().objects)
+    end
+    local before = objects()
+    mts_add_pending_upload('counted-object', '1')
+    mts_commit({ object('counted', 'counted-object', 5), msg('counted', 'x') })
+    t:is(objects(), before + 1, 'a committed object counts once')
+    mts_delete_through('counted', '2')
+    t:is(objects(), before, 'a released object no longer counts')
+    mts_forget_deleted_objects({ 'counted-object' })
+    box.space.mts_counters:replace({ 'objects', before + 7 })
+    local latest = box.space._mts_schema:get('version').version
+    box.space._mts_schema:replace({ 'version', latest - 1 })
+    app.migrate()
+    t:is(box.space._mts_schema:get('version').version, latest, 'the last migration ran again')
+    t:is(objects(), before, 'and recounted the objects the stored rows name')
 end)
 
 test:test('the deleted-objects queue forgets what the services removed', function(t)
