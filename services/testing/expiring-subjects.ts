@@ -36,13 +36,18 @@ export function expiringSubjects(shape: Pick<ExpiringSubjects, 'inlinePerRound' 
   return { subjects: Array.from({ length: 20 }, (_, index) => `expiring.${index}`), rounds: 10, ...shape };
 }
 
-export function messagesPerSubject({ rounds, inlinePerRound }: ExpiringSubjects): number {
+function messagesPerSubject({ rounds, inlinePerRound }: ExpiringSubjects): number {
   return rounds * (1 + inlinePerRound);
 }
 
 /** How many messages max_messages = `kept` expires over all subjects. */
 export function messagesToExpire(layout: ExpiringSubjects): bigint {
   return BigInt(layout.subjects.length * (messagesPerSubject(layout) - layout.kept));
+}
+
+/** How many messages it keeps over all subjects. */
+export function messagesKept(layout: ExpiringSubjects): bigint {
+  return BigInt(layout.subjects.length * layout.kept);
 }
 
 /** The policy that keeps each subject's last `kept` messages. */
@@ -59,9 +64,8 @@ export function keepLast(layout: ExpiringSubjects): RetentionPolicy {
 
 /** Waits (at most `timeoutMs`) until only the kept messages are stored and the queue of deleted objects is empty. */
 export async function untilExpiredAndDrained(metadata: MetadataStore, layout: ExpiringSubjects, timeoutMs: number): Promise<void> {
-  const keptMessages = BigInt(layout.subjects.length * layout.kept);
   await eventually(
-    async () => (await metadata.storageStats()).messages === keptMessages && (await metadata.deletedObjects(1)).length === 0,
+    async () => (await metadata.storageStats()).messages === messagesKept(layout) && (await metadata.deletedObjects(1)).length === 0,
     timeoutMs,
   );
 }
