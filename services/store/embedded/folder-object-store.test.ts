@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, sep } from 'node:path';
+import { join, sep } from 'node:path';
 import test, { type TestContext } from 'node:test';
+import { filesBelow } from '../../testing/files-below.js';
 import { ObjectMissingError, StoreClosedError, StoreUnavailableError } from '../store.js';
 import { objectPath, openFolderObjectStore } from './folder-object-store.js';
 
@@ -10,12 +11,6 @@ async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'minitoolstream-folder-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   return dir;
-}
-
-/** Every file below `dir`, relative to it. */
-async function filesBelow(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((entry) => entry.isFile()).map((entry) => relative(dir, join(entry.parentPath, entry.name)));
 }
 
 const hostileKeys = [
