@@ -75,6 +75,19 @@ export interface DependencyStatus {
 export interface CommitChange {
   subject: string;
   lastSequence: bigint;
+  /** The commit's messages, when the waiter asked for them and they fit; see {@link CarriedRows}. */
+  carried?: CarriedRows;
+}
+
+/**
+ * The subject's stored rows after `after` up to the change's last sequence,
+ * exactly as `readAfter(subject, after)` would return them when the feed
+ * answered: all inline, so a consumer at `after` or beyond can deliver them
+ * without reading the store again.
+ */
+export interface CarriedRows {
+  after: bigint;
+  rows: MetadataRow[];
 }
 
 /** An ack moved the floor of (durable, subject) up to `ackFloor`. */
@@ -276,8 +289,12 @@ export interface MessageStore extends Inspection, Omit<ConsumerStore, 'lease'> {
    * feed cannot tell what changed since `cursor` (too far behind, the store
    * restarted, another process wrote the same database): the caller then
    * re-reads what it watches and goes on from the returned cursor.
+   *
+   * With `carryBytes` above 0, commit changes whose messages are all inline
+   * carry them ({@link CommitChange.carried}), up to that many payload bytes
+   * per answer in all: a change that does not fit whole carries nothing.
    */
-  waitForChanges(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<ChangeBatch>;
+  waitForChanges(cursor: string, timeoutMs: number, signal?: AbortSignal, carryBytes?: number): Promise<ChangeBatch>;
   /** One entry per dependency (metadata, objects). Never throws. */
   checkHealth(): Promise<DependencyStatus[]>;
   close(): Promise<void>;
@@ -333,7 +350,7 @@ export interface MetadataStore extends Inspection, ConsumerStore {
   /** See {@link MessageStore.lastSequences}. */
   lastSequences(subjects: string[], signal?: AbortSignal): Promise<bigint[]>;
   /** See {@link MessageStore.waitForChanges}. */
-  waitForChanges(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<ChangeBatch>;
+  waitForChanges(cursor: string, timeoutMs: number, signal?: AbortSignal, carryBytes?: number): Promise<ChangeBatch>;
   /** Records an object key about to be written, so an upload never committed can be swept. */
   addPendingUpload(objectKey: string, createdAtMs: number): Promise<void>;
   /** Pending keys created before `olderThanMs`, at most `limit`. */

@@ -1,0 +1,34 @@
+import type { CommitChange, MetadataRow, StoreChange } from '../store.js';
+
+/** The first sequence of each commit change this process appended, kept beside the feed's ring. */
+export type CommitFirsts = WeakMap<CommitChange, bigint>;
+
+/**
+ * The answer of the change feed with messages carried, as
+ * `MessageStore.waitForChanges` describes for `carryBytes`: a commit change
+ * whose rows, read now, are all inline and fit what is left of `budget`
+ * payload bytes gains them. `readAfter(subject, after, limit)` reads rows as
+ * the store's readAfter does. The ring's own changes are never modified.
+ */
+export function withCarried(
+  changes: StoreChange[],
+  budget: number,
+  firsts: CommitFirsts,
+  readAfter: (subject: string, after: bigint, limit: number) => MetadataRow[],
+): StoreChange[] {
+  let left = budget;
+  return changes.map((change) => {
+    if (!('lastSequence' in change)) return change;
+    const first = firsts.get(change);
+    if (first === undefined || left <= 0) return change;
+    const after = first - 1n;
+    const rows = readAfter(change.subject, after, Number(change.lastSequence - after)).filter((row) => row.sequence <= change.lastSequence);
+    let bytes = 0;
+    for (const row of rows) {
+      bytes += row.size;
+      if (row.objectKey !== '' || bytes > left) return change;
+    }
+    left -= bytes;
+    return { ...change, carried: { after, rows } };
+  });
+}
