@@ -779,9 +779,10 @@ function mts_last_sequences(subjects)
 end
 
 -- The stored rows of `subject` after `after` up to `last` and their payload
--- bytes, or nil when one of them is an object or they pass `budget` bytes.
+-- bytes, or nil when one of them is an object or they pass `budget` bytes
+-- (checked before any row is encoded).
 local function inline_rows(subject, after, last, budget)
-    local rows, bytes = {}, 0
+    local tuples, bytes = {}, 0
     for _, t in box.space.mts_messages:pairs({ subject, after }, { iterator = 'GT' }) do
         if t.subject ~= subject or t.sequence > last then
             break
@@ -790,20 +791,25 @@ local function inline_rows(subject, after, last, budget)
         if t.object_key ~= '' or bytes > budget then
             return nil
         end
-        rows[#rows + 1] = wire_row(t)
+        tuples[#tuples + 1] = t
+    end
+    local rows = {}
+    for i, t in ipairs(tuples) do
+        rows[i] = wire_row(t)
     end
     return rows, bytes
 end
 
--- Feed changes as answered with carried messages: a commit whose rows are all
--- inline and fit what is left of `budget` bytes gains {after, rows}. Read as
--- the answer is made (no yield), so the rows are what mts_read_after would
--- return then. The ring's own entries are never changed.
-local function with_carried(changes, budget)
+-- Feed changes as answered with carried messages: a commit of a subject in
+-- `wanted` (any when nil) whose rows are all inline and fit what is left of
+-- `budget` bytes gains {after, rows}. Read as the answer is made (no yield),
+-- so the rows are what mts_read_after would return then. The ring's own
+-- entries are never changed.
+local function with_carried(changes, budget, wanted)
     local answered = {}
     for i, change in ipairs(changes) do
         answered[i] = change
-        if change.first ~= nil and budget > 0 then
+        if change.first ~= nil and budget > 0 and (wanted == nil or wanted[change.subject]) then
             local after = u64(change.first, 'first') - 1
             local rows, bytes = inline_rows(change.subject, after, u64(change.last, 'last'), budget)
             if rows ~= nil then
@@ -822,11 +828,12 @@ end
 --- subject = '', last = '0'} (a configured consumer's leases changed). With
 --- `carry_bytes` above 0 a commit whose messages are all inline may carry
 --- them, {after, rows} as mts_read_after(subject, after) would answer up to
---- `last`, with at most `carry_bytes` payload bytes per answer in all.
+--- `last`, with at most `carry_bytes` payload bytes per answer in all; only
+--- commits of the subjects listed in `carry_subjects`, unless it is nil.
 --- Answers {ok, cursor, resync = true} at once when
 --- the cursor is '' or of another epoch, or so old that the ring dropped what
 --- followed it: the caller then re-reads what it watches, from that cursor on.
-function mts_wait_for_changes(cursor, timeout_s, limit, carry_bytes)
+function mts_wait_for_changes(cursor, timeout_s, limit, carry_bytes, carry_subjects)
     local epoch, version = tostring(cursor):match('^(%d+):(%d+)$')
     version = tonumber(version)
     if epoch ~= feed.epoch or version > feed.version or version < feed.version - feed_capacity then
@@ -847,7 +854,14 @@ function mts_wait_for_changes(cursor, timeout_s, limit, carry_bytes)
     end
     local budget = tonumber(carry_bytes) or 0
     if budget > 0 then
-        changes = with_carried(changes, budget)
+        local wanted = nil
+        if carry_subjects ~= nil and carry_subjects ~= box.NULL then
+            wanted = {}
+            for _, subject in ipairs(carry_subjects) do
+                wanted[subject] = true
+            end
+        end
+        changes = with_carried(changes, budget, wanted)
     end
     return { ok = true, cursor = feed.epoch .. ':' .. last, changes = changes }
 end

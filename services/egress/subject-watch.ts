@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import {
   StoreClosedError,
   type CarriedRows,
+  type CarryRequest,
   type MessageStore,
   type MetadataRow,
   type ReadLimits,
@@ -72,7 +73,7 @@ export interface SubjectWatchOptions {
   retryDelayMs?: number;
   /** Subjects read per store call when they join or after a resync. */
   readBatch?: number;
-  /** Payload bytes of inline messages a feed answer may carry (0: none); see MessageStore.waitForChanges. */
+  /** Payload bytes of inline messages a feed answer may carry for Consume streams (0: none); see MessageStore.waitForChanges. */
   carryBytes?: number;
   /** Carried payload bytes held for Consume streams in all; the oldest subjects' go first beyond it. */
   carriedBytesMax?: number;
@@ -107,7 +108,12 @@ interface Entry {
 }
 
 /** Feed answers carry up to this many inline payload bytes for Consume, by default. */
-export const feedCarryBytes = 64 * 1024;
+export const feedCarryBytes = 32 * 1024;
+/**
+ * Up to this many subjects with Consume streams are named in the waiting call,
+ * so commits of other subjects carry nothing; beyond it every subject's may.
+ */
+export const carrySubjectsMax = 64;
 /** Carried payload bytes one egress holds for Consume streams, by default. */
 export const carriedBytesMaxDefault = 4 * 1024 * 1024;
 
@@ -126,6 +132,12 @@ export function createSubjectWatch(options: SubjectWatchOptions): SubjectWatch {
   // Entries holding carried messages, least recently extended first, and their bytes in all.
   const carrying = new Set<Entry>();
   let carriedBytes = 0;
+  // Subjects with Consume streams: the feed carries messages of these only.
+  const consumed = new Set<string>();
+  const carryRequest = (): CarryRequest | undefined => {
+    if (carryBytes <= 0 || consumed.size === 0) return undefined;
+    return { bytes: carryBytes, ...(consumed.size <= carrySubjectsMax ? { subjects: [...consumed] } : {}) };
+  };
   const consumerWatches = new Set<ConsumerWatchState>();
   // Subjects whose last sequence must be read; only once the feed has a cursor, so no commit falls between.
   const unread = new Set<string>();
@@ -243,7 +255,7 @@ export function createSubjectWatch(options: SubjectWatchOptions): SubjectWatch {
     waiting = true;
     while ((entries.size > 0 || consumerWatches.size > 0) && !signal?.aborted) {
       try {
-        const batch = await store.waitForChanges(cursor, waitTimeoutMs, signal, carryBytes);
+        const batch = await store.waitForChanges(cursor, waitTimeoutMs, signal, carryRequest());
         cursor = batch.cursor;
         if (batch.changes === 'resync') resync();
         else batch.changes.forEach(apply);
@@ -267,11 +279,14 @@ export function createSubjectWatch(options: SubjectWatchOptions): SubjectWatch {
     const joined = entry;
     const state: WatchState = { durable, ackFloor: 0n, resynced: false, dirty: false, wake: undefined };
     joined.watches.add(state);
-    if (durable !== undefined) joined.consumers++;
+    if (durable !== undefined && joined.consumers++ === 0) consumed.add(subject);
     return {
       ...waitingOn(state, () => {
         if (!joined.watches.delete(state)) return;
-        if (durable !== undefined && --joined.consumers === 0) dropCarried(joined);
+        if (durable !== undefined && --joined.consumers === 0) {
+          dropCarried(joined);
+          consumed.delete(subject);
+        }
         if (joined.watches.size > 0 || entries.get(subject) !== joined) return;
         entries.delete(subject);
         unread.delete(subject);

@@ -9,6 +9,7 @@ import {
   ObjectMissingError,
   StoreUnavailableError,
   UploadExpiredError,
+  type CarryRequest,
   type StoreChange,
   type StoredMessage,
 } from './store.js';
@@ -244,50 +245,65 @@ forEachBackend('waitForChanges reports commits and acks from one call, times out
   await assert.rejects(aborted, { name: 'AbortError' });
 });
 
-forEachBackend('waitForChanges carries inline commits within carryBytes, as readAfter reads them', async (_t, open) => {
-  const { store, metadata } = await open({ inlineMaxBytes: 100 });
-  const changesAfter = async (cursor: string, carryBytes?: number) => {
-    const batch = await store.waitForChanges(cursor, 10_000, undefined, carryBytes);
-    assert.notEqual(batch.changes, 'resync');
-    return { cursor: batch.cursor, changes: batch.changes as StoreChange[] };
-  };
-  let { cursor } = await store.waitForChanges('', 0);
+forEachBackend(
+  'waitForChanges carries inline commits of the subjects asked for within the byte budget, as readAfter reads them',
+  async (_t, open) => {
+    const { store, metadata } = await open({ inlineMaxBytes: 100 });
+    const changesAfter = async (cursor: string, carry?: CarryRequest) => {
+      const batch = await store.waitForChanges(cursor, 10_000, undefined, carry);
+      assert.notEqual(batch.changes, 'resync');
+      return { cursor: batch.cursor, changes: batch.changes as StoreChange[] };
+    };
+    let { cursor } = await store.waitForChanges('', 0);
 
-  await store.publish([
-    { subject: 'carry.a', data: payload(10), headers: { kind: 'first' } },
-    { subject: 'carry.b', data: payload(20), headers: {} },
-    { subject: 'carry.a', data: payload(30), headers: {} },
-  ]);
-  const inline = await changesAfter(cursor, 1000);
-  const sorted = [...inline.changes].sort((x, y) => subjectOf(x).localeCompare(subjectOf(y)));
-  assert.deepEqual(sorted, [
-    { subject: 'carry.a', lastSequence: 2n, carried: { after: 0n, rows: await metadata.readAfter('carry.a', 0n, 10) } },
-    { subject: 'carry.b', lastSequence: 1n, carried: { after: 0n, rows: await metadata.readAfter('carry.b', 0n, 10) } },
-  ]);
+    await store.publish([
+      { subject: 'carry.a', data: payload(10), headers: { kind: 'first' } },
+      { subject: 'carry.b', data: payload(20), headers: {} },
+      { subject: 'carry.a', data: payload(30), headers: {} },
+    ]);
+    const inline = await changesAfter(cursor, { bytes: 1000 });
+    const sorted = [...inline.changes].sort((x, y) => subjectOf(x).localeCompare(subjectOf(y)));
+    assert.deepEqual(sorted, [
+      { subject: 'carry.a', lastSequence: 2n, carried: { after: 0n, rows: await metadata.readAfter('carry.a', 0n, 10) } },
+      { subject: 'carry.b', lastSequence: 1n, carried: { after: 0n, rows: await metadata.readAfter('carry.b', 0n, 10) } },
+    ]);
 
-  await store.publish([{ subject: 'carry.a', data: payload(200), headers: {} }]);
-  const object = await changesAfter(inline.cursor, 1000);
-  assert.deepEqual(object.changes, [{ subject: 'carry.a', lastSequence: 3n }], 'an object payload is never carried');
+    await store.publish([{ subject: 'carry.a', data: payload(200), headers: {} }]);
+    const object = await changesAfter(inline.cursor, { bytes: 1000 });
+    assert.deepEqual(object.changes, [{ subject: 'carry.a', lastSequence: 3n }], 'an object payload is never carried');
 
-  await store.publish([
-    { subject: 'carry.a', data: payload(60), headers: {} },
-    { subject: 'carry.a', data: payload(60), headers: {} },
-  ]);
-  await store.publish([{ subject: 'carry.b', data: payload(50), headers: {} }]);
-  const budget = await changesAfter(object.cursor, 100);
-  assert.deepEqual(
-    budget.changes,
-    [
-      { subject: 'carry.a', lastSequence: 5n },
-      { subject: 'carry.b', lastSequence: 2n, carried: { after: 1n, rows: await metadata.readAfter('carry.b', 1n, 10) } },
-    ],
-    'a commit that does not fit whole carries nothing; a later one that fits still does',
-  );
+    await store.publish([
+      { subject: 'carry.a', data: payload(60), headers: {} },
+      { subject: 'carry.a', data: payload(60), headers: {} },
+    ]);
+    await store.publish([{ subject: 'carry.b', data: payload(50), headers: {} }]);
+    const budget = await changesAfter(object.cursor, { bytes: 100 });
+    assert.deepEqual(
+      budget.changes,
+      [
+        { subject: 'carry.a', lastSequence: 5n },
+        { subject: 'carry.b', lastSequence: 2n, carried: { after: 1n, rows: await metadata.readAfter('carry.b', 1n, 10) } },
+      ],
+      'a commit that does not fit whole carries nothing; a later one that fits still does',
+    );
 
-  await store.publish([{ subject: 'carry.b', data: payload(5), headers: {} }]);
-  cursor = budget.cursor;
-  assert.deepEqual((await changesAfter(cursor)).changes, [{ subject: 'carry.b', lastSequence: 3n }], 'nothing is carried unless asked');
-});
+    await store.publish([{ subject: 'carry.b', data: payload(5), headers: {} }]);
+    await store.publish([{ subject: 'carry.a', data: payload(5), headers: {} }]);
+    const named = await changesAfter(budget.cursor, { bytes: 1000, subjects: ['carry.a'] });
+    assert.deepEqual(
+      named.changes,
+      [
+        { subject: 'carry.b', lastSequence: 3n },
+        { subject: 'carry.a', lastSequence: 6n, carried: { after: 5n, rows: await metadata.readAfter('carry.a', 5n, 10) } },
+      ],
+      'only the subjects named',
+    );
+
+    await store.publish([{ subject: 'carry.b', data: payload(5), headers: {} }]);
+    cursor = named.cursor;
+    assert.deepEqual((await changesAfter(cursor)).changes, [{ subject: 'carry.b', lastSequence: 4n }], 'nothing is carried unless asked');
+  },
+);
 
 forEachBackend('a slow upload never leaves a sequence behind an acked position', async (_t, open) => {
   let uploadStarted!: () => void;

@@ -90,6 +90,14 @@ export interface CarriedRows {
   rows: MetadataRow[];
 }
 
+/** Which commits a change feed answer carries the messages of. */
+export interface CarryRequest {
+  /** Payload bytes per answer in all; a change that does not fit whole carries nothing. */
+  bytes: number;
+  /** Only commits of these subjects; every subject's when absent. */
+  subjects?: string[];
+}
+
 /** An ack moved the floor of (durable, subject) up to `ackFloor`. */
 export interface AckChange {
   subject: string;
@@ -290,11 +298,10 @@ export interface MessageStore extends Inspection, Omit<ConsumerStore, 'lease'> {
    * restarted, another process wrote the same database): the caller then
    * re-reads what it watches and goes on from the returned cursor.
    *
-   * With `carryBytes` above 0, commit changes whose messages are all inline
-   * carry them ({@link CommitChange.carried}), up to that many payload bytes
-   * per answer in all: a change that does not fit whole carries nothing.
+   * With `carry`, commit changes whose messages are all inline carry them
+   * ({@link CommitChange.carried}); see {@link CarryRequest}.
    */
-  waitForChanges(cursor: string, timeoutMs: number, signal?: AbortSignal, carryBytes?: number): Promise<ChangeBatch>;
+  waitForChanges(cursor: string, timeoutMs: number, signal?: AbortSignal, carry?: CarryRequest): Promise<ChangeBatch>;
   /** One entry per dependency (metadata, objects). Never throws. */
   checkHealth(): Promise<DependencyStatus[]>;
   close(): Promise<void>;
@@ -350,7 +357,7 @@ export interface MetadataStore extends Inspection, ConsumerStore {
   /** See {@link MessageStore.lastSequences}. */
   lastSequences(subjects: string[], signal?: AbortSignal): Promise<bigint[]>;
   /** See {@link MessageStore.waitForChanges}. */
-  waitForChanges(cursor: string, timeoutMs: number, signal?: AbortSignal, carryBytes?: number): Promise<ChangeBatch>;
+  waitForChanges(cursor: string, timeoutMs: number, signal?: AbortSignal, carry?: CarryRequest): Promise<ChangeBatch>;
   /** Records an object key about to be written, so an upload never committed can be swept. */
   addPendingUpload(objectKey: string, createdAtMs: number): Promise<void>;
   /** Pending keys created before `olderThanMs`, at most `limit`. */

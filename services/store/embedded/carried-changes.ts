@@ -1,24 +1,25 @@
-import type { CommitChange, MetadataRow, StoreChange } from '../store.js';
+import type { CarryRequest, CommitChange, MetadataRow, StoreChange } from '../store.js';
 
 /** The first sequence of each commit change this process appended, kept beside the feed's ring. */
 export type CommitFirsts = WeakMap<CommitChange, bigint>;
 
 /**
  * The answer of the change feed with messages carried, as
- * `MessageStore.waitForChanges` describes for `carryBytes`: a commit change
- * whose rows, read now, are all inline and fit what is left of `budget`
- * payload bytes gains them. `readAfter(subject, after, limit)` reads rows as
+ * `MessageStore.waitForChanges` describes for `carry`: a commit change of a
+ * subject asked for whose rows, read now, are all inline and fit what is
+ * left of the byte budget gains them. `readAfter(subject, after, limit)` reads rows as
  * the store's readAfter does. The ring's own changes are never modified.
  */
 export function withCarried(
   changes: StoreChange[],
-  budget: number,
+  carry: CarryRequest,
   firsts: CommitFirsts,
   readAfter: (subject: string, after: bigint, limit: number) => MetadataRow[],
 ): StoreChange[] {
-  let left = budget;
+  let left = carry.bytes;
+  const wanted = carry.subjects && new Set(carry.subjects);
   return changes.map((change) => {
-    if (!('lastSequence' in change)) return change;
+    if (!('lastSequence' in change) || (wanted && !wanted.has(change.subject))) return change;
     const first = firsts.get(change);
     if (first === undefined || left <= 0) return change;
     const after = first - 1n;

@@ -354,13 +354,13 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
       return run('read last sequences', () => subjects.map(lastSequenceOf), signal);
     },
 
-    async waitForChanges(cursor, timeoutMs, signal, carryBytes = 0) {
+    async waitForChanges(cursor, timeoutMs, signal, carry) {
       const batch = await run('wait for changes', () => feed.wait(cursor, timeoutMs, signal), signal);
       const { changes } = batch;
-      if (carryBytes <= 0 || changes === 'resync') return batch;
+      if (carry === undefined || changes === 'resync') return batch;
       const readAfter = (subject: string, after: bigint, limit: number) =>
         statements.readAfter.all(subject, after, limit).map((row) => toMetadataRow(subject, row));
-      return { ...batch, changes: run('read carried messages', () => withCarried(changes, carryBytes, commitFirsts, readAfter)) };
+      return { ...batch, changes: run('read carried messages', () => withCarried(changes, carry, commitFirsts, readAfter)) };
     },
 
     async listSubjects(signal) {

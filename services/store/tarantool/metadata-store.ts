@@ -145,9 +145,9 @@ function createProcedures(procedures: Procedures, close: () => Promise<void>): M
       return ((await expectOk('mts_last_sequences', [subjects], signal)).lasts as string[]).map((last) => BigInt(last));
     },
 
-    async waitForChanges(cursor, timeoutMs, signal, carryBytes = 0) {
+    async waitForChanges(cursor, timeoutMs, signal, carry) {
       const wait = Math.max(0, timeoutMs);
-      const args = [cursor, wait / 1000, feedAnswerLimit, ...(carryBytes > 0 ? [carryBytes] : [])];
+      const args = [cursor, wait / 1000, feedAnswerLimit, ...(carry === undefined ? [] : [carry.bytes, carry.subjects ?? null])];
       const outcome = await expectOk('mts_wait_for_changes', args, signal, wait + waitMarginMs);
       const changes = outcome.resync === true ? 'resync' : (outcome.changes as WireChange[]).map(fromWireChange);
       return { cursor: outcome.cursor as string, changes };

@@ -151,7 +151,7 @@ test:test('wait_for_commit wakes on commit and times out', function(t)
 end)
 
 test:test('wait_for_changes carries inline commits within carry_bytes, as read_after answers them', function(t)
-    t:plan(5)
+    t:plan(6)
     local cursor = mts_wait_for_changes('', 0, 100).cursor
     mts_commit({ msg('carry.a', 'one'), msg('carry.b', 'uno'), msg('carry.a', 'two') })
     local answer = mts_wait_for_changes(cursor, 5, 100, 1000)
@@ -167,6 +167,10 @@ test:test('wait_for_changes carries inline commits within carry_bytes, as read_a
     t:is(answer.changes[1].rows, nil, 'an object payload is never carried')
     t:is(answer.changes[2].rows, nil, 'a commit past the budget carries nothing')
     t:is_deeply(answer.changes[3].rows, mts_read_after('carry.b', '1', 10).rows, 'a later commit within it still does')
+    mts_commit({ msg('carry.a', 'five') })
+    mts_commit({ msg('carry.b', 'tres') })
+    answer = mts_wait_for_changes(answer.cursor, 5, 100, 1000, { 'carry.b' })
+    t:is_deeply({ answer.changes[1].rows == nil, answer.changes[2].rows ~= nil }, { true, true }, 'only the subjects listed carry')
 end)
 
 test:test('wait_for_changes answers commits and acks from one call', function(t)
