@@ -254,6 +254,12 @@ forEachBackend(
       assert.notEqual(batch.changes, 'resync');
       return { cursor: batch.cursor, changes: batch.changes as StoreChange[] };
     };
+    // The change a commit of `subject` up to `last` is answered with, carrying what readAfter reads after `after`.
+    const carrying = async (subject: string, last: bigint, after: bigint) => ({
+      subject,
+      lastSequence: last,
+      carried: { after, rows: await metadata.readAfter(subject, after, 10) },
+    });
     let { cursor } = await store.waitForChanges('', 0);
 
     await store.publish([
@@ -263,10 +269,7 @@ forEachBackend(
     ]);
     const inline = await changesAfter(cursor, { bytes: 1000 });
     const sorted = [...inline.changes].sort((x, y) => subjectOf(x).localeCompare(subjectOf(y)));
-    assert.deepEqual(sorted, [
-      { subject: 'carry.a', lastSequence: 2n, carried: { after: 0n, rows: await metadata.readAfter('carry.a', 0n, 10) } },
-      { subject: 'carry.b', lastSequence: 1n, carried: { after: 0n, rows: await metadata.readAfter('carry.b', 0n, 10) } },
-    ]);
+    assert.deepEqual(sorted, [await carrying('carry.a', 2n, 0n), await carrying('carry.b', 1n, 0n)]);
 
     await store.publish([{ subject: 'carry.a', data: payload(200), headers: {} }]);
     const object = await changesAfter(inline.cursor, { bytes: 1000 });
@@ -280,10 +283,7 @@ forEachBackend(
     const budget = await changesAfter(object.cursor, { bytes: 100 });
     assert.deepEqual(
       budget.changes,
-      [
-        { subject: 'carry.a', lastSequence: 5n },
-        { subject: 'carry.b', lastSequence: 2n, carried: { after: 1n, rows: await metadata.readAfter('carry.b', 1n, 10) } },
-      ],
+      [{ subject: 'carry.a', lastSequence: 5n }, await carrying('carry.b', 2n, 1n)],
       'a commit that does not fit whole carries nothing; a later one that fits still does',
     );
 
@@ -292,10 +292,7 @@ forEachBackend(
     const named = await changesAfter(budget.cursor, { bytes: 1000, subjects: ['carry.a'] });
     assert.deepEqual(
       named.changes,
-      [
-        { subject: 'carry.b', lastSequence: 3n },
-        { subject: 'carry.a', lastSequence: 6n, carried: { after: 5n, rows: await metadata.readAfter('carry.a', 5n, 10) } },
-      ],
+      [{ subject: 'carry.b', lastSequence: 3n }, await carrying('carry.a', 6n, 5n)],
       'only the subjects named',
     );
 
