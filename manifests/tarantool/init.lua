@@ -800,6 +800,9 @@ local function inline_rows(subject, after, last, budget)
     return rows, bytes
 end
 
+-- A commit of more messages carries none (carriedMessagesMax in store.ts).
+local carried_messages_max = 1000
+
 -- Feed changes as answered with carried messages: a commit of a subject in
 -- `wanted` (any when nil) whose rows are all inline and fit what is left of
 -- `budget` bytes gains {after, rows}. Read as the answer is made (no yield),
@@ -811,7 +814,11 @@ local function with_carried(changes, budget, wanted)
         answered[i] = change
         if change.first ~= nil and budget > 0 and (wanted == nil or wanted[change.subject]) then
             local after = u64(change.first, 'first') - 1
-            local rows, bytes = inline_rows(change.subject, after, u64(change.last, 'last'), budget)
+            local last = u64(change.last, 'last')
+            local rows, bytes = nil, 0
+            if last - after <= carried_messages_max then
+                rows, bytes = inline_rows(change.subject, after, last, budget)
+            end
             if rows ~= nil then
                 answered[i] = { subject = change.subject, first = change.first, last = change.last, after = decimal(after), rows = rows }
                 budget = budget - bytes

@@ -9,6 +9,7 @@ import {
   ObjectMissingError,
   StoreUnavailableError,
   UploadExpiredError,
+  carriedMessagesMax,
   type CarryRequest,
   type StoreChange,
   type StoredMessage,
@@ -296,9 +297,18 @@ forEachBackend(
       'only the subjects named',
     );
 
+    const many = carriedMessagesMax + 1;
+    await store.publish(Array.from({ length: many }, () => ({ subject: 'carry.b', data: payload(1), headers: {} })));
+    const large = await changesAfter(named.cursor, { bytes: 1024 * 1024 });
+    assert.deepEqual(large.changes, [{ subject: 'carry.b', lastSequence: 3n + BigInt(many) }], `a commit of ${many} messages carries none`);
+
     await store.publish([{ subject: 'carry.b', data: payload(5), headers: {} }]);
-    cursor = named.cursor;
-    assert.deepEqual((await changesAfter(cursor)).changes, [{ subject: 'carry.b', lastSequence: 4n }], 'nothing is carried unless asked');
+    cursor = large.cursor;
+    assert.deepEqual(
+      (await changesAfter(cursor)).changes,
+      [{ subject: 'carry.b', lastSequence: 4n + BigInt(many) }],
+      'nothing is carried unless asked',
+    );
   },
 );
 

@@ -90,7 +90,10 @@ export interface CarriedRows {
   rows: MetadataRow[];
 }
 
-/** Which commits a change feed answer carries the messages of. */
+/** A commit of more messages than this carries none of them (the feed answer stays small to build). */
+export const carriedMessagesMax = 1000;
+
+/** Which commits a change feed answer carries the messages of; see {@link carriedMessagesMax}. */
 export interface CarryRequest {
   /** Payload bytes per answer in all; a change that does not fit whole carries nothing. */
   bytes: number;

@@ -1,4 +1,4 @@
-import type { CarryRequest, CommitChange, MetadataRow, StoreChange } from '../store.js';
+import { carriedMessagesMax, type CarryRequest, type CommitChange, type MetadataRow, type StoreChange } from '../store.js';
 
 /** The first sequence of each commit change this process appended, kept beside the feed's ring. */
 export type CommitFirsts = WeakMap<CommitChange, bigint>;
@@ -21,7 +21,7 @@ export function withCarried(
   return changes.map((change) => {
     if (!('lastSequence' in change) || (wanted && !wanted.has(change.subject))) return change;
     const first = firsts.get(change);
-    if (first === undefined || left <= 0) return change;
+    if (first === undefined || left <= 0 || change.lastSequence - first >= BigInt(carriedMessagesMax)) return change;
     const after = first - 1n;
     const rows = readAfter(change.subject, after, Number(change.lastSequence - after)).filter((row) => row.sequence <= change.lastSequence);
     let bytes = 0;

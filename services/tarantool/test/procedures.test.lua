@@ -151,7 +151,7 @@ test:test('wait_for_commit wakes on commit and times out', function(t)
 end)
 
 test:test('wait_for_changes carries inline commits within carry_bytes, as read_after answers them', function(t)
-    t:plan(6)
+    t:plan(7)
     local cursor = mts_wait_for_changes('', 0, 100).cursor
     mts_commit({ msg('carry.a', 'one'), msg('carry.b', 'uno'), msg('carry.a', 'two') })
     local answer = mts_wait_for_changes(cursor, 5, 100, 1000)
@@ -171,6 +171,14 @@ test:test('wait_for_changes carries inline commits within carry_bytes, as read_a
     mts_commit({ msg('carry.b', 'tres') })
     answer = mts_wait_for_changes(answer.cursor, 5, 100, 1000, { 'carry.b' })
     t:is_deeply({ answer.changes[1].rows == nil, answer.changes[2].rows ~= nil }, { true, true }, 'only the subjects listed carry')
+    local many = {}
+    for i = 1, 1001 do
+        many[i] = msg('carry.b', '')
+    end
+    mts_commit(many)
+    mts_commit({ msg('carry.b', '') })
+    answer = mts_wait_for_changes(answer.cursor, 5, 100, 1000)
+    t:is_deeply({ answer.changes[1].rows == nil, #answer.changes[2].rows }, { true, 1 }, 'a commit of more than 1000 messages carries none')
 end)
 
 test:test('wait_for_changes answers commits and acks from one call', function(t)
