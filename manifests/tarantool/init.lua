@@ -610,7 +610,7 @@ end
 -- the waiters each subject's new last sequence; duplicates wake nobody.
 local function announce_rows(plan)
     for subject, counter in pairs(plan.counters) do
-        feed_append({ subject = subject, last = decimal(counter[1]) })
+        feed_append({ subject = subject, first = decimal(plan.first[subject]), last = decimal(counter[1]) })
         local watcher = watchers[subject]
         if watcher ~= nil then
             watcher.cond:broadcast()
@@ -703,6 +703,18 @@ function mts_commit(batch, window_ms)
     return { ok = true, sequences = sequences }
 end
 
+-- A stored message as mts_read_after and the change feed answer it.
+local function wire_row(t)
+    return {
+        sequence = decimal(t.sequence),
+        timestamp_ms = t.timestamp_ms,
+        headers = t.headers,
+        size = t.size,
+        data = t.data ~= nil and b64(t.data) or box.NULL,
+        object_key = t.object_key,
+    }
+end
+
 --- Up to `limit` messages of `subject` with sequence > `after`, ascending.
 --- Each: {sequence, timestamp_ms, headers, size, data (base64 or null), object_key}.
 function mts_read_after(subject, after, limit)
@@ -712,14 +724,7 @@ function mts_read_after(subject, after, limit)
         if #rows >= count or t.subject ~= subject then
             break
         end
-        rows[#rows + 1] = {
-            sequence = decimal(t.sequence),
-            timestamp_ms = t.timestamp_ms,
-            headers = t.headers,
-            size = t.size,
-            data = t.data ~= nil and b64(t.data) or box.NULL,
-            object_key = t.object_key,
-        }
+        rows[#rows + 1] = wire_row(t)
     end
     return { ok = true, rows = rows }
 end
@@ -773,14 +778,69 @@ function mts_last_sequences(subjects)
     return { ok = true, lasts = lasts }
 end
 
+-- The stored rows of `subject` after `after` up to `last` and their payload
+-- bytes, or nil when one of them is an object or they pass `budget` bytes
+-- (checked before any row is encoded).
+local function inline_rows(subject, after, last, budget)
+    local tuples, bytes = {}, 0
+    for _, t in box.space.mts_messages:pairs({ subject, after }, { iterator = 'GT' }) do
+        if t.subject ~= subject or t.sequence > last then
+            break
+        end
+        bytes = bytes + t.size
+        if t.object_key ~= '' or bytes > budget then
+            return nil
+        end
+        tuples[#tuples + 1] = t
+    end
+    local rows = {}
+    for i, t in ipairs(tuples) do
+        rows[i] = wire_row(t)
+    end
+    return rows, bytes
+end
+
+-- A commit of more messages carries none (carriedMessagesMax in store.ts).
+local carried_messages_max = 1000
+
+-- Feed changes as answered with carried messages: a commit of a subject in
+-- `wanted` (any when nil) whose rows are all inline and fit what is left of
+-- `budget` bytes gains {after, rows}. Read as the answer is made (no yield),
+-- so the rows are what mts_read_after would return then. The ring's own
+-- entries are never changed.
+local function with_carried(changes, budget, wanted)
+    local answered = {}
+    for i, change in ipairs(changes) do
+        answered[i] = change
+        if change.first ~= nil and budget > 0 and (wanted == nil or wanted[change.subject]) then
+            local after = u64(change.first, 'first') - 1
+            local last = u64(change.last, 'last')
+            local rows, bytes = nil, 0
+            if last - after <= carried_messages_max then
+                rows, bytes = inline_rows(change.subject, after, last, budget)
+            end
+            if rows ~= nil then
+                answered[i] = { subject = change.subject, first = change.first, last = change.last, after = decimal(after), rows = rows }
+                budget = budget - bytes
+            end
+        end
+    end
+    return answered
+end
+
 --- The change feed after `cursor`: blocks until something changed or
 --- `timeout_s` passes, then returns {ok, cursor, changes} with at most `limit`
---- changes in commit order, each {subject, last} (a commit), {subject,
---- durable, floor} (an ack) or {consumer, subject = '', last = '0'} (a
---- configured consumer's leases changed). Answers {ok, cursor, resync = true} at once when
+--- changes in commit order, each {subject, first, last} (a commit of the
+--- sequences first..last), {subject, durable, floor} (an ack) or {consumer,
+--- subject = '', last = '0'} (a configured consumer's leases changed). With
+--- `carry_bytes` above 0 a commit whose messages are all inline may carry
+--- them, {after, rows} as mts_read_after(subject, after) would answer up to
+--- `last`, with at most `carry_bytes` payload bytes per answer in all; only
+--- commits of the subjects listed in `carry_subjects`, unless it is nil.
+--- Answers {ok, cursor, resync = true} at once when
 --- the cursor is '' or of another epoch, or so old that the ring dropped what
 --- followed it: the caller then re-reads what it watches, from that cursor on.
-function mts_wait_for_changes(cursor, timeout_s, limit)
+function mts_wait_for_changes(cursor, timeout_s, limit, carry_bytes, carry_subjects)
     local epoch, version = tostring(cursor):match('^(%d+):(%d+)$')
     version = tonumber(version)
     if epoch ~= feed.epoch or version > feed.version or version < feed.version - feed_capacity then
@@ -798,6 +858,17 @@ function mts_wait_for_changes(cursor, timeout_s, limit)
     local changes = {}
     for v = version + 1, last do
         changes[#changes + 1] = feed.ring[v % feed_capacity]
+    end
+    local budget = tonumber(carry_bytes) or 0
+    if budget > 0 then
+        local wanted = nil
+        if carry_subjects ~= nil and carry_subjects ~= box.NULL then
+            wanted = {}
+            for _, subject in ipairs(carry_subjects) do
+                wanted[subject] = true
+            end
+        end
+        changes = with_carried(changes, budget, wanted)
     end
     return { ok = true, cursor = feed.epoch .. ':' .. last, changes = changes }
 end
@@ -1494,16 +1565,10 @@ end
 
 -- A leased message as mts_lease answers it.
 local function leased_row(t, deliveries)
-    return {
-        subject = t.subject,
-        sequence = decimal(t.sequence),
-        timestamp_ms = t.timestamp_ms,
-        headers = t.headers,
-        size = t.size,
-        data = t.data ~= nil and b64(t.data) or box.NULL,
-        object_key = t.object_key,
-        deliveries = deliveries,
-    }
+    local row = wire_row(t)
+    row.subject = t.subject
+    row.deliveries = deliveries
+    return row
 end
 
 --- Leases messages to a worker: first those whose lease expired by `now_ms`

@@ -1,6 +1,7 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { ConsumeResponseSchema } from '../../gen/minitoolstream/egress_pb.js';
 import type { Metrics } from '../platform/metrics.js';
+import { inlineMessage } from '../store/read-messages.js';
 import type { MessageStore } from '../store/store.js';
 import type { SubjectWatch } from './subject-watch.js';
 import { reportSkipped, type SkipReportDeps } from './skipped-messages.js';
@@ -44,7 +45,8 @@ export function frameMessages(maxBatch: number): number {
 /**
  * One Consume stream: frames of the subject's messages after the durable's
  * floor (or from `startSequence`), in order, each read as soon as the watch
- * reports a commit beyond what was sent. While `maxAckPending` messages are
+ * reports a commit beyond what was sent — or taken from what the change feed
+ * carried with that commit, which saves the read's round trip. While `maxAckPending` messages are
  * sent but not acked it sends nothing; an ack anywhere wakes it through the
  * store's change feed (after a feed resync, and at each heartbeat while
  * paused, it re-reads the floor itself).
@@ -53,7 +55,9 @@ export function frameMessages(maxBatch: number): number {
  * one, which connect-node does once the previous frame was written without
  * exceeding the HTTP/2 stream's buffer. A stalled client therefore holds at
  * most the frame being written plus the one just read — 2 × 4 MiB, or a
- * single message larger than that — per stream, never the backlog.
+ * single message larger than that — per stream, never the backlog. Carried
+ * messages are held once per process, for all streams, within the subject
+ * watch's `carriedBytesMax`.
  */
 export async function* consumeFrames(deps: ConsumeDeps, request: ConsumeRequestOptions, signal: AbortSignal): AsyncGenerator<Frame> {
   const { store, metrics, heartbeatMs } = deps;
@@ -75,7 +79,9 @@ export async function* consumeFrames(deps: ConsumeDeps, request: ConsumeRequestO
       if (room > 0n && last !== undefined && last > sent) {
         const limits = { maxMessages: Math.min(maxBatch, Number(room)), maxBytes: consumeFrameMaxBytes };
         const messages = [];
-        for await (const message of store.read(subject, sent, limits, signal)) {
+        // What the change feed carried is sent as is; anything else is read.
+        const carried = watch.carried(sent, limits)?.map((row) => inlineMessage(row));
+        for await (const message of carried ?? store.read(subject, sent, limits, signal)) {
           if (messages.length === 0) {
             // The floor moves past a gap only when nothing sent before it is still unacked.
             const where = { subject, durable, after: sent, firstRead: message.sequence, afterIsFloor: sent === floor };

@@ -9,7 +9,7 @@ import type { MetadataRecord, MetadataStore } from '../store/store.js';
 import { eventually } from '../testing/conformance-harness.js';
 import { countWaits, type WaitCounter } from '../testing/wrapped-backend.js';
 import { consumerConfig } from '../testing/configured-consumer.js';
-import { createSubjectWatch } from './subject-watch.js';
+import { createSubjectWatch, type Watch } from './subject-watch.js';
 
 const record = (subject: string): MetadataRecord => ({
   subject,
@@ -107,6 +107,35 @@ test('an ack through the same store reaches the watch of its durable only', asyn
   assert.equal(mine.ackFloor, 2n);
   assert.equal(theirs.ackFloor, 0n);
   assert.equal(mine.takeResync() || theirs.takeResync(), false, 'the feed said exactly what changed');
+});
+
+test('carried messages are kept for Consume watches only, appended while they go on, and within carriedBytesMax', async (t) => {
+  const [store] = await openStores(t, 1);
+  // Each record is 1 byte: three fit.
+  const watch = createSubjectWatch({ store: store!, logger: pino({ level: 'silent' }), carriedBytesMax: 3 });
+  const [a, b] = ['kept.a', 'kept.b'].map((subject) => watch.watch(subject, 'reader')) as [Watch, Watch];
+  const follower = watch.watch('kept.c');
+  t.after(() => [a, b, follower].forEach((watched) => watched.close()));
+  await eventually(async () => [a, b, follower].every((watched) => watched.lastSequence === 0n));
+  const all = { maxMessages: 100, maxBytes: 1024 };
+  const sequences = (watched: Watch, after: bigint, limits = all) => watched.carried(after, limits)?.map((row) => row.sequence);
+
+  await store!.commit([record('kept.a'), record('kept.a')]);
+  await store!.commit([record('kept.c')]);
+  await eventually(async () => a.lastSequence === 2n && follower.lastSequence === 1n);
+  assert.deepEqual(sequences(a, 0n), [1n, 2n]);
+  assert.deepEqual(sequences(a, 1n), [2n], 'from any point of what it holds');
+  assert.deepEqual(sequences(a, 0n, { maxMessages: 1, maxBytes: 1024 }), [1n], 'within the limits');
+  assert.equal(sequences(a, 2n), undefined, 'nothing past what it holds');
+  assert.equal(sequences(follower, 0n), undefined, 'a watch without a durable keeps nothing');
+
+  await store!.commit([record('kept.a')]);
+  await eventually(async () => a.lastSequence === 3n);
+  assert.deepEqual(sequences(a, 0n), [1n, 2n, 3n], 'a commit that goes on is appended');
+  await store!.commit([record('kept.b')]);
+  await eventually(async () => b.lastSequence === 1n);
+  assert.deepEqual(sequences(b, 0n), [1n]);
+  assert.equal(sequences(a, 0n), undefined, "past carriedBytesMax the oldest subject's go");
 });
 
 test('a consumer watch hears commits of the subjects it matches, known or new, and nothing else', async (t) => {

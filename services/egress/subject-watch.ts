@@ -1,6 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { StoreClosedError, type MessageStore, type StoreChange } from '../store/store.js';
+import {
+  StoreClosedError,
+  type CarriedRows,
+  type CarryRequest,
+  type MessageStore,
+  type MetadataRow,
+  type ReadLimits,
+  type StoreChange,
+} from '../store/store.js';
 
 export interface SubjectWatch {
   /** Watches `subject` (and, with `durable`, that consumer's ack floor) until closed. */
@@ -42,6 +50,12 @@ export interface Watch extends Waiting {
   readonly lastSequence: bigint | undefined;
   /** The highest ack floor of the watch's durable the feed reported since the watch began; 0n if none. */
   readonly ackFloor: bigint;
+  /**
+   * The messages after `after` that the feed carried, as the store would read
+   * them now, within `limits` (the first always): undefined unless the
+   * carried messages held here go on from `after`, so the caller reads the store.
+   */
+  carried(after: bigint, limits: ReadLimits): MetadataRow[] | undefined;
 }
 
 /** One Consume stream of a configured consumer: its lease changes and commits of matching subjects. */
@@ -59,6 +73,10 @@ export interface SubjectWatchOptions {
   retryDelayMs?: number;
   /** Subjects read per store call when they join or after a resync. */
   readBatch?: number;
+  /** Payload bytes of inline messages a feed answer may carry for Consume streams (0: none); see MessageStore.waitForChanges. */
+  carryBytes?: number;
+  /** Carried payload bytes held for Consume streams in all; the oldest subjects' go first beyond it. */
+  carriedBytesMax?: number;
   /** Ends the waiting (the service is draining). */
   signal?: AbortSignal;
 }
@@ -83,7 +101,21 @@ interface ConsumerWatchState extends WakeState {
 interface Entry {
   last: bigint | undefined;
   watches: Set<WatchState>;
+  /** Watches with a durable (Consume streams): only they use carried messages. */
+  consumers: number;
+  /** Messages the feed carried, gapless as the store holds them after `after`. */
+  carried: (CarriedRows & { bytes: number }) | undefined;
 }
+
+/** Feed answers carry up to this many inline payload bytes for Consume, by default. */
+export const feedCarryBytes = 32 * 1024;
+/**
+ * Up to this many subjects with Consume streams are named in the waiting call,
+ * so commits of other subjects carry nothing; beyond it every subject's may.
+ */
+export const carrySubjectsMax = 64;
+/** Carried payload bytes one egress holds for Consume streams, by default. */
+export const carriedBytesMaxDefault = 4 * 1024 * 1024;
 
 /**
  * Every stream of this process is woken through ONE waiting store call, the
@@ -95,7 +127,17 @@ interface Entry {
  */
 export function createSubjectWatch(options: SubjectWatchOptions): SubjectWatch {
   const { store, logger, waitTimeoutMs = 20_000, retryDelayMs = 1000, readBatch = 1000, signal } = options;
+  const { carryBytes = feedCarryBytes, carriedBytesMax = carriedBytesMaxDefault } = options;
   const entries = new Map<string, Entry>();
+  // Entries holding carried messages, least recently extended first, and their bytes in all.
+  const carrying = new Set<Entry>();
+  let carriedBytes = 0;
+  // Subjects with Consume streams: the feed carries messages of these only.
+  const consumed = new Set<string>();
+  const carryRequest = (): CarryRequest | undefined => {
+    if (carryBytes <= 0 || consumed.size === 0) return undefined;
+    return { bytes: carryBytes, ...(consumed.size <= carrySubjectsMax ? { subjects: [...consumed] } : {}) };
+  };
   const consumerWatches = new Set<ConsumerWatchState>();
   // Subjects whose last sequence must be read; only once the feed has a cursor, so no commit falls between.
   const unread = new Set<string>();
@@ -115,6 +157,35 @@ export function createSubjectWatch(options: SubjectWatchOptions): SubjectWatch {
     entry.watches.forEach(notify);
   };
 
+  const dropCarried = (entry: Entry) => {
+    if (entry.carried === undefined) return;
+    carriedBytes -= entry.carried.bytes;
+    entry.carried = undefined;
+    carrying.delete(entry);
+  };
+
+  // A run that goes on from the one held is appended; any other replaces it.
+  const keepCarried = (subject: string, { after, rows }: CarriedRows) => {
+    const entry = entries.get(subject);
+    if (!entry || entry.consumers === 0 || rows.length === 0) return;
+    const bytes = rows.reduce((sum, row) => sum + row.size, 0);
+    const held = entry.carried;
+    if (held !== undefined && lastCarried(held) === after) {
+      held.rows.push(...rows);
+      held.bytes += bytes;
+    } else {
+      dropCarried(entry);
+      entry.carried = { after, rows, bytes };
+    }
+    carriedBytes += bytes;
+    carrying.delete(entry);
+    carrying.add(entry);
+    for (const oldest of carrying) {
+      if (carriedBytes <= carriedBytesMax) break;
+      dropCarried(oldest);
+    }
+  };
+
   const commitSeen = (subject: string) => {
     for (const watch of consumerWatches) {
       if (!watch.matches(subject)) continue;
@@ -129,6 +200,7 @@ export function createSubjectWatch(options: SubjectWatchOptions): SubjectWatch {
       return;
     }
     if (!('durable' in change)) {
+      if (change.carried !== undefined) keepCarried(change.subject, change.carried);
       commitSeen(change.subject);
       return raiseLast(change.subject, change.lastSequence);
     }
@@ -170,6 +242,7 @@ export function createSubjectWatch(options: SubjectWatchOptions): SubjectWatch {
 
   const resync = () => {
     for (const [subject, entry] of entries) {
+      dropCarried(entry);
       unread.add(subject);
       entry.watches.forEach(markResynced);
     }
@@ -182,7 +255,7 @@ export function createSubjectWatch(options: SubjectWatchOptions): SubjectWatch {
     waiting = true;
     while ((entries.size > 0 || consumerWatches.size > 0) && !signal?.aborted) {
       try {
-        const batch = await store.waitForChanges(cursor, waitTimeoutMs, signal);
+        const batch = await store.waitForChanges(cursor, waitTimeoutMs, signal, carryRequest());
         cursor = batch.cursor;
         if (batch.changes === 'resync') resync();
         else batch.changes.forEach(apply);
@@ -196,7 +269,7 @@ export function createSubjectWatch(options: SubjectWatchOptions): SubjectWatch {
   const watch = (subject: string, durable?: string): Watch => {
     let entry = entries.get(subject);
     if (!entry) {
-      entry = { last: undefined, watches: new Set() };
+      entry = { last: undefined, watches: new Set(), consumers: 0, carried: undefined };
       entries.set(subject, entry);
       unread.add(subject);
       // Newcomers of one turn are read in one call.
@@ -206,13 +279,19 @@ export function createSubjectWatch(options: SubjectWatchOptions): SubjectWatch {
     const joined = entry;
     const state: WatchState = { durable, ackFloor: 0n, resynced: false, dirty: false, wake: undefined };
     joined.watches.add(state);
+    if (durable !== undefined && joined.consumers++ === 0) consumed.add(subject);
     return {
       ...waitingOn(state, () => {
-        joined.watches.delete(state);
+        if (!joined.watches.delete(state)) return;
+        if (durable !== undefined && --joined.consumers === 0) {
+          dropCarried(joined);
+          consumed.delete(subject);
+        }
         if (joined.watches.size > 0 || entries.get(subject) !== joined) return;
         entries.delete(subject);
         unread.delete(subject);
       }),
+      carried: (after, limits) => (joined.carried === undefined ? undefined : carriedAfter(joined.carried, after, limits)),
       get lastSequence() {
         return joined.last;
       },
@@ -263,6 +342,27 @@ export function createSubjectWatch(options: SubjectWatchOptions): SubjectWatch {
       return [...consumerWatches].filter((watch) => watch.durable === durable).length;
     },
   };
+}
+
+function lastCarried(run: CarriedRows): bigint {
+  return run.rows[run.rows.length - 1]?.sequence ?? run.after;
+}
+
+/** The rows of `run` after `after` within `limits`, if `run` holds what follows `after`. */
+function carriedAfter(run: CarriedRows, after: bigint, limits: ReadLimits): MetadataRow[] | undefined {
+  if (after < run.after || after >= lastCarried(run)) return undefined;
+  // Consumers keep up near the end of the run: look for `after` from there.
+  let start = run.rows.length;
+  while (start > 0 && run.rows[start - 1]!.sequence > after) start--;
+  const taken: MetadataRow[] = [];
+  let bytes = 0;
+  for (; start < run.rows.length && taken.length < limits.maxMessages; start++) {
+    const row = run.rows[start]!;
+    if (taken.length > 0 && bytes + row.size > limits.maxBytes) break;
+    bytes += row.size;
+    taken.push(row);
+  }
+  return taken;
 }
 
 /** The waiting half of a watch over `state`; `leave` forgets the watch. */

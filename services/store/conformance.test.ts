@@ -9,6 +9,8 @@ import {
   ObjectMissingError,
   StoreUnavailableError,
   UploadExpiredError,
+  carriedMessagesMax,
+  type CarryRequest,
   type StoreChange,
   type StoredMessage,
 } from './store.js';
@@ -243,6 +245,72 @@ forEachBackend('waitForChanges reports commits and acks from one call, times out
   setTimeout(() => controller.abort(), 20);
   await assert.rejects(aborted, { name: 'AbortError' });
 });
+
+forEachBackend(
+  'waitForChanges carries inline commits of the subjects asked for within the byte budget, as readAfter reads them',
+  async (_t, open) => {
+    const { store, metadata } = await open({ inlineMaxBytes: 100 });
+    const changesAfter = async (cursor: string, carry?: CarryRequest) => {
+      const batch = await store.waitForChanges(cursor, 10_000, undefined, carry);
+      assert.notEqual(batch.changes, 'resync');
+      return { cursor: batch.cursor, changes: batch.changes as StoreChange[] };
+    };
+    // The change a commit of `subject` up to `last` is answered with, carrying what readAfter reads after `after`.
+    const carrying = async (subject: string, last: bigint, after: bigint) => ({
+      subject,
+      lastSequence: last,
+      carried: { after, rows: await metadata.readAfter(subject, after, 10) },
+    });
+    let { cursor } = await store.waitForChanges('', 0);
+
+    await store.publish([
+      { subject: 'carry.a', data: payload(10), headers: { kind: 'first' } },
+      { subject: 'carry.b', data: payload(20), headers: {} },
+      { subject: 'carry.a', data: payload(30), headers: {} },
+    ]);
+    const inline = await changesAfter(cursor, { bytes: 1000 });
+    const sorted = [...inline.changes].sort((x, y) => subjectOf(x).localeCompare(subjectOf(y)));
+    assert.deepEqual(sorted, [await carrying('carry.a', 2n, 0n), await carrying('carry.b', 1n, 0n)]);
+
+    await store.publish([{ subject: 'carry.a', data: payload(200), headers: {} }]);
+    const object = await changesAfter(inline.cursor, { bytes: 1000 });
+    assert.deepEqual(object.changes, [{ subject: 'carry.a', lastSequence: 3n }], 'an object payload is never carried');
+
+    await store.publish([
+      { subject: 'carry.a', data: payload(60), headers: {} },
+      { subject: 'carry.a', data: payload(60), headers: {} },
+    ]);
+    await store.publish([{ subject: 'carry.b', data: payload(50), headers: {} }]);
+    const budget = await changesAfter(object.cursor, { bytes: 100 });
+    assert.deepEqual(
+      budget.changes,
+      [{ subject: 'carry.a', lastSequence: 5n }, await carrying('carry.b', 2n, 1n)],
+      'a commit that does not fit whole carries nothing; a later one that fits still does',
+    );
+
+    await store.publish([{ subject: 'carry.b', data: payload(5), headers: {} }]);
+    await store.publish([{ subject: 'carry.a', data: payload(5), headers: {} }]);
+    const named = await changesAfter(budget.cursor, { bytes: 1000, subjects: ['carry.a'] });
+    assert.deepEqual(
+      named.changes,
+      [{ subject: 'carry.b', lastSequence: 3n }, await carrying('carry.a', 6n, 5n)],
+      'only the subjects named',
+    );
+
+    const many = carriedMessagesMax + 1;
+    await store.publish(Array.from({ length: many }, () => ({ subject: 'carry.b', data: payload(1), headers: {} })));
+    const large = await changesAfter(named.cursor, { bytes: 1024 * 1024 });
+    assert.deepEqual(large.changes, [{ subject: 'carry.b', lastSequence: 3n + BigInt(many) }], `a commit of ${many} messages carries none`);
+
+    await store.publish([{ subject: 'carry.b', data: payload(5), headers: {} }]);
+    cursor = large.cursor;
+    assert.deepEqual(
+      (await changesAfter(cursor)).changes,
+      [{ subject: 'carry.b', lastSequence: 4n + BigInt(many) }],
+      'nothing is carried unless asked',
+    );
+  },
+);
 
 forEachBackend('a slow upload never leaves a sequence behind an acked position', async (_t, open) => {
   let uploadStarted!: () => void;

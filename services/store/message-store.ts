@@ -92,7 +92,7 @@ export function createMessageStore(options: MessageStoreOptions): MessageStore {
     ack: (durable, subject, sequence, signal) => metadata.ack(durable, subject, sequence, signal),
     claimConsumer: (durable, subject, owner, signal) => metadata.claimConsumer(durable, subject, owner, signal),
     lastSequences: (subjects, signal) => metadata.lastSequences(subjects, signal),
-    waitForChanges: (cursor, timeoutMs, signal) => metadata.waitForChanges(cursor, timeoutMs, signal),
+    waitForChanges: (cursor, timeoutMs, signal, carry) => metadata.waitForChanges(cursor, timeoutMs, signal, carry),
     listSubjects: (signal) => metadata.listSubjects(signal),
     subjectStats: (subject, signal) => metadata.subjectStats(subject, signal),
     listConsumers: (subject, signal) => metadata.listConsumers(subject, signal),

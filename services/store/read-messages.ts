@@ -94,16 +94,15 @@ export async function* readMessages(
   }
 }
 
+/** A row whose payload is inline (objectKey ''), as a message. */
+export function inlineMessage(row: MetadataRow, data = row.inline ?? new Uint8Array(0), headers = row.headers): StoredMessage {
+  return { subject: row.subject, sequence: row.sequence, timestampMs: row.timestampMs, headers, data };
+}
+
 /** One row with its payload: inline, fetched from the object store, or marked missing. */
 export async function loadMessage(deps: ReadDependencies, row: MetadataRow, signal: AbortSignal): Promise<StoredMessage> {
-  const message = (data: Uint8Array, headers = row.headers): StoredMessage => ({
-    subject: row.subject,
-    sequence: row.sequence,
-    timestampMs: row.timestampMs,
-    headers,
-    data,
-  });
-  if (row.objectKey === '') return message(row.inline ?? new Uint8Array(0));
+  const message = (data: Uint8Array, headers = row.headers): StoredMessage => inlineMessage(row, data, headers);
+  if (row.objectKey === '') return inlineMessage(row);
   try {
     return message(await deps.objects.get(row.objectKey, signal, row.size));
   } catch (error) {

@@ -75,6 +75,30 @@ export interface DependencyStatus {
 export interface CommitChange {
   subject: string;
   lastSequence: bigint;
+  /** The commit's messages, when the waiter asked for them and they fit; see {@link CarriedRows}. */
+  carried?: CarriedRows;
+}
+
+/**
+ * The subject's stored rows after `after` up to the change's last sequence,
+ * exactly as `readAfter(subject, after)` would return them when the feed
+ * answered: all inline, so a consumer at `after` or beyond can deliver them
+ * without reading the store again.
+ */
+export interface CarriedRows {
+  after: bigint;
+  rows: MetadataRow[];
+}
+
+/** A commit of more messages than this carries none of them (the feed answer stays small to build). */
+export const carriedMessagesMax = 1000;
+
+/** Which commits a change feed answer carries the messages of; see {@link carriedMessagesMax}. */
+export interface CarryRequest {
+  /** Payload bytes per answer in all; a change that does not fit whole carries nothing. */
+  bytes: number;
+  /** Only commits of these subjects; every subject's when absent. */
+  subjects?: string[];
 }
 
 /** An ack moved the floor of (durable, subject) up to `ackFloor`. */
@@ -276,8 +300,11 @@ export interface MessageStore extends Inspection, Omit<ConsumerStore, 'lease'> {
    * feed cannot tell what changed since `cursor` (too far behind, the store
    * restarted, another process wrote the same database): the caller then
    * re-reads what it watches and goes on from the returned cursor.
+   *
+   * With `carry`, commit changes whose messages are all inline carry them
+   * ({@link CommitChange.carried}); see {@link CarryRequest}.
    */
-  waitForChanges(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<ChangeBatch>;
+  waitForChanges(cursor: string, timeoutMs: number, signal?: AbortSignal, carry?: CarryRequest): Promise<ChangeBatch>;
   /** One entry per dependency (metadata, objects). Never throws. */
   checkHealth(): Promise<DependencyStatus[]>;
   close(): Promise<void>;
@@ -333,7 +360,7 @@ export interface MetadataStore extends Inspection, ConsumerStore {
   /** See {@link MessageStore.lastSequences}. */
   lastSequences(subjects: string[], signal?: AbortSignal): Promise<bigint[]>;
   /** See {@link MessageStore.waitForChanges}. */
-  waitForChanges(cursor: string, timeoutMs: number, signal?: AbortSignal): Promise<ChangeBatch>;
+  waitForChanges(cursor: string, timeoutMs: number, signal?: AbortSignal, carry?: CarryRequest): Promise<ChangeBatch>;
   /** Records an object key about to be written, so an upload never committed can be swept. */
   addPendingUpload(objectKey: string, createdAtMs: number): Promise<void>;
   /** Pending keys created before `olderThanMs`, at most `limit`. */

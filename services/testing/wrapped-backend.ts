@@ -37,11 +37,11 @@ export function countWaits(inner: MetadataStore, counter: WaitCounter): Metadata
     ack: (durable, subject, sequence, signal) => inner.ack(durable, subject, sequence, signal),
     claimConsumer: (durable, subject, owner, signal) => inner.claimConsumer(durable, subject, owner, signal),
     lastSequences: (subjects, signal) => inner.lastSequences(subjects, signal),
-    async waitForChanges(cursor, timeoutMs, signal) {
+    async waitForChanges(cursor, timeoutMs, signal, carry) {
       counter.started++;
       counter.inFlight++;
       try {
-        return await inner.waitForChanges(cursor, timeoutMs, signal);
+        return await inner.waitForChanges(cursor, timeoutMs, signal, carry);
       } finally {
         counter.inFlight--;
       }

@@ -22,6 +22,7 @@ import {
 } from '../store.js';
 import { mostSpecific } from '../subject-pattern.js';
 import { brokenLimit, policyFromColumns, type PolicyColumns } from '../retention-rules.js';
+import { withCarried, type CommitFirsts } from './carried-changes.js';
 import { createChangeFeed } from './change-feed.js';
 import { deleteOldestWhile, oldestDeleter, startSqliteExpiry, type DeleteOldest } from './sqlite-expiry.js';
 import type { DiskGuard } from './disk-guard.js';
@@ -273,6 +274,7 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
   // data_version changes when another connection commits, never for this one's own commits.
   const dataVersion = db.prepare('PRAGMA data_version').pluck();
   let seenDataVersion = dataVersion.get();
+  const commitFirsts: CommitFirsts = new WeakMap();
   const feed = createChangeFeed({
     pollIntervalMs: crossProcessPollMs,
     writtenElsewhere() {
@@ -308,11 +310,20 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
       diskGuard?.check();
       const committed = run('commit messages', () => commitTransaction.immediate(batch, duplicateWindowMs), signal);
       // Duplicates stored nothing: they wake nobody.
-      const lastOf = new Map<string, bigint>();
+      const rangeOf = new Map<string, { first: bigint; last: bigint }>();
       committed.forEach(({ sequence, duplicate }, index) => {
-        if (!duplicate) lastOf.set(batch[index]!.subject, sequence);
+        if (duplicate) return;
+        const subject = batch[index]!.subject;
+        const range = rangeOf.get(subject);
+        if (range === undefined) rangeOf.set(subject, { first: sequence, last: sequence });
+        else range.last = sequence;
       });
-      if (lastOf.size > 0) feed.append([...lastOf].map(([subject, lastSequence]) => ({ subject, lastSequence })));
+      const changes = [...rangeOf].map(([subject, { first, last }]) => {
+        const change = { subject, lastSequence: last };
+        commitFirsts.set(change, first);
+        return change;
+      });
+      feed.append(changes);
       return committed;
     },
 
@@ -343,8 +354,13 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
       return run('read last sequences', () => subjects.map(lastSequenceOf), signal);
     },
 
-    async waitForChanges(cursor, timeoutMs, signal) {
-      return run('wait for changes', () => feed.wait(cursor, timeoutMs, signal), signal);
+    async waitForChanges(cursor, timeoutMs, signal, carry) {
+      const batch = await run('wait for changes', () => feed.wait(cursor, timeoutMs, signal), signal);
+      const { changes } = batch;
+      if (carry === undefined || changes === 'resync') return batch;
+      const readAfter = (subject: string, after: bigint, limit: number) =>
+        statements.readAfter.all(subject, after, limit).map((row) => toMetadataRow(subject, row));
+      return { ...batch, changes: run('read carried messages', () => withCarried(changes, carry, commitFirsts, readAfter)) };
     },
 
     async listSubjects(signal) {

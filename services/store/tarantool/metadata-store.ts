@@ -29,7 +29,9 @@ export type TarantoolMetadataStoreOptions = TarantoolConnectionOptions;
  * consumer's leases ({consumer, subject: '', last: '0'}, which egress of the
  * previous release takes for a commit nobody watches).
  */
-type WireChange = { subject: string; last: string; consumer?: string } | { subject: string; durable: string; floor: string };
+type WireChange =
+  | { subject: string; last: string; consumer?: string; after?: string; rows?: WireRow[] }
+  | { subject: string; durable: string; floor: string };
 
 interface WireSubject {
   subject: string;
@@ -143,9 +145,10 @@ function createProcedures(procedures: Procedures, close: () => Promise<void>): M
       return ((await expectOk('mts_last_sequences', [subjects], signal)).lasts as string[]).map((last) => BigInt(last));
     },
 
-    async waitForChanges(cursor, timeoutMs, signal) {
+    async waitForChanges(cursor, timeoutMs, signal, carry) {
       const wait = Math.max(0, timeoutMs);
-      const outcome = await expectOk('mts_wait_for_changes', [cursor, wait / 1000, feedAnswerLimit], signal, wait + waitMarginMs);
+      const args = [cursor, wait / 1000, feedAnswerLimit, ...(carry === undefined ? [] : [carry.bytes, carry.subjects ?? null])];
+      const outcome = await expectOk('mts_wait_for_changes', args, signal, wait + waitMarginMs);
       const changes = outcome.resync === true ? 'resync' : (outcome.changes as WireChange[]).map(fromWireChange);
       return { cursor: outcome.cursor as string, changes };
     },
@@ -296,7 +299,10 @@ function committedFrom(batch: MetadataRecord[], first: string[], duplicates: [nu
 function fromWireChange(change: WireChange): StoreChange {
   if ('durable' in change) return { subject: change.subject, durable: change.durable, ackFloor: BigInt(change.floor) };
   if (change.consumer !== undefined) return { consumer: change.consumer };
-  return { subject: change.subject, lastSequence: BigInt(change.last) };
+  const commit = { subject: change.subject, lastSequence: BigInt(change.last) };
+  if (change.after === undefined || change.rows === undefined) return commit;
+  const carried = { after: BigInt(change.after), rows: change.rows.map((row) => fromWireRow(change.subject, row)) };
+  return { ...commit, carried };
 }
 
 function fromWireSubject(row: WireSubject): SubjectStats {

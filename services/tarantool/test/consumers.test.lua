@@ -192,7 +192,7 @@ test:test('max_deliver and term dead-letter in the same transaction, payload sha
     t:is_deeply(mts_settle('poison', { settlement('orders.p', 2, 'term', { delivery_count = 1 }) }, now).outcomes, { 'applied' }, 'term')
     t:is(mts_last_sequence('dlq.poison').last, '1', 'term dead-letters at once')
     local changes = mts_wait_for_changes(cursor, 0, 10).changes
-    t:is_deeply(changes, { { subject = 'dlq.poison', last = '1' }, { consumer = 'poison', subject = '', last = '0' } }, 'a commit change and a consumer change')
+    t:is_deeply(changes, { { subject = 'dlq.poison', first = '1', last = '1' }, { consumer = 'poison', subject = '', last = '0' } }, 'a commit change and a consumer change')
     t:is(#mts_lease('poison', { 'orders.p' }, 10, 10000, now + 1000).rows, 1, 'the object message is redelivered once')
     local dead = mts_lease('poison', { 'orders.p' }, 10, 10000, now + 2000)
     t:is(#dead.rows, 0, 'past max_deliver it is not delivered again')

@@ -33,7 +33,7 @@ local function every_byte()
 end
 
 local test = tap.test('mts procedures')
-test:plan(24)
+test:plan(25)
 
 test:test('ping', function(t)
     t:plan(1)
@@ -150,6 +150,37 @@ test:test('wait_for_commit wakes on commit and times out', function(t)
     t:is(mts_wait_for_commit('w', '1', 0.05).last, '1', 'timeout returns the current last sequence')
 end)
 
+test:test('wait_for_changes carries inline commits within carry_bytes, as read_after answers them', function(t)
+    t:plan(7)
+    local cursor = mts_wait_for_changes('', 0, 100).cursor
+    mts_commit({ msg('carry.a', 'one'), msg('carry.b', 'uno'), msg('carry.a', 'two') })
+    local answer = mts_wait_for_changes(cursor, 5, 100, 1000)
+    table.sort(answer.changes, function(l, r) return l.subject < r.subject end)
+    t:is_deeply(answer.changes[1], { subject = 'carry.a', first = '1', last = '2', after = '0', rows = mts_read_after('carry.a', '0', 10).rows },
+        'a commit carries its rows as read_after answers them')
+    t:is_deeply(answer.changes[2].rows, mts_read_after('carry.b', '0', 10).rows, 'each subject its own')
+    mts_add_pending_upload('carry-key', '1')
+    mts_commit({ object('carry.a', 'carry-key', 5) })
+    mts_commit({ msg('carry.a', 'three'), msg('carry.a', 'four') })
+    mts_commit({ msg('carry.b', 'dos') })
+    answer = mts_wait_for_changes(answer.cursor, 5, 100, 8)
+    t:is(answer.changes[1].rows, nil, 'an object payload is never carried')
+    t:is(answer.changes[2].rows, nil, 'a commit past the budget carries nothing')
+    t:is_deeply(answer.changes[3].rows, mts_read_after('carry.b', '1', 10).rows, 'a later commit within it still does')
+    mts_commit({ msg('carry.a', 'five') })
+    mts_commit({ msg('carry.b', 'tres') })
+    answer = mts_wait_for_changes(answer.cursor, 5, 100, 1000, { 'carry.b' })
+    t:is_deeply({ answer.changes[1].rows == nil, answer.changes[2].rows ~= nil }, { true, true }, 'only the subjects listed carry')
+    local many = {}
+    for i = 1, 1001 do
+        many[i] = msg('carry.b', '')
+    end
+    mts_commit(many)
+    mts_commit({ msg('carry.b', '') })
+    answer = mts_wait_for_changes(answer.cursor, 5, 100, 1000)
+    t:is_deeply({ answer.changes[1].rows == nil, #answer.changes[2].rows }, { true, 1 }, 'a commit of more than 1000 messages carries none')
+end)
+
 test:test('wait_for_changes answers commits and acks from one call', function(t)
     t:plan(9)
     local first = mts_wait_for_changes('', 5, 100)
@@ -166,8 +197,8 @@ test:test('wait_for_changes answers commits and acks from one call', function(t)
     waiter:join()
     t:ok(fiber.clock() - started < 1, 'woken by the commit, not the timeout')
     table.sort(changes.changes, function(l, r) return l.subject < r.subject end)
-    t:is_deeply(changes.changes, { { subject = 'feed.a', last = '2' }, { subject = 'feed.b', last = '1' } },
-        'one change per subject of the commit, with its last sequence')
+    t:is_deeply(changes.changes, { { subject = 'feed.a', first = '1', last = '2' }, { subject = 'feed.b', first = '1', last = '1' } },
+        'one change per subject of the commit, with its first and last sequence')
     mts_ack('reader', 'feed.a', '1')
     mts_ack('reader', 'feed.a', '1')
     local acked = mts_wait_for_changes(changes.cursor, 5, 100)
