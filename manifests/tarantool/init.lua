@@ -1443,6 +1443,30 @@ function mts_consumer_record(durable)
     return { ok = true, record = row ~= nil and consumer_record(row) or box.NULL }
 end
 
+-- Answer of the calls below for a durable that is a configured consumer: they leave it alone.
+local consumer_configured = { ok = false, code = 'CONSUMER_CONFIGURED' }
+
+--- A Fetch of a durable never configured in one call: its ack floor on
+--- `subject` and up to `limit` messages after it, as mts_read_after answers
+--- them: {ok = true, floor, rows}; CONSUMER_CONFIGURED when `durable` is a
+--- configured consumer. Nothing yields in between, so the three agree.
+function mts_fetch_from_floor(durable, subject, limit)
+    if box.space.mts_consumer_configs:get(durable) ~= nil then
+        return consumer_configured
+    end
+    local floor = mts_ack_floor(durable, subject).floor
+    return { ok = true, floor = floor, rows = mts_read_after(subject, floor, limit).rows }
+end
+
+--- mts_ack for a durable never configured, in one call with the check:
+--- CONSUMER_CONFIGURED (and nothing changes) when `durable` is a configured consumer.
+function mts_ack_unconfigured(durable, subject, sequence)
+    if box.space.mts_consumer_configs:get(durable) ~= nil then
+        return consumer_configured
+    end
+    return mts_ack(durable, subject, sequence)
+end
+
 --- Every configured consumer's record, ordered by name.
 function mts_list_consumer_records()
     local records = {}
@@ -1829,6 +1853,7 @@ local procedures = {
     'mts_deleted_objects', 'mts_forget_deleted_objects', 'mts_list_retention', 'mts_delete_retention', 'mts_retention_of',
     'mts_storage_stats', 'mts_create_consumer', 'mts_update_consumer', 'mts_delete_consumer', 'mts_consumer_record',
     'mts_list_consumer_records', 'mts_start_consumer_subjects', 'mts_lease', 'mts_settle', 'mts_consumer_stats', 'mts_redrive',
+    'mts_fetch_from_floor', 'mts_ack_unconfigured',
 }
 
 -- The connector may execute our procedures and nothing else; setuid lets a

@@ -3,10 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { createClient, type Client } from '@connectrpc/connect';
+import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
 import { AckKind, AckOutcome, EgressService } from '../../gen/minitoolstream/egress_pb.js';
 import type { MessageStore } from '../store/store.js';
-import { eventually, payload } from '../testing/conformance-harness.js';
+import { collect, eventually, payload } from '../testing/conformance-harness.js';
 import { consumerConfig, messageKey, openWorker, type Delivery, type Worker } from '../testing/configured-consumer.js';
 import { openEmbeddedHalves } from '../testing/embedded-backend.js';
 import { remoteStorageEnv, startServiceProcess, type ServiceProcess } from '../testing/service-process.js';
@@ -147,6 +147,31 @@ for (const [backend, openCluster] of Object.entries(clusters)) {
           ['share.b', 5000n],
         ],
       );
+    });
+
+    await t.test('Fetch and AckMessage see a consumer created or deleted on the other egress process at once', async () => {
+      const here = client(cluster.local, 'grpc');
+      const there = client(other.url, 'connect');
+      const fetched = async (batchSize: number) =>
+        (await collect(there.fetch({ subject: 'legacy.x', durableName: 'turncoat', batchSize }))).map((message) => message.sequence);
+      await store.publish(Array.from({ length: 3 }, (_, index) => ({ subject: 'legacy.x', data: payload(4, index), headers: {} })));
+      assert.deepEqual(await fetched(2), [1n, 2n], 'an ordinary durable');
+      assert.equal((await there.ackMessage({ durableName: 'turncoat', subject: 'legacy.x', sequence: 2n })).success, true);
+
+      await here.createConsumer({ config: { durableName: 'turncoat', filterSubjects: ['legacy.>'] } });
+      const refused = await fetched(10).then(
+        () => assert.fail('Fetch of a configured consumer succeeded'),
+        (error: unknown) => ConnectError.from(error),
+      );
+      assert.equal(refused.code, Code.FailedPrecondition, 'the first Fetch after the create is refused');
+      const settled = await there.ackMessage({ durableName: 'turncoat', subject: 'legacy.x', sequence: 3n });
+      assert.deepEqual([settled.success, settled.errorMessage], [false, 'sequence 3 of legacy.x is not pending for consumer turncoat']);
+      assert.equal(await store.ackFloor('turncoat', 'legacy.x'), 2n, 'an ack of the configured consumer left the legacy floor alone');
+
+      await here.deleteConsumer({ durableName: 'turncoat' });
+      assert.deepEqual(await fetched(10), [3n], 'deleted, it is the ordinary durable again at once');
+      assert.equal((await there.ackMessage({ durableName: 'turncoat', subject: 'legacy.x', sequence: 3n })).success, true);
+      assert.equal(await store.ackFloor('turncoat', 'legacy.x'), 3n);
     });
 
     await t.test('an egress process killed with leased messages: another worker gets them after the ack wait', async (t) => {

@@ -79,12 +79,15 @@ export function egressRoutes(
 
     async *fetch(request, context) {
       const subject = checkSubject(request.subject);
-      if (await configured(request.durableName, context.signal)) throw fetchRefused(request.durableName);
-      const durable = await ownDurable(request.durableName, subject, context);
-      const maxMessages = batchSize(request.batchSize);
-      const floor = await store.ackFloor(durable, subject, context.signal);
+      const durable = checkDurableName(request.durableName);
+      const limits = { maxMessages: batchSize(request.batchSize), maxBytes: fetchMaxBytes };
+      // One store call: whether the durable is configured, its floor and the first page. Nothing is sent before the ownership check.
+      const read = await store.readFromAckFloor(durable, subject, limits, context.signal);
+      if (read === 'configured') throw fetchRefused(durable);
+      await ownership.check(context.values.get(principalKey), durable, subject, context.signal);
+      const floor = read.ackFloor;
       let first = true;
-      for await (const message of store.read(subject, floor, { maxMessages, maxBytes: fetchMaxBytes }, context.signal)) {
+      for await (const message of read.messages) {
         if (first) {
           first = false;
           const where = { subject, durable, after: floor, firstRead: message.sequence, afterIsFloor: true };
@@ -140,11 +143,17 @@ export function egressRoutes(
     async ackMessage(request, context) {
       const subject = checkSubject(request.subject);
       const sequence = checkSequence(request.sequence, 'sequence');
-      if (await configured(request.durableName, context.signal)) {
-        return ackConfigured(store, request.durableName, subject, sequence, context.signal);
+      const durable = checkDurableName(request.durableName);
+      const principal = context.values.get(principalKey);
+      // An ack moves the floor only once ownership is known, and a configured consumer is never claimed:
+      // the first ack of a caller asks whether the durable is configured and claims it; later ones are one store call.
+      if (!ownership.confirmed(principal, durable, subject)) {
+        if (await store.consumerRecord(durable, context.signal)) return ackConfigured(store, durable, subject, sequence, context.signal);
+        await ownership.check(principal, durable, subject, context.signal);
       }
-      const durable = await ownDurable(request.durableName, subject, context);
-      await store.ack(durable, subject, sequence, context.signal);
+      if ((await store.ackUnconfigured(durable, subject, sequence, context.signal)) === 'configured') {
+        return ackConfigured(store, durable, subject, sequence, context.signal);
+      }
       return { success: true, errorMessage: '' };
     },
 

@@ -37,6 +37,8 @@ export function instrumentStore(store: MessageStore, metrics: Metrics, backend: 
     sequenceAtTime: timed('sequence_at_time', store.sequenceAtTime.bind(store)),
     ackFloor: timed('ack_floor', store.ackFloor.bind(store)),
     ack: timed('ack', store.ack.bind(store)),
+    readFromAckFloor: timed('read_from_ack_floor', store.readFromAckFloor.bind(store)),
+    ackUnconfigured: timed('ack_unconfigured', store.ackUnconfigured.bind(store)),
     claimConsumer: timed('claim_consumer', store.claimConsumer.bind(store)),
     async *read(subject, afterSequence, limits, signal): AsyncGenerator<StoredMessage> {
       const stop = metrics.storageSeconds.startTimer({ operation: 'read', backend });

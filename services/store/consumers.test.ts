@@ -628,3 +628,28 @@ forEachBackend('interest retention keeps what a configured consumer has not sett
   await store.settle('workers', [settlement('orders.a', 3n, 'ack')], 1000);
   await eventually(async () => (await store.subjectStats('orders.a'))?.messages === 0n, 10_000);
 });
+
+forEachBackend("Fetch's read from the ack floor and the unconfigured ack leave a configured durable alone", async (_t, open) => {
+  const opened = await open();
+  const { store } = opened;
+  await publish(opened, 'orders.legacy', 130);
+  const fetched = async (durable: string, maxMessages: number, maxBytes = everything.maxBytes) => {
+    const read = await store.readFromAckFloor(durable, 'orders.legacy', { maxMessages, maxBytes });
+    if (read === 'configured') return read;
+    return { ackFloor: read.ackFloor, sequences: (await collect(read.messages)).map((message) => Number(message.sequence)) };
+  };
+  const from = (first: number, last: number) => Array.from({ length: last - first + 1 }, (_, index) => first + index);
+  assert.deepEqual(await fetched('plain', 120), { ackFloor: 0n, sequences: from(1, 120) }, 'pages after the first one too');
+  assert.deepEqual(await fetched('plain', 10, 20), { ackFloor: 0n, sequences: [1, 2] }, 'within maxBytes');
+  assert.equal(await store.ackUnconfigured('plain', 'orders.legacy', 125n), 125n);
+  assert.equal(await store.ackUnconfigured('plain', 'orders.legacy', 3n), 125n, 'an older ack is a no-op');
+  assert.deepEqual(await fetched('plain', 10), { ackFloor: 125n, sequences: from(126, 130) });
+  await assert.rejects(store.ackUnconfigured('plain', 'orders.legacy', 131n), /past the last sequence/);
+
+  await store.createConsumer(configOf('shaped'), 1000);
+  assert.equal(await fetched('shaped', 10), 'configured');
+  assert.equal(await store.ackUnconfigured('shaped', 'orders.legacy', 1n), 'configured');
+  assert.equal(await store.ackFloor('shaped', 'orders.legacy'), 0n, 'nothing moved');
+  await store.deleteConsumer('shaped');
+  assert.deepEqual(await fetched('shaped', 1), { ackFloor: 0n, sequences: [1] }, 'deleted, it is an ordinary durable again');
+});

@@ -4,7 +4,7 @@ import { createGroupCommit, defaultGroupCommitLimits, type GroupCommitLimits } f
 import { startOrphanSweeper } from './orphan-sweeper.js';
 import type { PayloadBudget } from './payload-budget.js';
 import { publishMessages } from './publish-messages.js';
-import { readMessages } from './read-messages.js';
+import { firstPageSize, readMessages } from './read-messages.js';
 import { sequenceAtTime } from './sequence-at-time.js';
 import { setRetentionPolicy } from './retention-policies.js';
 import { startRetentionWorker } from './retention-worker.js';
@@ -90,6 +90,13 @@ export function createMessageStore(options: MessageStoreOptions): MessageStore {
     sequenceAtTime: (subject, timeMs, signal) => sequenceAtTime(metadata, subject, timeMs, signal),
     ackFloor: (durable, subject, signal) => metadata.ackFloor(durable, subject, signal),
     ack: (durable, subject, sequence, signal) => metadata.ack(durable, subject, sequence, signal),
+    async readFromAckFloor(durable, subject, limits, signal) {
+      const page = await metadata.readFromAckFloor(durable, subject, firstPageSize(limits), signal);
+      if (page === 'configured') return page;
+      const { ackFloor, rows } = page;
+      return { ackFloor, messages: readMessages(readDeps, subject, ackFloor, limits, signal, rows) };
+    },
+    ackUnconfigured: (durable, subject, sequence, signal) => metadata.ackUnconfigured(durable, subject, sequence, signal),
     claimConsumer: (durable, subject, owner, signal) => metadata.claimConsumer(durable, subject, owner, signal),
     lastSequences: (subjects, signal) => metadata.lastSequences(subjects, signal),
     waitForChanges: (cursor, timeoutMs, signal, carry) => metadata.waitForChanges(cursor, timeoutMs, signal, carry),

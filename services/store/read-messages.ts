@@ -15,6 +15,9 @@ export const payloadMissingHeader = 'minitoolstream-payload-missing';
 /** Metadata rows asked for per round trip. */
 const pageSize = 100;
 
+/** Rows {@link readMessages} asks for first; a caller that read them already passes them in. */
+export const firstPageSize = (limits: ReadLimits): number => Math.min(pageSize, limits.maxMessages);
+
 export interface ReadDependencies {
   metadata: MetadataStore;
   objects: ObjectStore;
@@ -39,6 +42,9 @@ export interface ReadDependencies {
  * fetched, in sequence order (so a later small payload never takes the room an
  * earlier large one waits for), and gives it back once the consumer asks for
  * the next message or stops.
+ *
+ * `firstPage`, when given, is the first page already read: the
+ * {@link firstPageSize} rows after `afterSequence`.
  */
 export async function* readMessages(
   deps: ReadDependencies,
@@ -46,8 +52,10 @@ export async function* readMessages(
   afterSequence: bigint,
   limits: ReadLimits,
   signal?: AbortSignal,
+  firstPage?: MetadataRow[],
 ): AsyncGenerator<StoredMessage> {
   let cursor = afterSequence;
+  let readAlready = firstPage;
   let delivered = 0;
   let bytes = 0;
   const held = new Set<Release>();
@@ -68,7 +76,8 @@ export async function* readMessages(
     while (delivered < limits.maxMessages) {
       signal?.throwIfAborted();
       const wanted = Math.min(pageSize, limits.maxMessages - delivered);
-      const page = await deps.metadata.readAfter(subject, cursor, wanted, signal);
+      const page = readAlready ?? (await deps.metadata.readAfter(subject, cursor, wanted, signal));
+      readAlready = undefined;
       const selected: MetadataRow[] = [];
       for (const row of page) {
         // The first message of a read is delivered whatever its size.

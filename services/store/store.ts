@@ -56,6 +56,18 @@ export interface StoredMessage {
   data: Uint8Array;
 }
 
+/** A durable's ack floor and the messages after it. */
+export interface FloorRead {
+  ackFloor: bigint;
+  messages: AsyncIterable<StoredMessage>;
+}
+
+/** A durable's ack floor and the first rows after it, read together. */
+export interface FloorPage {
+  ackFloor: bigint;
+  rows: MetadataRow[];
+}
+
 /** Bounds of one read: at least one message is returned if any exists. */
 export interface ReadLimits {
   maxMessages: number;
@@ -270,6 +282,15 @@ export interface MessageStore extends Inspection, Omit<ConsumerStore, 'lease'> {
   onCommit(listener: (commit: CommitStats) => void): () => void;
   /** Messages with sequence > afterSequence, in order, read lazily. */
   read(subject: string, afterSequence: bigint, limits: ReadLimits, signal?: AbortSignal): AsyncIterable<StoredMessage>;
+  /**
+   * Fetch's read of a durable never configured, its first page in the same
+   * store call as the checks: `'configured'` when `durable` is a configured
+   * consumer; else its ack floor on `subject` and the messages after it, as
+   * {@link read} yields them.
+   */
+  readFromAckFloor(durable: string, subject: string, limits: ReadLimits, signal?: AbortSignal): Promise<FloorRead | 'configured'>;
+  /** {@link ack} in one store call with the check: `'configured'`, and nothing changes, when `durable` is a configured consumer. */
+  ackUnconfigured(durable: string, subject: string, sequence: bigint, signal?: AbortSignal): Promise<bigint | 'configured'>;
   /** Highest committed sequence of the subject; 0n if none. */
   lastSequence(subject: string, signal?: AbortSignal): Promise<bigint>;
   /**
@@ -355,6 +376,13 @@ export interface MetadataStore extends Inspection, ConsumerStore {
   ackFloor(durable: string, subject: string, signal?: AbortSignal): Promise<bigint>;
   /** See {@link MessageStore.ack}. */
   ack(durable: string, subject: string, sequence: bigint, signal?: AbortSignal): Promise<bigint>;
+  /**
+   * One read, consistent in itself: `'configured'` when `durable` is a
+   * configured consumer; else its ack floor on `subject` and up to `limit` rows after it.
+   */
+  readFromAckFloor(durable: string, subject: string, limit: number, signal?: AbortSignal): Promise<FloorPage | 'configured'>;
+  /** See {@link MessageStore.ackUnconfigured}. */
+  ackUnconfigured(durable: string, subject: string, sequence: bigint, signal?: AbortSignal): Promise<bigint | 'configured'>;
   /** See {@link MessageStore.claimConsumer}. */
   claimConsumer(durable: string, subject: string, owner: string, signal?: AbortSignal): Promise<boolean>;
   /** See {@link MessageStore.lastSequences}. */

@@ -35,6 +35,8 @@ export function countWaits(inner: MetadataStore, counter: WaitCounter): Metadata
     lastSequence: (subject, signal) => inner.lastSequence(subject, signal),
     ackFloor: (durable, subject, signal) => inner.ackFloor(durable, subject, signal),
     ack: (durable, subject, sequence, signal) => inner.ack(durable, subject, sequence, signal),
+    readFromAckFloor: (durable, subject, limit, signal) => inner.readFromAckFloor(durable, subject, limit, signal),
+    ackUnconfigured: (durable, subject, sequence, signal) => inner.ackUnconfigured(durable, subject, sequence, signal),
     claimConsumer: (durable, subject, owner, signal) => inner.claimConsumer(durable, subject, owner, signal),
     lastSequences: (subjects, signal) => inner.lastSequences(subjects, signal),
     async waitForChanges(cursor, timeoutMs, signal, carry) {

@@ -71,6 +71,19 @@ test('confirmed ownership is remembered, within the cache bound', async (t) => {
   assert.equal(claims(), 3, 'refusals are not cached: the store stays the judge');
   await ownership.check(client('a'), 'd2', 's');
   await ownership.check(client('a'), 'd3', 's');
+  assert.equal(ownership.confirmed(client('a'), 'd1', 's'), false, 'the oldest entry was forgotten');
   await ownership.check(client('a'), 'd1', 's');
-  assert.equal(claims(), 6, 'the oldest entry was forgotten and claimed again');
+  assert.equal(claims(), 6, 'and claimed again');
+});
+
+test('confirmed tells whether check would ask the store', async (t) => {
+  const { store, claims } = await countedStore(t);
+  const ownership = durableOwnership(store, createMetrics());
+  assert.equal(ownership.confirmed(undefined, 'd', 's'), true, 'auth disabled: nothing to ask');
+  assert.equal(ownership.confirmed(client('a'), 'd', 's'), false, 'never claimed');
+  await ownership.check(client('a'), 'd', 's');
+  assert.equal(ownership.confirmed(client('a'), 'd', 's'), true);
+  assert.equal(ownership.confirmed(client('b'), 'd', 's'), false, 'another owner');
+  assert.equal(ownership.confirmed(anonymous, 'd', 's'), false, 'the anonymous owner is another owner');
+  assert.equal(claims(), 1, 'confirmed itself asks nothing');
 });

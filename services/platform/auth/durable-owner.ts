@@ -24,6 +24,8 @@ export interface DurableOwnership {
    * has; otherwise throws a `permission_denied` {@link AuthFailure}, counted.
    */
   check(principal: Principal | undefined, durable: string, subject: string, signal?: AbortSignal): Promise<void>;
+  /** True when {@link check} would resolve without asking the store: auth is off, or the claim was confirmed already. */
+  confirmed(principal: Principal | undefined, durable: string, subject: string): boolean;
 }
 
 /**
@@ -34,11 +36,16 @@ export interface DurableOwnership {
  */
 export function durableOwnership(store: MessageStore, metrics: Metrics, cacheSize = defaultCacheSize): DurableOwnership {
   const confirmed = new Set<string>();
+  const keyOf = (durable: string, subject: string, owner: string) => JSON.stringify([durable, subject, owner]);
   return {
+    confirmed(principal, durable, subject) {
+      const owner = ownerOf(principal);
+      return owner === undefined || confirmed.has(keyOf(durable, subject, owner));
+    },
     async check(principal, durable, subject, signal) {
       const owner = ownerOf(principal);
       if (owner === undefined) return;
-      const key = JSON.stringify([durable, subject, owner]);
+      const key = keyOf(durable, subject, owner);
       if (confirmed.has(key)) return;
       if (!(await store.claimConsumer(durable, subject, owner, signal))) {
         metrics.authFailures.inc({ reason: 'permission_denied' });

@@ -15,6 +15,7 @@ import {
   StoreUnavailableError,
   UploadExpiredError,
   type ConsumerPosition,
+  type FloorPage,
   type RetentionPolicy,
   type MetadataRecord,
   type MetadataStore,
@@ -127,6 +128,7 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
       `SELECT ${messageColumns} FROM messages WHERE subject = ? AND sequence > ? ORDER BY sequence LIMIT ?`,
     ),
     ackFloor: db.prepare<[string, string], bigint>('SELECT ack_floor FROM consumers WHERE durable = ? AND subject = ?').pluck(),
+    configured: db.prepare<[string], number>('SELECT 1 FROM consumer_configs WHERE durable = ?').pluck(),
     raiseAckFloor: db.prepare<[string, string, bigint]>(
       `INSERT INTO consumers (durable, subject, ack_floor) VALUES (?, ?, ?)
        ON CONFLICT (durable, subject) DO UPDATE SET ack_floor = excluded.ack_floor
@@ -259,6 +261,22 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     return { floor: statements.ackFloor.get(durable, subject) ?? 0n, moved };
   });
 
+  const ackUnconfiguredTransaction = db.transaction((durable: string, subject: string, sequence: bigint) =>
+    statements.configured.get(durable) === undefined ? ackTransaction(durable, subject, sequence) : ('configured' as const),
+  );
+
+  const readFromAckFloorTransaction = db.transaction((durable: string, subject: string, limit: number): FloorPage | 'configured' => {
+    if (statements.configured.get(durable) !== undefined) return 'configured';
+    const ackFloor = statements.ackFloor.get(durable, subject) ?? 0n;
+    return { ackFloor, rows: statements.readAfter.all(subject, ackFloor, limit).map((row) => toMetadataRow(subject, row)) };
+  });
+
+  // Tells the feed when an ack moved the floor, and answers the floor.
+  const acked = (durable: string, subject: string, { floor, moved }: { floor: bigint; moved: boolean }): bigint => {
+    if (moved) feed.append([{ subject, durable, ackFloor: floor }]);
+    return floor;
+  };
+
   const resetTransaction = db.transaction((durable: string, subject: string, sequence: bigint): ConsumerPosition => {
     const last = lastSequenceOf(subject);
     if (sequence > last) throw new AckBeyondEndError(sequence, last);
@@ -341,9 +359,20 @@ export async function openSqliteMetadataStore(options: SqliteMetadataStoreOption
     },
 
     async ack(durable, subject, sequence, signal) {
-      const { floor, moved } = run('ack', () => ackTransaction.immediate(durable, subject, sequence), signal);
-      if (moved) feed.append([{ subject, durable, ackFloor: floor }]);
-      return floor;
+      return acked(
+        durable,
+        subject,
+        run('ack', () => ackTransaction.immediate(durable, subject, sequence), signal),
+      );
+    },
+
+    async readFromAckFloor(durable, subject, limit, signal) {
+      return run('read from the ack floor', () => readFromAckFloorTransaction(durable, subject, limit), signal);
+    },
+
+    async ackUnconfigured(durable, subject, sequence, signal) {
+      const outcome = run('ack', () => ackUnconfiguredTransaction.immediate(durable, subject, sequence), signal);
+      return outcome === 'configured' ? outcome : acked(durable, subject, outcome);
     },
 
     async claimConsumer(durable, subject, owner, signal) {

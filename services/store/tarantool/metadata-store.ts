@@ -130,10 +130,20 @@ function createProcedures(procedures: Procedures, close: () => Promise<void>): M
     },
 
     async ack(durable, subject, sequence, signal) {
-      const outcome = await invoke('mts_ack', [durable, subject, sequence.toString()], signal);
-      if (outcome.code === 'ACK_BEYOND_END') throw new AckBeyondEndError(sequence, BigInt(outcome.last as string));
-      if (!outcome.ok) throw new StoreError(`tarantool procedure mts_ack failed with ${outcome.code}`);
-      return BigInt(outcome.floor as string);
+      return ackedFloor(await invoke('mts_ack', [durable, subject, sequence.toString()], signal), 'mts_ack', sequence);
+    },
+
+    async readFromAckFloor(durable, subject, limit, signal) {
+      const outcome = await invoke('mts_fetch_from_floor', [durable, subject, limit], signal);
+      if (outcome.code === 'CONSUMER_CONFIGURED') return 'configured';
+      if (!outcome.ok) throw new StoreError(`tarantool procedure mts_fetch_from_floor failed with ${outcome.code}`);
+      return { ackFloor: BigInt(outcome.floor as string), rows: (outcome.rows as WireRow[]).map((row) => fromWireRow(subject, row)) };
+    },
+
+    async ackUnconfigured(durable, subject, sequence, signal) {
+      const outcome = await invoke('mts_ack_unconfigured', [durable, subject, sequence.toString()], signal);
+      if (outcome.code === 'CONSUMER_CONFIGURED') return 'configured';
+      return ackedFloor(outcome, 'mts_ack_unconfigured', sequence);
     },
 
     async claimConsumer(durable, subject, owner, signal) {
@@ -260,6 +270,13 @@ function createProcedures(procedures: Procedures, close: () => Promise<void>): M
 
     close,
   };
+}
+
+/** The floor an ack procedure answered, or its refusal thrown. */
+function ackedFloor(outcome: Outcome, procedure: string, sequence: bigint): bigint {
+  if (outcome.code === 'ACK_BEYOND_END') throw new AckBeyondEndError(sequence, BigInt(outcome.last as string));
+  if (!outcome.ok) throw new StoreError(`tarantool procedure ${procedure} failed with ${outcome.code}`);
+  return BigInt(outcome.floor as string);
 }
 
 /**
