@@ -16,8 +16,15 @@ import { Code, ConnectError, createClient, createConnectRouter, type HandlerCont
 import {
   createAsyncIterable,
   encodeEnvelope,
+  transformCompressEnvelope,
+  transformDecompressEnvelope,
+  transformJoinEnvelopes,
+  transformParseEnvelope,
+  transformSerializeEnvelope,
+  transformSplitEnvelope,
   type UniversalClientRequest,
   type UniversalServerResponse,
+  untilFirst,
 } from '@connectrpc/connect/protocol';
 import { createTransport } from '@connectrpc/connect/protocol-grpc';
 import {
@@ -293,6 +300,39 @@ test('the Node adapters read a request body with a native generator and write a 
   assert.deepEqual(bodyKinds, ['[object AsyncGenerator]']);
   assert.equal(Object.prototype.toString.call(createAsyncIterable([])), '[object AsyncGenerator]');
   assert.deepEqual(drainListeners, [0], 'a write that flushed waits for no "drain"');
+});
+
+test('a response body awaited for its first chunk hands on the later chunks without a promise of its own', async () => {
+  const second = Promise.resolve({ done: false as const, value: new Uint8Array([2]) });
+  let calls = 0;
+  const inner: AsyncIterable<Uint8Array> = {
+    [Symbol.asyncIterator]: () => ({
+      next: () => (++calls === 1 ? Promise.resolve({ done: false as const, value: new Uint8Array([1]) }) : second),
+    }),
+  };
+  const it = (await untilFirst(inner))[Symbol.asyncIterator]();
+  assert.deepEqual([...((await it.next()).value as Uint8Array)], [1]);
+  // Unpatched, next() is an async function: a new promise (and a microtask) per stream frame.
+  assert.equal(it.next(), second);
+});
+
+test('the envelope transforms that every stream message passes are native generators', () => {
+  const serialization = {
+    serialize: (text: string) => new TextEncoder().encode(text),
+    parse: (data: Uint8Array) => new TextDecoder().decode(data),
+  };
+  const transforms = [
+    transformSplitEnvelope(1024),
+    transformDecompressEnvelope(null, 1024),
+    transformParseEnvelope(serialization),
+    transformSerializeEnvelope(serialization),
+    transformCompressEnvelope(null, 0),
+    transformJoinEnvelopes(),
+  ] as ((iterable: AsyncIterable<never>) => AsyncIterable<unknown>)[];
+  // Unpatched, each is a down-levelled generator (a plain object) costing a promise chain per message.
+  for (const transform of transforms) {
+    assert.equal(Object.prototype.toString.call(transform(createAsyncIterable([]))), '[object AsyncGenerator]');
+  }
 });
 
 /**
