@@ -335,6 +335,36 @@ test('the envelope transforms that every stream message passes are native genera
   }
 });
 
+test('an envelope header is written without a DataView, with the same bytes', () => {
+  const PublishedDataView = globalThis.DataView;
+  let built = 0;
+  globalThis.DataView = new Proxy(PublishedDataView, {
+    construct(target, args: ConstructorParameters<typeof DataView>, newTarget) {
+      built++;
+      return Reflect.construct(target, args, newTarget) as object;
+    },
+  });
+  try {
+    for (const [flags, length] of [
+      [0, 0],
+      [1, 1],
+      [0x80, 70_000],
+      [2, 0x01_00_00_01],
+    ] as const) {
+      const envelope = encodeEnvelope(flags, new Uint8Array(length));
+      const expected = Buffer.alloc(5);
+      expected.writeUInt8(flags, 0);
+      expected.writeUInt32BE(length, 1);
+      assert.deepEqual([...envelope.subarray(0, 5)], [...expected]);
+      assert.equal(envelope.length, length + 5);
+    }
+  } finally {
+    globalThis.DataView = PublishedDataView;
+  }
+  // Unpatched, every envelope (every stream frame) builds one.
+  assert.equal(built, 0);
+});
+
 /**
  * A gRPC client of Health over an HTTP client that answers SERVING to every call; each call's
  * request (body unread) and signal are recorded.
