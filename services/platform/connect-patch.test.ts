@@ -16,11 +16,19 @@ import { Code, ConnectError, createClient, createConnectRouter, type HandlerCont
 import {
   createAsyncIterable,
   encodeEnvelope,
+  transformCompressEnvelope,
+  transformDecompressEnvelope,
+  transformJoinEnvelopes,
+  transformParseEnvelope,
+  transformSerializeEnvelope,
+  transformSplitEnvelope,
   type UniversalClientRequest,
   type UniversalServerResponse,
+  untilFirst,
 } from '@connectrpc/connect/protocol';
 import { createTransport } from '@connectrpc/connect/protocol-grpc';
 import {
+  connectNodeAdapter,
   createGrpcTransport,
   Http2SessionManager,
   universalRequestFromNodeRequest,
@@ -175,6 +183,188 @@ test('the Node response adapter finishes, and request signals share one abort re
   assert.equal(second, first, 'one reason object, not a DOMException (and stack trace) per request');
 });
 
+/** Counts the listeners added to any AbortSignal while `run` runs. */
+async function countAbortListeners(run: () => Promise<void>): Promise<number> {
+  const addEventListener = EventTarget.prototype.addEventListener;
+  let added = 0;
+  EventTarget.prototype.addEventListener = function (this: EventTarget, ...args: Parameters<typeof addEventListener>) {
+    if (this instanceof AbortSignal) added++;
+    return addEventListener.apply(this, args);
+  };
+  try {
+    await run();
+  } finally {
+    EventTarget.prototype.addEventListener = addEventListener;
+  }
+  return added;
+}
+
+/** One raw gRPC Health/Check request on `session`; resolves with the stream once it closed. */
+async function rawHealthCheck(session: http2.ClientHttp2Session, service: string) {
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': '/grpc.health.v1.Health/Check',
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
+  stream.end(encodeEnvelope(0, toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema, { service }))));
+  stream.resume();
+  await within(new Promise((resolve) => stream.once('close', resolve)), 10_000, 'the Health/Check stream closing');
+  return stream;
+}
+
+test('a served call builds no request AbortSignal nobody reads, and its context still aborts with the request', async (t) => {
+  let waiting = (): void => {};
+  const handlerWaiting = new Promise<void>((resolve) => (waiting = resolve));
+  let cancelled = (_reason: unknown): void => {};
+  const cancelReason = new Promise<unknown>((resolve) => (cancelled = resolve));
+  const server = http2.createServer(
+    connectNodeAdapter({
+      grpcWeb: false,
+      connect: false,
+      routes(router) {
+        router.service(Health, {
+          async check(request, context) {
+            if (request.service === 'wait for cancel') {
+              const aborted = new Promise((resolve) => context.signal.addEventListener('abort', resolve, { once: true }));
+              waiting();
+              await aborted;
+              cancelled(context.signal.reason);
+            }
+            return { status: HealthCheckResponse_ServingStatus.SERVING };
+          },
+        });
+      },
+    }),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const session = http2.connect(`http://127.0.0.1:${(server.address() as { port: number }).port}`);
+  t.after(() => {
+    session.close();
+    server.close();
+  });
+  await rawHealthCheck(session, 'warm-up');
+  const listeners = await countAbortListeners(async () => {
+    const stream = await rawHealthCheck(session, '');
+    assert.equal(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+  });
+  // Unpatched, the context's controller listens to the request's signal and to its own.
+  assert.equal(listeners, 0, 'no abort listener for a call whose signals nobody reads');
+  // The context links to the request by a callback: a reset still reaches the implementation.
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': '/grpc.health.v1.Health/Check',
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
+  stream.on('error', () => {});
+  stream.end(encodeEnvelope(0, toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema, { service: 'wait for cancel' }))));
+  await within(handlerWaiting, 10_000, 'the implementation waiting for its signal');
+  stream.close(http2.constants.NGHTTP2_CANCEL);
+  const reason = await within(cancelReason, 10_000, 'the implementation seeing the reset');
+  assert.equal(ConnectError.from(reason).code, Code.Canceled);
+});
+
+test('the Node adapters read a request body with a native generator and write a flushed chunk without listeners', async (t) => {
+  const bodyKinds: string[] = [];
+  const drainListeners: number[] = [];
+  const finished: Promise<void>[] = [];
+  const server = http2.createServer((request, response) => {
+    const universal = universalRequestFromNodeRequest(request, response, undefined, undefined);
+    bodyKinds.push(Object.prototype.toString.call(universal.body));
+    let added = 0;
+    const once = response.once.bind(response);
+    response.once = ((event: string, listener: () => void) => {
+      if (event === 'drain') added++;
+      return once(event, listener);
+    }) as typeof response.once;
+    finished.push(
+      universalResponseToNodeResponse(
+        { status: 200, header: new Headers(), body: createAsyncIterable([new Uint8Array([1, 2, 3])]) },
+        response,
+      ).then(() => void drainListeners.push(added)),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const session = http2.connect(`http://127.0.0.1:${(server.address() as { port: number }).port}`);
+  t.after(() => {
+    session.close();
+    server.close();
+  });
+  const stream = session.request({ ':method': 'POST', ':path': '/' });
+  stream.end(new Uint8Array([9]));
+  stream.resume();
+  await within(new Promise((resolve) => stream.once('close', resolve)), 10_000, 'the response stream closing');
+  await within(Promise.all(finished), 10_000, 'universalResponseToNodeResponse resolving');
+  // Unpatched, both are down-levelled generators (plain objects), and each write waits with listeners.
+  assert.deepEqual(bodyKinds, ['[object AsyncGenerator]']);
+  assert.equal(Object.prototype.toString.call(createAsyncIterable([])), '[object AsyncGenerator]');
+  assert.deepEqual(drainListeners, [0], 'a write that flushed waits for no "drain"');
+});
+
+test('a response body awaited for its first chunk hands on the later chunks without a promise of its own', async () => {
+  const second = Promise.resolve({ done: false as const, value: new Uint8Array([2]) });
+  let calls = 0;
+  const inner: AsyncIterable<Uint8Array> = {
+    [Symbol.asyncIterator]: () => ({
+      next: () => (++calls === 1 ? Promise.resolve({ done: false as const, value: new Uint8Array([1]) }) : second),
+    }),
+  };
+  const it = (await untilFirst(inner))[Symbol.asyncIterator]();
+  assert.deepEqual([...((await it.next()).value as Uint8Array)], [1]);
+  // Unpatched, next() is an async function: a new promise (and a microtask) per stream frame.
+  assert.equal(it.next(), second);
+});
+
+test('the envelope transforms that every stream message passes are native generators', () => {
+  const serialization = {
+    serialize: (text: string) => new TextEncoder().encode(text),
+    parse: (data: Uint8Array) => new TextDecoder().decode(data),
+  };
+  const transforms = [
+    transformSplitEnvelope(1024),
+    transformDecompressEnvelope(null, 1024),
+    transformParseEnvelope(serialization),
+    transformSerializeEnvelope(serialization),
+    transformCompressEnvelope(null, 0),
+    transformJoinEnvelopes(),
+  ] as ((iterable: AsyncIterable<never>) => AsyncIterable<unknown>)[];
+  // Unpatched, each is a down-levelled generator (a plain object) costing a promise chain per message.
+  for (const transform of transforms) {
+    assert.equal(Object.prototype.toString.call(transform(createAsyncIterable([]))), '[object AsyncGenerator]');
+  }
+});
+
+test('an envelope header is written without a DataView, with the same bytes', () => {
+  const PublishedDataView = globalThis.DataView;
+  let built = 0;
+  globalThis.DataView = new Proxy(PublishedDataView, {
+    construct(target, args: ConstructorParameters<typeof DataView>, newTarget) {
+      built++;
+      return Reflect.construct(target, args, newTarget) as object;
+    },
+  });
+  try {
+    for (const [flags, length] of [
+      [0, 0],
+      [1, 1],
+      [0x80, 70_000],
+      [2, 0x01_00_00_01],
+    ] as const) {
+      const envelope = encodeEnvelope(flags, new Uint8Array(length));
+      const expected = Buffer.alloc(5);
+      expected.writeUInt8(flags, 0);
+      expected.writeUInt32BE(length, 1);
+      assert.deepEqual([...envelope.subarray(0, 5)], [...expected]);
+      assert.equal(envelope.length, length + 5);
+    }
+  } finally {
+    globalThis.DataView = PublishedDataView;
+  }
+  // Unpatched, every envelope (every stream frame) builds one.
+  assert.equal(built, 0);
+});
+
 /**
  * A gRPC client of Health over an HTTP client that answers SERVING to every call; each call's
  * request (body unread) and signal are recorded.
@@ -232,6 +422,28 @@ test('gRPC client calls that finish share one prebuilt abort reason', async () =
   assert.ok(first instanceof DOMException);
   assert.equal(first.name, 'AbortError');
   assert.equal(second, first, 'one reason object, not a DOMException (and stack trace) per call');
+});
+
+test('a client transport builds the serializations of a method once, not per call', async () => {
+  const PublishedTextDecoder = globalThis.TextDecoder;
+  let built = 0;
+  globalThis.TextDecoder = class extends PublishedTextDecoder {
+    constructor(...args: ConstructorParameters<typeof TextDecoder>) {
+      super(...args);
+      built++;
+    }
+  };
+  try {
+    const client = recordingHealthClient([], []);
+    await client.check({});
+    const afterFirstCall = built;
+    for (let call = 0; call < 3; call++) await client.check({});
+    // Unpatched, every call builds the method's JSON serializations again, a TextDecoder each.
+    assert.ok(afterFirstCall > 0, 'the first call built the serializations');
+    assert.equal(built, afterFirstCall, 'later calls reuse them');
+  } finally {
+    globalThis.TextDecoder = PublishedTextDecoder;
+  }
 });
 
 test('a request that does not decode is invalid_argument; a response that does not decode stays internal', async (t) => {
