@@ -68,7 +68,8 @@ async function declaredBytes(
 
 /**
  * The first `count` bytes of the body (fewer only if it ends sooner), left in
- * the stream for its reader: chunks are taken as they arrive ('data' fires only
+ * the stream for its reader: taken from the stream's buffer if they are there,
+ * else chunks are taken as they arrive ('data' fires only
  * for new bytes, so a client that sends a few bytes and stalls costs nothing
  * but the wait), then the stream is paused and the bytes are put back with
  * `unshift` before anyone else reads. A body that ended within them stays
@@ -76,6 +77,12 @@ async function declaredBytes(
  */
 async function peek(stream: IncomingMessage | Http2ServerRequest, count: number, signal: AbortSignal): Promise<Buffer> {
   signal.throwIfAborted();
+  // Usually the head has already arrived and waits in the stream's buffer: read it and put it back.
+  if (stream.readableLength >= count && !stream.readableFlowing) {
+    const head = stream.read(count) as Buffer;
+    stream.unshift(head);
+    return head;
+  }
   const chunks: Buffer[] = [];
   let length = 0;
   let head = Buffer.alloc(0);
