@@ -28,7 +28,7 @@ import type { Readiness } from './readiness.js';
 import { reflectionRoutes } from './reflection.js';
 import { nativeGrpcFirst } from './native-grpc-door.js';
 import { limitRequestSize } from './request-size-limit.js';
-import { createRpcObserver, observeGate } from './rpc-observer.js';
+import { createRpcObserver, observeGate, recordRefusal } from './rpc-observer.js';
 
 export interface AppOptions {
   config: Readonly<Config>;
@@ -96,7 +96,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const { auth } = options;
   const readMaxBytes = config.maxMessageBytes + envelopeSlackBytes;
-  const admit = createAdmissionGate(options.payloadBudget, readMaxBytes);
+  const admit = createAdmissionGate(options.payloadBudget, readMaxBytes, (context, started, reason) =>
+    recordRefusal(context, started, reason, metrics, logger),
+  );
   // Authentication first, so an anonymous caller never takes room in the payload budget.
   const gate = async (context: HandlerContext) => {
     await auth?.requestGate(context);
