@@ -1,8 +1,17 @@
 import type http from 'node:http';
+import type http2 from 'node:http2';
 import cors from '@fastify/cors';
 import type { DescService } from '@bufbuild/protobuf';
-import { cors as connectCors, createContextValues, type ConnectRouter, type HandlerContext, type Interceptor } from '@connectrpc/connect';
+import {
+  cors as connectCors,
+  createConnectRouter,
+  createContextValues,
+  type ConnectRouter,
+  type HandlerContext,
+  type Interceptor,
+} from '@connectrpc/connect';
 import { fastifyConnectPlugin } from '@connectrpc/connect-fastify';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { PayloadBudget } from '../store/payload-budget.js';
@@ -17,8 +26,9 @@ import { healthRoutes, registerHealthEndpoints } from './health.js';
 import type { Metrics } from './metrics.js';
 import type { Readiness } from './readiness.js';
 import { reflectionRoutes } from './reflection.js';
+import { nativeGrpcFirst } from './native-grpc-door.js';
 import { limitRequestSize } from './request-size-limit.js';
-import { createRpcObserver, observeGate } from './rpc-observer.js';
+import { createRpcObserver, observeGate, recordRefusal } from './rpc-observer.js';
 
 export interface AppOptions {
   config: Readonly<Config>;
@@ -49,19 +59,24 @@ const compressMinBytes = 1024 * 1024;
  */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, logger, metrics, readiness } = options;
+  // Both bound before any request: Fastify's at once, native gRPC's below, before the caller listens.
+  let serveHttp: DualProtocolHandler | undefined;
+  let serveGrpc: DualProtocolHandler | undefined;
   const app = fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
     // RPCs are logged by the observer, one line each; probes and scrapes stay quiet.
     logController: new LogController({ disableRequestLogging: true }),
     // Fastify's types know one protocol per server; at run time its handler
     // serves http and http2 compatibility requests alike.
-    serverFactory: (handler) =>
-      createDualProtocolServer(acceptGrpcWebText(handler as DualProtocolHandler), {
+    serverFactory: (handler) => {
+      serveHttp = handler as DualProtocolHandler;
+      return createDualProtocolServer(acceptGrpcWebText(nativeGrpcFirst(() => serveGrpc!, serveHttp)), {
         limits: config.connections,
         tls: config.tls,
         logger,
         metrics,
-      }) as unknown as http.Server,
+      }) as unknown as http.Server;
+    },
     return503OnClosing: false,
   });
 
@@ -81,16 +96,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const { auth } = options;
   const readMaxBytes = config.maxMessageBytes + envelopeSlackBytes;
-  const admit = createAdmissionGate(options.payloadBudget, readMaxBytes);
+  const admit = createAdmissionGate(options.payloadBudget, readMaxBytes, (context, started, reason) =>
+    recordRefusal(context, started, reason, metrics, logger),
+  );
   // Authentication first, so an anonymous caller never takes room in the payload budget.
   const gate = async (context: HandlerContext) => {
     await auth?.requestGate(context);
     await admit(context);
   };
-  await app.register(fastifyConnectPlugin, {
-    routes: limitRequestSize(allRoutes(options), { limitBytes: readMaxBytes, maxMessageBytes: config.maxMessageBytes }, logger),
+  const connectOptions = {
     requestGate: observeGate(gate, metrics, logger),
-    contextValues: (request) => createContextValues().set(nodeRequestKey, request.raw),
     interceptors: [createRpcObserver(metrics, logger), ...(auth ? [auth.interceptor] : []), ...(options.interceptors ?? [])],
     readMaxBytes,
     writeMaxBytes: config.maxMessageBytes + envelopeSlackBytes,
@@ -101,6 +116,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     grpc: true,
     grpcWeb: true,
     connect: true,
+  };
+  // One set of handlers behind both doors: Fastify's (Connect, gRPC-Web, browsers) and native gRPC's.
+  const router = createConnectRouter(connectOptions);
+  limitRequestSize(allRoutes(options), { limitBytes: readMaxBytes, maxMessageBytes: config.maxMessageBytes }, logger)(router);
+  const routes = (each: ConnectRouter) => each.handlers.push(...router.handlers);
+  await app.register(fastifyConnectPlugin, {
+    ...connectOptions,
+    routes,
+    contextValues: (request) => createContextValues().set(nodeRequestKey, request.raw),
+  });
+  serveGrpc = connectNodeAdapter({
+    ...connectOptions,
+    routes,
+    contextValues: (request) => createContextValues().set(nodeRequestKey, request),
+    // A path no handler serves: Fastify answers, as for every other request. Only HTTP/2 comes here.
+    fallback: (request, response) => serveHttp!(request, response as http2.Http2ServerResponse),
   });
 
   await app.ready();

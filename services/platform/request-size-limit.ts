@@ -1,6 +1,7 @@
 import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import type { UniversalHandler, UniversalServerRequest } from '@connectrpc/connect/protocol';
 import type { Logger } from 'pino';
+import { envelopeAdmissionKey, type EnvelopeAdmission } from './admission-gate.js';
 
 // gRPC, gRPC-Web and Connect streaming frame each message: 1 flag byte, 4 bytes of length.
 const envelopeHeaderBytes = 5;
@@ -10,7 +11,10 @@ const envelopeHeaderBytes = 5;
  * can act on — the configured MAX_MESSAGE_BYTES and its value — instead of
  * Connect's own `readMaxBytes` wording, and logs each refusal. Runs before
  * Connect reads the body (which would otherwise refuse first, at the same
- * limit), by wrapping the body of every handler the routes registered.
+ * limit), by wrapping the body of every handler the routes registered. The
+ * first envelope header of a unary call, once within the limit, is also
+ * where the admission gate's {@link envelopeAdmissionKey} admits the call:
+ * the header is parsed once, for both.
  */
 export function limitRequestSize(
   routes: (router: ConnectRouter) => void,
@@ -52,7 +56,8 @@ function limited(
   };
   const contentType = request.header.get('content-type') ?? '';
   if (/^application\/(grpc|connect\+)/.test(contentType)) {
-    return { ...request, body: checkEnvelopes(body as AsyncIterable<Uint8Array>, limits.limitBytes, tooLarge) };
+    const admit = () => request.contextValues?.get(envelopeAdmissionKey);
+    return { ...request, body: checkEnvelopes(body as AsyncIterable<Uint8Array>, limits.limitBytes, tooLarge, admit) };
   }
   // A Connect unary body is the message itself; drop the length hint so the check below sees it first.
   const header = new Headers(request.header);
@@ -61,8 +66,14 @@ function limited(
   return { ...request, header, body: checkTotal(body as AsyncIterable<Uint8Array>, declared, limits.limitBytes, tooLarge) };
 }
 
-async function* checkEnvelopes(body: AsyncIterable<Uint8Array>, limitBytes: number, tooLarge: (bytes: number) => Error) {
+async function* checkEnvelopes(
+  body: AsyncIterable<Uint8Array>,
+  limitBytes: number,
+  tooLarge: (bytes: number) => Error,
+  admission: () => EnvelopeAdmission | undefined,
+) {
   const header = new Uint8Array(envelopeHeaderBytes);
+  let admitted = false;
   let headerFilled = 0;
   let payloadLeft = 0;
   for await (const chunk of body) {
@@ -80,6 +91,17 @@ async function* checkEnvelopes(body: AsyncIterable<Uint8Array>, limitBytes: numb
       if (headerFilled === envelopeHeaderBytes) {
         payloadLeft = new DataView(header.buffer).getUint32(1);
         if (payloadLeft > limitBytes) throw tooLarge(payloadLeft);
+        if (!admitted) {
+          admitted = true;
+          // Before the chunk goes on: Connect holds none of the message until the call is admitted.
+          try {
+            await admission()?.(header[0]!, payloadLeft);
+          } catch (refusal) {
+            // Read to its end and dropped, so the client can finish sending and read the refusal.
+            for await (const _ of body);
+            throw refusal;
+          }
+        }
         headerFilled = 0;
       }
     }

@@ -71,11 +71,16 @@ export function observeGate(
     try {
       await gate(context);
     } catch (reason) {
-      const failure = toConnectError(reason, logger);
-      recordRpc(metrics, logger, { service: context.service.typeName, method: context.method.name }, started, failure);
-      throw failure;
+      throw recordRefusal(context, started, reason, metrics, logger);
     }
   };
+}
+
+/** A call refused before its interceptors ran, counted and logged; the error to end it with. */
+export function recordRefusal(context: HandlerContext, started: number, reason: unknown, metrics: Metrics, logger: Logger): ConnectError {
+  const failure = toConnectError(reason, logger);
+  recordRpc(metrics, logger, { service: context.service.typeName, method: context.method.name }, started, failure);
+  return failure;
 }
 
 function recordRpc(

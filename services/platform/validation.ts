@@ -13,7 +13,8 @@ export const limits = {
   batchMax: 1000,
 } as const;
 
-const utf8 = new TextEncoder();
+// UTF-8 length without encoding: a lone surrogate counts 3 bytes, as its replacement character does when encoded.
+const utf8Bytes = (text: string) => Buffer.byteLength(text, 'utf8');
 // Whitespace and control characters never belong in a subject or name.
 const forbiddenCharacter = /[\s\p{Cc}]/u;
 // RFC 9110 token characters: a header name any HTTP hop would carry unchanged.
@@ -65,7 +66,7 @@ export function checkFilterSubject(filter: string, field: string): string {
 function checkSubjectText(subject: string, field: string): void {
   if (subject === '') throw invalid(`${field} is required`);
   checkWellFormed(subject, field);
-  if (utf8.encode(subject).length > limits.subjectMaxBytes) throw invalid(`${field} is longer than ${limits.subjectMaxBytes} bytes`);
+  if (utf8Bytes(subject) > limits.subjectMaxBytes) throw invalid(`${field} is longer than ${limits.subjectMaxBytes} bytes`);
   if (forbiddenCharacter.test(subject)) throw invalid(`${field} must not contain whitespace or control characters`);
   if (subject.split('.').some((token) => token === '')) throw invalid(`${field} "${subject}" has an empty token`);
 }
@@ -74,7 +75,7 @@ function checkSubjectText(subject: string, field: string): void {
 export function checkDurableName(name: string): string {
   if (name === '') throw invalid('durable_name is required');
   checkWellFormed(name, 'durable_name');
-  if (utf8.encode(name).length > limits.durableMaxBytes) throw invalid(`durable_name is longer than ${limits.durableMaxBytes} bytes`);
+  if (utf8Bytes(name) > limits.durableMaxBytes) throw invalid(`durable_name is longer than ${limits.durableMaxBytes} bytes`);
   if (forbiddenCharacter.test(name)) throw invalid('durable_name must not contain whitespace or control characters');
   return name;
 }
@@ -93,8 +94,8 @@ export function checkHeaders(headers: Record<string, string>): Record<string, st
   for (const [name, value] of entries) {
     checkWellFormed(name, 'a header name');
     checkWellFormed(value, `header "${name}"`);
-    const nameBytes = utf8.encode(name).length;
-    const valueBytes = utf8.encode(value).length;
+    const nameBytes = utf8Bytes(name);
+    const valueBytes = utf8Bytes(value);
     if (!httpToken.test(name))
       throw invalid(`header name "${name.slice(0, 32)}" must be a non-empty HTTP token (letters, digits, !#$%&'*+-.^_\`|~)`);
     if (nameBytes > limits.headerNameMaxBytes)
