@@ -57,13 +57,17 @@ function limited(
   const contentType = request.header.get('content-type') ?? '';
   if (/^application\/(grpc|connect\+)/.test(contentType)) {
     const admit = () => request.contextValues?.get(envelopeAdmissionKey);
-    return { ...request, body: checkEnvelopes(body as AsyncIterable<Uint8Array>, limits.limitBytes, tooLarge, admit) };
+    // Set in place: a copy would read the request's signal, which connect builds only when read.
+    request.body = checkEnvelopes(body as AsyncIterable<Uint8Array>, limits.limitBytes, tooLarge, admit);
+    return request;
   }
   // A Connect unary body is the message itself; drop the length hint so the check below sees it first.
   const header = new Headers(request.header);
   const declared = Number(header.get('content-length') ?? 0);
   header.delete('content-length');
-  return { ...request, header, body: checkTotal(body as AsyncIterable<Uint8Array>, declared, limits.limitBytes, tooLarge) };
+  request.header = header;
+  request.body = checkTotal(body as AsyncIterable<Uint8Array>, declared, limits.limitBytes, tooLarge);
+  return request;
 }
 
 async function* checkEnvelopes(
@@ -97,8 +101,9 @@ async function* checkEnvelopes(
           try {
             await admission()?.(header[0]!, payloadLeft);
           } catch (refusal) {
-            // Read to its end and dropped, so the client can finish sending and read the refusal.
-            for await (const _ of body);
+            // Dropped up to the size limit, so the client can finish sending and read the refusal;
+            // a client that sends more than that gets the refusal without being read further.
+            await discard(body, limitBytes);
             throw refusal;
           }
         }
@@ -106,6 +111,14 @@ async function* checkEnvelopes(
       }
     }
     yield chunk;
+  }
+}
+
+async function discard(body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<void> {
+  let seen = 0;
+  for await (const chunk of body) {
+    seen += chunk.length;
+    if (seen > maxBytes) return;
   }
 }
 
