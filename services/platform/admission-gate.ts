@@ -50,7 +50,7 @@ export function createAdmissionGate(
     const request = context.values.get(nodeRequestKey);
     if (request === undefined) return;
     if ((context.requestHeader.get('content-type') ?? '').startsWith('application/grpc')) {
-      // A refused body is read to its end by the body reader.
+      // The body reader drops a refused body, up to the size limit, so the client can read the refusal.
       context.values.set(envelopeAdmissionKey, async (flags, length) => {
         const started = performance.now();
         const bytes = (flags & compressedFlag) !== 0 ? readMaxBytes : Math.min(envelopeHeaderBytes + length, readMaxBytes);

@@ -6,7 +6,7 @@ import type { DualProtocolHandler } from './dual-protocol-server.js';
  * Native gRPC calls (HTTP/2, `application/grpc`, no `Origin`) go to `serveGrpc`
  * (Connect's own Node handler over the same handlers), everything else to
  * `serveHttp` (Fastify). Fastify's request, reply, routing and hook layers
- * cost about a fifth of a unary call's CPU and add nothing to these calls:
+ * cost about a tenth of a unary call's CPU and add nothing to these calls:
  * CORS applies only to browsers, which send `Origin` and cannot speak native gRPC.
  */
 export function nativeGrpcFirst(serveGrpc: () => DualProtocolHandler, serveHttp: DualProtocolHandler): DualProtocolHandler {
