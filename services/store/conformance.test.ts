@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { collect, eventually, forEachBackend, overrideObjects, payload } from '../testing/conformance-harness.js';
+import { collect, eventually, everything, forEachBackend, overrideObjects, payload } from '../testing/conformance-harness.js';
 import { within } from '../testing/within.js';
 import { payloadMissingHeader } from './read-messages.js';
 import {
@@ -15,7 +15,6 @@ import {
   type StoredMessage,
 } from './store.js';
 
-const unlimited = { maxMessages: 10_000, maxBytes: 1024 ** 3 };
 const sequencesOf = (messages: StoredMessage[]) => messages.map((message) => message.sequence);
 const subjectOf = (change: StoreChange) => ('subject' in change ? change.subject : '');
 const oneTo = (count: number) => Array.from({ length: count }, (_, index) => BigInt(index + 1));
@@ -29,7 +28,7 @@ forEachBackend('sequences are gapless under concurrent publishes to one subject'
     [...sequences].sort((a, b) => Number(a - b)),
     oneTo(100),
   );
-  const read = await collect(store.read('orders', 0n, unlimited));
+  const read = await collect(store.read('orders', 0n, everything));
   assert.deepEqual(sequencesOf(read), oneTo(100));
   for (const [index, sequence] of sequences.entries()) {
     assert.deepEqual(new Uint8Array(read[Number(sequence) - 1]!.data), sent[index]);
@@ -44,7 +43,7 @@ forEachBackend('subjects count independently under interleaved publishes', async
     Array.from({ length: 90 }, (_, index) => store.publish([{ subject: subjects[index % 3]!, data: payload(8, index), headers: {} }])),
   );
   for (const subject of subjects) {
-    assert.deepEqual(sequencesOf(await collect(store.read(subject, 0n, unlimited))), oneTo(30));
+    assert.deepEqual(sequencesOf(await collect(store.read(subject, 0n, everything))), oneTo(30));
   }
 });
 
@@ -67,7 +66,7 @@ forEachBackend('a batch commits in input order, inline and object payloads mixed
   );
   assert.ok(results[1]!.objectName.startsWith('y/'));
   assert.notEqual(results[1]!.objectName, results[2]!.objectName);
-  const x = await collect(store.read('x', 0n, unlimited));
+  const x = await collect(store.read('x', 0n, everything));
   assert.deepEqual(
     x.map((message) => new Uint8Array(message.data)),
     [batch[0]!.data, batch[2]!.data],
@@ -78,7 +77,7 @@ forEachBackend('empty data is a valid inline message', async (_t, open) => {
   const { store } = await open({ inlineMaxBytes: 0 });
   const [result] = await store.publish([{ subject: 'empty', data: new Uint8Array(0), headers: {} }]);
   assert.deepEqual(result, { sequence: 1n, objectName: '' });
-  const [message] = await collect(store.read('empty', 0n, unlimited));
+  const [message] = await collect(store.read('empty', 0n, everything));
   assert.equal(message!.data.byteLength, 0);
   assert.equal(message!.headers['data-size'], '0');
 });
@@ -88,7 +87,7 @@ forEachBackend('a 10 MiB payload round-trips', async (_t, open) => {
   const data = randomBytes(10 * 1024 * 1024);
   const [result] = await store.publish([{ subject: 'big', data, headers: {} }]);
   assert.notEqual(result!.objectName, '');
-  const [message] = await collect(store.read('big', 0n, unlimited));
+  const [message] = await collect(store.read('big', 0n, everything));
   assert.ok(Buffer.from(message!.data).equals(data));
   assert.equal(message!.headers['data-size'], String(10 * 1024 * 1024));
 });
@@ -105,7 +104,7 @@ forEachBackend('all 256 byte values round-trip inline and via objects', async (_
     results.map((result) => result.objectName === ''),
     [true, false],
   );
-  const read = await collect(store.read('bytes', 0n, unlimited));
+  const read = await collect(store.read('bytes', 0n, everything));
   assert.deepEqual(
     read.map((message) => new Uint8Array(message.data)),
     [every, twice],
@@ -119,7 +118,7 @@ forEachBackend('headers round-trip with data-size added', async (_t, open) => {
     { subject: 'h', data: payload(50), headers },
     { subject: 'h', data: payload(500), headers },
   ]);
-  const read = await collect(store.read('h', 0n, unlimited));
+  const read = await collect(store.read('h', 0n, everything));
   assert.deepEqual(read[0]!.headers, { ...headers, 'data-size': '50' });
   assert.deepEqual(read[1]!.headers, { ...headers, 'data-size': '500' });
 });
@@ -143,7 +142,7 @@ forEachBackend('timestamps are commit times in milliseconds', async (_t, open) =
   const before = Date.now();
   await store.publish([{ subject: 'time', data: payload(4), headers: {} }]);
   const after = Date.now();
-  const [message] = await collect(store.read('time', 0n, unlimited));
+  const [message] = await collect(store.read('time', 0n, everything));
   assert.ok(Number.isInteger(message!.timestampMs));
   assert.ok(message!.timestampMs >= before && message!.timestampMs <= after);
 });
@@ -335,7 +334,7 @@ forEachBackend('a slow upload never leaves a sequence behind an acked position',
   releaseUpload();
   const [large] = await big;
   assert.equal(large!.sequence, 2n);
-  const pending = await collect(store.read('race', await store.ackFloor('consumer', 'race'), unlimited));
+  const pending = await collect(store.read('race', await store.ackFloor('consumer', 'race'), everything));
   assert.deepEqual(sequencesOf(pending), [2n], 'the slow message is still delivered after the ack');
   assert.equal(pending[0]!.data.byteLength, 5000);
 });
@@ -359,7 +358,7 @@ forEachBackend('a failing object store fails only large publishes and leaves no 
   );
   const [inline] = await store.publish([{ subject: 'down', data: payload(10), headers: {} }]);
   assert.equal(inline!.sequence, 1n);
-  const read = await collect(store.read('down', 0n, unlimited));
+  const read = await collect(store.read('down', 0n, everything));
   assert.deepEqual(sequencesOf(read), [1n]);
   assert.equal(read[0]!.headers[payloadMissingHeader], undefined);
   assert.deepEqual(await metadata.listStalePendingUploads(Date.now() + 60_000, 10), [], 'failed uploads are discarded');
@@ -408,7 +407,7 @@ forEachBackend('a missing payload object is delivered empty with a marker header
   const [result] = await store.publish([{ subject: 'lost', data: payload(5000), headers: {} }]);
   await store.publish([{ subject: 'lost', data: payload(5), headers: {} }]);
   await objects.remove(result!.objectName);
-  const read = await collect(store.read('lost', 0n, unlimited));
+  const read = await collect(store.read('lost', 0n, everything));
   assert.deepEqual(sequencesOf(read), [1n, 2n], 'the consumer is not stuck');
   assert.equal(read[0]!.data.byteLength, 0);
   assert.equal(read[0]!.headers[payloadMissingHeader], result!.objectName);
@@ -440,7 +439,7 @@ forEachBackend('payloads are fetched with bounded parallelism and yielded in ord
   for (let index = 0; index < 12; index += 1) {
     await store.publish([{ subject: 'fan', data: payload(64, index), headers: {} }]);
   }
-  const read = await collect(store.read('fan', 0n, unlimited));
+  const read = await collect(store.read('fan', 0n, everything));
   assert.deepEqual(sequencesOf(read), oneTo(12));
   assert.deepEqual(
     read.map((message) => new Uint8Array(message.data)),
@@ -458,7 +457,7 @@ forEachBackend('a read stops promptly when aborted', async (_t, open) => {
   const seen: bigint[] = [];
   await assert.rejects(
     async () => {
-      for await (const message of store.read('abort', 0n, unlimited, controller.signal)) {
+      for await (const message of store.read('abort', 0n, everything, controller.signal)) {
         seen.push(message.sequence);
         controller.abort();
       }
@@ -515,6 +514,6 @@ forEachBackend('inspection: subject counters, consumer positions and reset, with
 
   assert.deepEqual(await store.resetConsumer('reader', a, 0n), { durable: 'reader', subject: a, ackFloor: 0n, lastSequence: 2n });
   assert.equal(await store.ackFloor('reader', a), 0n);
-  assert.equal(sequencesOf(await collect(store.read(a, await store.ackFloor('reader', a), unlimited))).length, 2);
+  assert.equal(sequencesOf(await collect(store.read(a, await store.ackFloor('reader', a), everything))).length, 2);
   await assert.rejects(store.resetConsumer('reader', a, 3n), AckBeyondEndError);
 });

@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { collect, eventually, forEachBackend, payload, type StoreUnderTest } from '../testing/conformance-harness.js';
+import {
+  collect,
+  eventually,
+  everything,
+  forEachBackend,
+  objectSize,
+  payload,
+  type StoreUnderTest,
+} from '../testing/conformance-harness.js';
 import {
   ConsumerConflictError,
   ConsumerNotFoundError,
@@ -18,9 +26,6 @@ import { type StoreChange, type StoredMessage, unlimitedRetention } from './stor
  * `nowMs` the caller passes, so lease expiry is tested without waiting.
  */
 
-const everything = { maxMessages: 10_000, maxBytes: 1024 ** 3 };
-// Payloads above the harness's 1024-byte inline limit are objects.
-const objectSize = 2000;
 // Expiry never runs while a test looks at the deleted-objects queue.
 const noWorker = { retentionIntervalMs: 3_600_000 };
 

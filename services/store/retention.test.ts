@@ -7,7 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteMetadataStore } from './embedded/sqlite-metadata-store.js';
 import { openTarantoolBackend } from '../testing/tarantool-backend.js';
-import { collect, eventually, forEachBackend, payload, type StoreUnderTest } from '../testing/conformance-harness.js';
+import {
+  collect,
+  eventually,
+  everything,
+  forEachBackend,
+  objectSize,
+  payload,
+  type StoreUnderTest,
+} from '../testing/conformance-harness.js';
 import { startRetentionWorker } from './retention-worker.js';
 import {
   ObjectMissingError,
@@ -20,9 +28,6 @@ import {
   type RetentionPolicy,
 } from './store.js';
 
-const everything = { maxMessages: 10_000, maxBytes: 1024 ** 3 };
-// Payloads above the harness's 1024-byte inline limit are objects.
-const objectSize = 2000;
 const fast = { retentionIntervalMs: 20 };
 
 async function sequencesOf({ store }: StoreUnderTest, subject: string): Promise<bigint[]> {

@@ -31,6 +31,12 @@ export type StoreOptions = Partial<
 export type OpenStore = (options?: StoreOptions) => Promise<StoreUnderTest>;
 
 const MiB = 1024 * 1024;
+/** Payloads above this many bytes go to the object store in every store the harness opens. */
+export const harnessInlineMaxBytes = 1024;
+/** A payload size above {@link harnessInlineMaxBytes}: the harness's stores keep it as an object. */
+export const objectSize = 2000;
+/** Read limits no test reaches: every message of a subject in one read. */
+export const everything = { maxMessages: 10_000, maxBytes: 1024 ** 3 };
 
 /** Runs `body` as one subtest per backend in {@link testBackends}. */
 export function forEachBackend(name: string, body: (t: TestContext, open: OpenStore) => Promise<void>): void {
@@ -50,7 +56,7 @@ async function openStore(t: TestContext, backend: TestBackend, options: StoreOpt
   store = createMessageStore({
     metadata,
     objects: wrapObjects ? wrapObjects(objects) : objects,
-    inlineMaxBytes: 1024,
+    inlineMaxBytes: harnessInlineMaxBytes,
     maxMessageBytes: 16 * MiB,
     ...storeOptions,
   });
