@@ -25,8 +25,6 @@ async function h2cGet(baseUrl: string, path: string): Promise<{ status: number; 
 
 test('/metrics over HTTP/1.1 is Prometheus text with per-method RPC latency and codes', async (t) => {
   const services = await startTestServices(t);
-  // Readiness is checked on a timer; under load its first check may not have run yet.
-  await services.ingress.readiness.refresh();
   await ingressClient(services).publish({ subject: 'metrics.test', data: new Uint8Array(5) });
   await assert.rejects(ingressClient(services, 'connect').publish({ subject: '' }));
   const response = await fetch(`${services.ingress.url}/metrics`);

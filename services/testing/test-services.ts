@@ -81,6 +81,8 @@ export async function startTestServices(t: TestContext, options: TestServicesOpt
   const egressConfig = loadConfig('egress', { ...env, ...options.egressEnv?.(ingress) });
   const egress = await startService(options.egress ?? egressService, { config: egressConfig, ...shared });
   started.push(egress);
+  // Each service checks its dependencies on a timer; a test starts once both have checked once, as a probe would see them.
+  await Promise.all(started.map((service) => service.readiness.refresh()));
   return { ingress, egress, store, logger, payloadBudget };
 }
 
