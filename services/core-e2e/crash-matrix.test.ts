@@ -169,15 +169,16 @@ test('kill -9 of ingress, egress and Tarantool and an object-store outage under 
   let largeObject = '';
   await phase('tarantool kill -9', async () => {
     // Killed while a large upload is in flight: the upload completes, its commit cannot,
-    // and the object it left behind is the orphan sweep's to remove.
+    // and the object it left behind is the orphan sweep's to remove. In flight means its PUT
+    // reached the object store: the pending-upload row shows earlier, before the ingress has
+    // its reply, and a kill then refuses the publish before anything is uploaded.
+    const uploadBegins = servers.s3.requested((method, path) => method === 'PUT' && path.includes(`/${largeSubject}/`));
     const large = ledger.message('large', largeSubject, largeBytes);
     const refusal = ingressLarge.publish(large, { timeoutMs: waitMs }).then(
       () => undefined,
       (error: unknown) => ConnectError.from(error),
     );
-    const pendingLarge = async () =>
-      (await servers.metadata.listStalePendingUploads(Date.now() + waitMs, 100)).find((key) => key.startsWith(`${largeSubject}/`));
-    await waitFor('the large upload to begin', async () => (await pendingLarge()) !== undefined);
+    await within(uploadBegins, waitMs, 'the large upload to begin');
     await servers.tarantool.kill();
     const refused = await within(refusal, waitMs, 'the large publish to end');
     assert.equal(refused?.code, Code.Unavailable, 'the large publish, cut off from Tarantool, is refused UNAVAILABLE');

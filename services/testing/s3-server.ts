@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -19,6 +20,11 @@ export interface S3Server {
   stop(): Promise<void>;
   /** Serves again on the same port and folder. */
   start(): Promise<void>;
+  /**
+   * Resolves when a request `matches` arrives (its headers read, its body not
+   * yet): how a test knows an upload has begun, which it cannot list.
+   */
+  requested(matches: (method: string, path: string) => boolean): Promise<void>;
 }
 
 export interface StartS3ServerOptions {
@@ -32,11 +38,15 @@ export async function startS3Server(t: TestContext, options: StartS3ServerOption
   const host = '127.0.0.1';
   let running: S3rver | undefined;
   let port = options.port ?? 0;
+  const awaited = new Set<(method: string, path: string) => void>();
 
   async function start() {
     if (running !== undefined) throw new Error('s3rver is already running');
     const server = new S3rver({ address: host, port, silent: true, directory, resetOnClose: false });
     const address = await server.run();
+    server.httpServer?.on('request', (request: IncomingMessage) =>
+      awaited.forEach((seen) => seen(request.method ?? '', request.url ?? '')),
+    );
     running = server;
     port = address.port;
   }
@@ -62,6 +72,16 @@ export async function startS3Server(t: TestContext, options: StartS3ServerOption
       await closing;
     },
     start,
+    requested(matches) {
+      return new Promise((resolve) => {
+        const seen = (method: string, path: string) => {
+          if (!matches(method, path)) return;
+          awaited.delete(seen);
+          resolve();
+        };
+        awaited.add(seen);
+      });
+    },
   };
   t.after(async () => {
     await handle.stop();
